@@ -1,0 +1,146 @@
+/*
+ * The SDK support library (libdeltaload_sdk.a, linked into each plugin so a
+ * plugin needs nothing from the core at link time): errors, options,
+ * logging, identifiers, Arrow batch builders and value codecs.
+ * Format writers live in format.h; AWS support in aws.h.
+ *
+ * Thread-safety: every function here is safe to call from several threads
+ * on different objects; one builder is used by one thread at a time.
+ */
+#ifndef DELTALOAD_SDK_H
+#define DELTALOAD_SDK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+#include "arrow_c.h"
+#include "state.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DLD_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DLD_PRINTF(a, b)
+#endif
+
+/* ---- errors ---------------------------------------------------------------- */
+/* Sets code, retryable (true for RETRY and THROTTLED) and the message; returns code. */
+int dld_error_set(struct dld_error *err, int code, const char *fmt, ...) DLD_PRINTF(3, 4);
+/* Adds upstream detail (any may be 0/NULL). */
+void dld_error_upstream(struct dld_error *err, int http_status, const char *upstream_code, const char *request_id);
+void dld_error_init(struct dld_error *err);
+/* Prefixes the message with "prefix: " (context added by callers up the stack). */
+void dld_error_prefix(struct dld_error *err, const char *fmt, ...) DLD_PRINTF(2, 3);
+const char *dld_code_name(int code);
+
+/* ---- host helpers ---------------------------------------------------------- */
+/* true when the host table has everything a plugin of this SDK needs */
+bool dld_host_usable(const struct dld_host *host);
+void dld_log(const struct dld_host *host, int level, const char *plugin, const char *fmt, ...) DLD_PRINTF(4, 5);
+char *dld_host_strdup(const struct dld_host *host, const char *s);           /* NULL stays NULL */
+char *dld_host_sprintf(const struct dld_host *host, const char *fmt, ...) DLD_PRINTF(2, 3);
+/* frees the strings of a run / watermark filled by a plugin, then zeroes them */
+void dld_run_clean_up(const struct dld_host *host, struct dld_run *run);
+void dld_watermark_clean_up(const struct dld_host *host, struct dld_watermark *wm);
+
+/* ---- options (key/value pairs from the host) ---------------------------------- */
+const char *dld_opt_get(const char *const *options, const char *name); /* NULL if absent */
+int64_t dld_opt_int(const char *const *options, const char *name, int64_t fallback);
+bool dld_opt_bool(const char *const *options, const char *name, bool fallback);
+double dld_opt_double(const char *const *options, const char *name, double fallback);
+
+/* ---- identifiers from controller items ------------------------------------- */
+/* Accepts 1..128 bytes of valid UTF-8 without control characters or NUL.
+ * Quoting is the source's job (each database has its own rules); this only
+ * keeps out what no quoting rule can make safe or meaningful. */
+int dld_ident_check(const char *what, const char *ident, struct dld_error *err);
+
+/* ---- column types ------------------------------------------------------------ */
+enum dld_type {
+    DLD_T_BOOL = 1,
+    DLD_T_INT8, DLD_T_INT16, DLD_T_INT32, DLD_T_INT64,
+    DLD_T_FLOAT32, DLD_T_FLOAT64,
+    DLD_T_STRING,     /* UTF-8 */
+    DLD_T_BINARY,
+    DLD_T_DECIMAL128, /* precision 1..38, scale 0..precision; value is an __int128 unscaled */
+    DLD_T_DATE32,     /* days since 1970-01-01 */
+    DLD_T_TIMESTAMP,  /* int64 in `unit` since the epoch; tz NULL = local/naive, "UTC" = adjusted */
+    DLD_T_TIME64,     /* int64 in `unit` (us or ns) since midnight */
+    DLD_T_TIME32,     /* int32 in `unit` (s or ms) since midnight */
+};
+enum dld_time_unit { DLD_UNIT_SECOND = 0, DLD_UNIT_MILLI = 1, DLD_UNIT_MICRO = 2, DLD_UNIT_NANO = 3 };
+
+struct dld_column_spec {
+    const char *name;
+    uint32_t type;       /* enum dld_type */
+    int32_t precision;   /* decimal */
+    int32_t scale;       /* decimal */
+    uint32_t unit;       /* enum dld_time_unit, timestamp/time */
+    const char *tz;      /* timestamp: NULL or "UTC" */
+    bool nullable;
+};
+
+/* Parses an Arrow format string (+ name/flags) into a spec. The spec's
+ * strings point into the schema. DLD_ERR_UNSUPPORTED for other types. */
+int dld_arrow_column_spec(const struct ArrowSchema *child, struct dld_column_spec *spec, struct dld_error *err);
+
+/* ---- batch builder ------------------------------------------------------------
+ * Builds one struct-typed ArrowArray per batch. Append one value per column
+ * per row (in any column order), then dld_batch_end_row. finish moves the
+ * buffers into the Arrow structs (their release frees them) and resets the
+ * builder for the next batch with the same columns. */
+struct dld_batch_builder;
+struct dld_batch_builder *dld_batch_builder_new(const struct dld_column_spec *cols, size_t ncols);
+void dld_batch_builder_destroy(struct dld_batch_builder *b);
+size_t dld_batch_columns(const struct dld_batch_builder *b);
+int64_t dld_batch_rows(const struct dld_batch_builder *b);
+size_t dld_batch_bytes(const struct dld_batch_builder *b); /* buffered payload, for memory bounds */
+int dld_batch_append_null(struct dld_batch_builder *b, size_t col);
+int dld_batch_append_bool(struct dld_batch_builder *b, size_t col, bool v);
+/* integers of every width, date32, time32/64 and timestamp */
+int dld_batch_append_int(struct dld_batch_builder *b, size_t col, int64_t v);
+int dld_batch_append_double(struct dld_batch_builder *b, size_t col, double v); /* float32 or float64 */
+int dld_batch_append_bytes(struct dld_batch_builder *b, size_t col, const void *data, size_t len); /* string/binary */
+int dld_batch_append_decimal(struct dld_batch_builder *b, size_t col, __int128 unscaled);
+/* Returns DLD_ERR_FATAL if a column of this row was not appended. */
+int dld_batch_end_row(struct dld_batch_builder *b);
+int dld_batch_finish(struct dld_batch_builder *b, struct ArrowSchema *schema, struct ArrowArray *array);
+
+/* Safe release helpers: call release if set. */
+void dld_arrow_release(struct ArrowSchema *schema, struct ArrowArray *array);
+
+/* ---- reading a batch (targets) ------------------------------------------------ */
+static inline bool dld_arrow_is_null(const struct ArrowArray *col, int64_t row)
+{
+    const uint8_t *validity = (const uint8_t *)col->buffers[0];
+    int64_t i = row + col->offset;
+    return validity != NULL && !(validity[i >> 3] & (1u << (i & 7)));
+}
+
+/* ---- value codecs ----------------------------------------------------------------- */
+/* "-123.45" with scale 2 → -12345. DLD_ERR_CONFIG on syntax, DLD_ERR_UNSUPPORTED
+ * when the value needs more than `precision` digits or more fractional digits
+ * than `scale` (never silently rounded). */
+int dld_decimal_parse(const char *text, size_t len, int32_t precision, int32_t scale, __int128 *out,
+                      struct dld_error *err);
+/* writes the decimal text of unscaled/10^scale into buf (at least 42 bytes) */
+size_t dld_decimal_format(__int128 unscaled, int32_t scale, char *buf);
+/* civil date <-> days since the epoch (proleptic Gregorian) */
+int64_t dld_days_from_civil(int64_t y, unsigned m, unsigned d);
+void dld_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+/* ISO-8601 text of a timestamp / date / time value in `unit` */
+size_t dld_format_timestamp(int64_t v, uint32_t unit, bool utc, char *buf, size_t cap);
+size_t dld_format_date(int32_t days, char *buf, size_t cap);
+size_t dld_format_time(int64_t v, uint32_t unit, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Source plugins: read one table's rows for one window of its filter column
+ * and hand them over as Arrow batches.
+ *
+ * Call sequence per load (one thread at a time per instance):
+ *   open → extract_begin → extract_next … until DLD_DONE → extract_end → … → close
+ * extract_begin opens the read snapshot, captures the high mark inside it
+ * (when the request leaves high NULL) and returns the exact query text; the
+ * host records the window before it asks for the first row. `plan` is
+ * extract_begin + extract_end with no extract_next.
+ */
+#ifndef DELTALOAD_SOURCE_H
+#define DELTALOAD_SOURCE_H
+
+#include "abi.h"
+#include "arrow_c.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dld_extract_request {
+    uint32_t struct_size;
+    const struct dld_table *table;
+    uint32_t mode;            /* enum dld_mode */
+    /* DELTA and BACKFILL: filter_column > low (>= when low_inclusive), NULL = no lower bound */
+    const char *low;
+    int32_t low_inclusive;
+    /* DELTA and BACKFILL: filter_column <= high. NULL: capture the current
+     * maximum (held back by table->lag_seconds) inside the read snapshot. */
+    const char *high;
+    uint32_t batch_rows;      /* rows per Arrow batch the host would like */
+};
+
+/* Filled by extract_begin; every string is host->alloc'ed (host frees). */
+struct dld_extract_info {
+    uint32_t struct_size;
+    char *high;       /* the high mark in force: captured or the request's; NULL if nothing to load */
+    char *query;      /* the exact statement, with its bound parameters listed */
+    char *snapshot;   /* what makes the read consistent (SCN, xid, "sqlite read txn"), or NULL */
+};
+
+struct dld_source_vtable {
+    uint32_t struct_size;
+    /* options: NULL-terminated key/value pairs (see abi.h) */
+    int (*open)(const struct dld_host *host, const char *const *options, void **inst, struct dld_error *err);
+    void (*close)(void *inst);
+    int (*extract_begin)(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,
+                         void **cursor, struct dld_error *err);
+    /* Fills *schema and *batch (a struct array, one child per column) owned
+     * by the caller, who calls their release callbacks. Returns DLD_OK with a
+     * batch, DLD_DONE at the end (nothing filled), or an error. */
+    int (*extract_next)(void *cursor, struct ArrowSchema *schema, struct ArrowArray *batch, struct dld_error *err);
+    /* Ends the snapshot and frees the cursor; safe after an error. */
+    void (*extract_end)(void *cursor);
+};
+
+#if UINTPTR_MAX == 0xffffffffffffffffu
+DLD_PIN(struct dld_source_vtable, open, 8);
+DLD_PIN(struct dld_source_vtable, extract_end, 40);
+DLD_PIN(struct dld_extract_request, low, 24);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
