@@ -97,7 +97,7 @@ struct dld_state_vtable {
 DLD_PIN(struct dld_state_vtable, open, 8);
 DLD_PIN(struct dld_state_vtable, item_put, 24);
 DLD_PIN(struct dld_state_vtable, lease_acquire, 56);
-DLD_PIN(struct dld_state_vtable, history, 128);
+DLD_PIN(struct dld_state_vtable, history, 120);
 DLD_PIN(struct dld_run, load_id, 16);
 #endif
 
