@@ -52,9 +52,21 @@ void dld_error_prefix(struct dld_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
+    /* build "prefix: old" by hand: truncation is intended, and snprintf of
+     * two bounded strings into one trips -Wformat-truncation */
     char old[sizeof(err->message)];
     memcpy(old, err->message, sizeof(old));
-    snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+    size_t cap = sizeof(err->message) - 1, n = strlen(prefix); /* < 512 */
+    memcpy(err->message, prefix, n);
+    if (n + 2 <= cap) {
+        memcpy(err->message + n, ": ", 2);
+        n += 2;
+    }
+    size_t rest = strnlen(old, sizeof(old));
+    if (rest > cap - n)
+        rest = cap - n;
+    memcpy(err->message + n, old, rest);
+    err->message[n + rest] = '\0';
 }
 
 const char *dld_code_name(int code)
