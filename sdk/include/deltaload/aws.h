@@ -180,6 +180,7 @@ struct dld_aws_http_options {
 /* libcurl transport: keeps a pool of easy handles so connections are
  * reused across calls and threads. */
 struct dld_aws_http *dld_aws_http_new_curl(const struct dld_aws_http_options *opt, struct dld_error *err);
+/* for transports made by dld_aws_http_new_curl (test fakes live on the stack) */
 void dld_aws_http_destroy(struct dld_aws_http *http);
 int dld_aws_http_send(struct dld_aws_http *http, const struct dld_aws_http_request *req,
                       struct dld_aws_http_response *resp, struct dld_error *err);
@@ -205,10 +206,13 @@ int dld_aws_endpoint_resolve(const char *service_id, const char *endpoint_prefix
                              const char *region, const char *profile, char **out, struct dld_error *err);
 
 /* ---- credentials provider chain -------------------------------------------------------------
- * Order (as the AWS SDKs): static (options) → environment → web identity
- * (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, STS) → profile (static keys,
- * credential_process, web_identity_token_file + role_arn) → container
- * (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI) → EC2 IMDSv2.
+ * Order (as the AWS SDKs): static (options) → environment → profile
+ * (static keys, web_identity_token_file + role_arn, credential_process) →
+ * web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, STS) →
+ * container (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI) → EC2
+ * IMDSv2. A source that is configured but fails stops the chain with its
+ * error (as the SDKs do); an explicitly named profile that does not exist
+ * is DLD_ERR_CONFIG.
  * Credentials with an expiry are cached and refreshed 5 minutes before it. */
 struct dld_aws_credentials_options {
     const char *profile;           /* NULL: AWS_PROFILE or "default" */

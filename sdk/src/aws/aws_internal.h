@@ -54,6 +54,28 @@ int64_t dld_aws_parse_http_date(const char *s);
 int dld_aws_credentials_from_json(const char *json, size_t len, const char *what, struct dld_aws_credentials *c,
                                   struct dld_error *err);
 
+/* whether the config or credentials file has a section for the profile */
+bool dld_aws_profile_exists(const char *profile);
+
+/* The remote credential sources (credentials_remote.c). Each returns
+ * DLD_ERR_NOT_FOUND when it is not configured, so the chain moves on. */
+struct dld_aws_remote_ctx {
+    struct dld_aws_http *http;
+    const char *region;
+    const char *profile;
+    const char *container_host;
+    const char *imds_endpoint;
+    int64_t (*now_ms)(void);
+};
+int dld_aws_credentials_web_identity(const struct dld_aws_remote_ctx *ctx, const char *token_file,
+                                     const char *role_arn, const char *session_name, struct dld_aws_credentials *out,
+                                     struct dld_error *err);
+int dld_aws_credentials_container(const struct dld_aws_remote_ctx *ctx, struct dld_aws_credentials *out,
+                                  struct dld_error *err);
+int dld_aws_credentials_imds(const struct dld_aws_remote_ctx *ctx, struct dld_aws_credentials *out,
+                             struct dld_error *err);
+int dld_aws_credentials_process(const char *command, struct dld_aws_credentials *out, struct dld_error *err);
+
 /* Fills err from an AWS error response (XML or JSON body, request id
  * headers); returns the dld code. */
 int dld_aws_error_from_response(const struct dld_aws_http_response *resp, const char *what, struct dld_error *err);
