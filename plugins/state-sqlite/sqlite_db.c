@@ -239,6 +239,8 @@ int dld_state_sqlite_db_open(struct dld_state_sqlite *s, const char *path, int64
     if (rc != SQLITE_OK) {
         int ret = dld_state_sqlite_fail(s, rc, "opening the database", err);
         dld_error_prefix(err, "%s", path);
+        sqlite3_close_v2(s->db); /* a handle is returned even on failure */
+        s->db = NULL;
         return ret;
     }
     sqlite3_extended_result_codes(s->db, 1);
