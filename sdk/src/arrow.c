@@ -66,3 +66,57 @@ int dld_arrow_column_spec(const struct ArrowSchema *child, struct dld_column_spe
     }
     return dld_error_set(err, DLD_ERR_UNSUPPORTED, "column %s: unsupported Arrow format '%s'", spec->name, f);
 }
+
+/* ---- deep copy ------------------------------------------------------------------ */
+struct s_copy_private {
+    char *format, *name;
+};
+
+static void s_release_copy(struct ArrowSchema *s)
+{
+    for (int64_t i = 0; i < s->n_children; i++) {
+        if (s->children[i]->release)
+            s->children[i]->release(s->children[i]);
+        free(s->children[i]);
+    }
+    free(s->children);
+    struct s_copy_private *p = s->private_data;
+    free(p->format);
+    free(p->name);
+    free(p);
+    s->release = NULL;
+}
+
+int dld_arrow_schema_copy(const struct ArrowSchema *src, struct ArrowSchema *dst)
+{
+    memset(dst, 0, sizeof(*dst));
+    struct s_copy_private *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return DLD_ERR_FATAL;
+    p->format = strdup(src->format ? src->format : "");
+    p->name = strdup(src->name ? src->name : "");
+    dst->format = p->format;
+    dst->name = p->name;
+    dst->flags = src->flags;
+    dst->private_data = p;
+    dst->release = s_release_copy;
+    if (src->n_children > 0) {
+        dst->children = calloc((size_t)src->n_children, sizeof(*dst->children));
+        if (dst->children == NULL)
+            goto fail;
+        for (int64_t i = 0; i < src->n_children; i++) {
+            dst->children[i] = calloc(1, sizeof(struct ArrowSchema));
+            if (dst->children[i] == NULL)
+                goto fail;
+            dst->n_children = i + 1;
+            if (dld_arrow_schema_copy(src->children[i], dst->children[i]) != DLD_OK)
+                goto fail;
+        }
+    }
+    if (p->format == NULL || p->name == NULL)
+        goto fail;
+    return DLD_OK;
+fail:
+    s_release_copy(dst);
+    return DLD_ERR_FATAL;
+}

@@ -154,14 +154,19 @@ typedef int (*dld_plugin_entry_fn)(const struct dld_host *host, const struct dld
  * (-DDLD_BUILTIN) it gets a unique name so several plugins can link into one
  * binary. */
 #if defined(DLD_BUILTIN)
-#define DLD_PLUGIN_ENTRY(ident) int dld_builtin_entry_##ident(const struct dld_host *host, const struct dld_plugin **out)
+/* the prototype first keeps -Wmissing-prototypes quiet */
+#define DLD_PLUGIN_ENTRY(ident)                                                                  \
+    int dld_builtin_entry_##ident(const struct dld_host *host, const struct dld_plugin **out); \
+    int dld_builtin_entry_##ident(const struct dld_host *host, const struct dld_plugin **out)
 #else
 #if defined(__GNUC__)
 #define DLD_EXPORT __attribute__((visibility("default")))
 #else
 #define DLD_EXPORT
 #endif
-#define DLD_PLUGIN_ENTRY(ident) DLD_EXPORT int dld_plugin_entry(const struct dld_host *host, const struct dld_plugin **out)
+#define DLD_PLUGIN_ENTRY(ident)                                                             \
+    DLD_EXPORT int dld_plugin_entry(const struct dld_host *host, const struct dld_plugin **out); \
+    DLD_EXPORT int dld_plugin_entry(const struct dld_host *host, const struct dld_plugin **out)
 #endif
 
 /* Pin the layouts: appending is allowed, moving is not (SQLite once changed

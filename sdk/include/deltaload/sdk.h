@@ -113,6 +113,10 @@ int dld_batch_append_decimal(struct dld_batch_builder *b, size_t col, __int128 u
 int dld_batch_end_row(struct dld_batch_builder *b);
 int dld_batch_finish(struct dld_batch_builder *b, struct ArrowSchema *schema, struct ArrowArray *array);
 
+/* Deep copy of a schema (format, name, metadata-less, children), with its
+ * own release: for a target that keeps a batch's schema past the call. */
+int dld_arrow_schema_copy(const struct ArrowSchema *src, struct ArrowSchema *dst);
+
 /* Safe release helpers: call release if set. */
 void dld_arrow_release(struct ArrowSchema *schema, struct ArrowArray *array);
 

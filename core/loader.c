@@ -1,0 +1,309 @@
+/*
+ * Plugin loading and ABI checks. The checks follow PostgreSQL's magic block
+ * (say exactly which field differs and what each side has) and SQLite's
+ * versioned vtables (copy what the plugin declared into zeroed host structs;
+ * test optional members for NULL afterwards).
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin_list.h"
+#include "host.h"
+#include "loader.h"
+
+static const char *const s_kind_names[] = {NULL, "source", "target", "state", "scheduler"};
+
+const char *dld_kind_name(uint32_t kind) { return kind >= 1 && kind <= 4 ? s_kind_names[kind] : "unknown"; }
+
+int dld_kind_from_name(const char *name)
+{
+    for (int k = 1; k <= 4; k++)
+        if (strcmp(name, s_kind_names[k]) == 0)
+            return k;
+    return 0;
+}
+
+/* ---- built-in plugins ---------------------------------------------------------- */
+#define X(kind, name) int dld_builtin_entry_##kind##_##name(const struct dld_host *, const struct dld_plugin **);
+DLD_BUILTIN_PLUGINS(X)
+#undef X
+/* the scheduler kind's entry is spelled sched_<name> by convention */
+struct s_builtin {
+    const char *kind, *name;
+    dld_plugin_entry_fn entry;
+};
+#define X(kind, name) {#kind, #name, dld_builtin_entry_##kind##_##name},
+static const struct s_builtin s_builtins[] = {DLD_BUILTIN_PLUGINS(X){NULL, NULL, NULL}};
+#undef X
+
+/* ---- descriptor checks ------------------------------------------------------------ */
+/* Members each kind must have, as offsets inside its vtable; the loader refuses
+ * a plugin whose declared vtable is too short for them or leaves one NULL. */
+struct s_required {
+    const char *member;
+    size_t offset;
+};
+#define R(type, m) {#m, offsetof(struct type, m)}
+static const struct s_required s_req_source[] = {R(dld_source_vtable, open), R(dld_source_vtable, close),
+    R(dld_source_vtable, extract_begin), R(dld_source_vtable, extract_next), R(dld_source_vtable, extract_end), {0, 0}};
+static const struct s_required s_req_target[] = {R(dld_target_vtable, open), R(dld_target_vtable, close),
+    R(dld_target_vtable, load_begin), R(dld_target_vtable, load_write), R(dld_target_vtable, load_finish),
+    R(dld_target_vtable, load_publish), R(dld_target_vtable, load_free), R(dld_target_vtable, load_discard),
+    R(dld_target_vtable, load_is_published), {0, 0}};
+static const struct s_required s_req_state[] = {R(dld_state_vtable, open), R(dld_state_vtable, close),
+    R(dld_state_vtable, item_put), R(dld_state_vtable, item_get), R(dld_state_vtable, item_list),
+    R(dld_state_vtable, item_delete), R(dld_state_vtable, lease_acquire), R(dld_state_vtable, lease_renew),
+    R(dld_state_vtable, lease_release), R(dld_state_vtable, watermark_get), R(dld_state_vtable, watermark_set),
+    R(dld_state_vtable, run_record), R(dld_state_vtable, run_last), R(dld_state_vtable, run_commit),
+    R(dld_state_vtable, history), {0, 0}};
+static const struct s_required s_req_scheduler[] = {R(dld_scheduler_vtable, open), R(dld_scheduler_vtable, close),
+    R(dld_scheduler_vtable, next_fire), {0, 0}};
+#undef R
+
+static const struct s_required *s_required_for(uint32_t kind, size_t *host_size)
+{
+    switch (kind) {
+    case DLD_KIND_SOURCE: *host_size = sizeof(struct dld_source_vtable); return s_req_source;
+    case DLD_KIND_TARGET: *host_size = sizeof(struct dld_target_vtable); return s_req_target;
+    case DLD_KIND_STATE: *host_size = sizeof(struct dld_state_vtable); return s_req_state;
+    case DLD_KIND_SCHEDULER: *host_size = sizeof(struct dld_scheduler_vtable); return s_req_scheduler;
+    default: *host_size = 0; return NULL;
+    }
+}
+
+static int s_check(const char *path, dld_plugin_entry_fn entry, uint32_t kind, const char *name, struct dld_loaded *out,
+                   struct dld_error *err)
+{
+    const struct dld_plugin *d = NULL;
+    int rc = entry(dld_core_host(), &d);
+    if (rc != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the plugin refused this deltaload (ABI %d.%d): its entry returned %d (%s)",
+                             path, DLD_ABI_MAJOR, DLD_ABI_MINOR, rc, dld_code_name(rc));
+    if (d == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the entry function returned no descriptor", path);
+    /* The first fields are frozen across every major, so they can be read
+     * before the major is known to match. */
+    if (d->struct_size < offsetof(struct dld_plugin, kind))
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: descriptor size %u is too small to hold an ABI version",
+                             path, d->struct_size);
+    if (d->abi_major != DLD_ABI_MAJOR)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "%s: built for plugin ABI major %u (ABI %u.%u), this deltaload has ABI major %d (ABI %d.%d); "
+                             "rebuild the plugin against this SDK",
+                             path, d->abi_major, d->abi_major, d->abi_minor, DLD_ABI_MAJOR, DLD_ABI_MAJOR, DLD_ABI_MINOR);
+    if (d->struct_size < offsetof(struct dld_plugin, vtable) + sizeof(void *))
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: descriptor size %u is smaller than ABI %d.0's %zu bytes", path,
+                             d->struct_size, DLD_ABI_MAJOR, offsetof(struct dld_plugin, vtable) + sizeof(void *));
+    memset(out, 0, sizeof(*out));
+    size_t n = d->struct_size < sizeof(out->desc) ? d->struct_size : sizeof(out->desc);
+    memcpy(&out->desc, d, n);
+    out->desc.struct_size = sizeof(out->desc);
+    out->plugin_abi_minor = d->abi_minor;
+    if (out->desc.kind != kind)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the file name says kind '%s' but the plugin declares kind '%s' (%u)",
+                             path, dld_kind_name(kind), dld_kind_name(out->desc.kind), out->desc.kind);
+    if (out->desc.name == NULL || strcmp(out->desc.name, name) != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the file name says plugin '%s' but the plugin calls itself '%s'",
+                             path, name, out->desc.name ? out->desc.name : "(null)");
+    if (out->desc.vtable == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the plugin has no %s vtable", path, dld_kind_name(kind));
+    size_t host_size;
+    const struct s_required *req = s_required_for(kind, &host_size);
+    uint32_t vt_size = *(const uint32_t *)out->desc.vtable;
+    memcpy(&out->vt, out->desc.vtable, vt_size < host_size ? vt_size : host_size);
+    for (; req->member; req++) {
+        if (vt_size < req->offset + sizeof(void *))
+            return dld_error_set(err, DLD_ERR_CONFIG, "%s: the %s vtable is %u bytes, too small to hold required member %s",
+                                 path, dld_kind_name(kind), vt_size, req->member);
+        void *fn;
+        memcpy(&fn, (const char *)&out->vt + req->offset, sizeof fn);
+        if (fn == NULL)
+            return dld_error_set(err, DLD_ERR_CONFIG, "%s: required member %s of the %s vtable is missing (NULL)", path,
+                                 req->member, dld_kind_name(kind));
+    }
+    for (const struct dld_option *o = out->desc.options; o && o->name; o++)
+        if (o->type < DLD_OPT_STRING || o->type > DLD_OPT_JSON)
+            return dld_error_set(err, DLD_ERR_CONFIG, "%s: option %s has unknown type %u", path, o->name, o->type);
+    out->kind = kind;
+    return DLD_OK;
+}
+
+int dld_loader_load_file(const char *path, uint32_t kind, const char *name, struct dld_loaded *out,
+                         struct dld_error *err)
+{
+    /* RTLD_LOCAL: plugins must not see each other's symbols (each links its
+     * own copy of the SDK support library). */
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: cannot load: %s", path, dlerror());
+    dld_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(dl, DLD_PLUGIN_ENTRY_SYMBOL);
+    if (entry == NULL) {
+        dlclose(dl);
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: not a deltaload plugin: no exported %s() function", path,
+                             DLD_PLUGIN_ENTRY_SYMBOL);
+    }
+    int rc = s_check(path, entry, kind, name, out, err);
+    if (rc != DLD_OK) {
+        dlclose(dl);
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    out->dl = dl;
+    out->path = strdup(path);
+    return DLD_OK;
+}
+
+int dld_loader_load(uint32_t kind, const char *name, const char *const *dirs, struct dld_loaded *out,
+                    struct dld_error *err)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        snprintf(path, sizeof path, "%s/dld-%s-%s.so", dirs[i], dld_kind_name(kind), name);
+        if (access(path, F_OK) == 0)
+            return dld_loader_load_file(path, kind, name, out, err);
+    }
+    for (const struct s_builtin *b = s_builtins; b->kind; b++) {
+        const char *bk = strcmp(b->kind, "sched") == 0 ? "scheduler" : b->kind;
+        if (strcmp(bk, dld_kind_name(kind)) == 0 && strcmp(b->name, name) == 0) {
+            int rc = s_check("(built in)", b->entry, kind, name, out, err);
+            if (rc == DLD_OK)
+                out->path = strdup("(built in)");
+            return rc;
+        }
+    }
+    size_t len = 0;
+    char tried[1024] = "";
+    for (size_t i = 0; dirs && dirs[i] && len < sizeof tried; i++)
+        len += (size_t)snprintf(tried + len, sizeof tried - len, "%s%s", i ? ", " : "", dirs[i]);
+    return dld_error_set(err, DLD_ERR_CONFIG,
+                         "unknown %s plugin '%s': no dld-%s-%s.so in [%s] and no built-in plugin of that name "
+                         "(see `deltaload plugins list`)",
+                         dld_kind_name(kind), name, dld_kind_name(kind), name, tried);
+}
+
+void dld_loader_unload(struct dld_loaded *p)
+{
+    if (p == NULL)
+        return;
+    if (p->dl)
+        dlclose(p->dl);
+    free(p->path);
+    memset(p, 0, sizeof(*p));
+}
+
+/* "dld-<kind>-<name>.so" → kind, name */
+static int s_parse_file_name(const char *file, int *kind, char *name, size_t cap)
+{
+    size_t n = strlen(file);
+    if (strncmp(file, "dld-", 4) != 0 || n < 8 || strcmp(file + n - 3, ".so") != 0)
+        return -1;
+    const char *k = file + 4;
+    const char *dash = strchr(k, '-');
+    if (dash == NULL)
+        return -1;
+    char kind_name[16];
+    size_t kn = (size_t)(dash - k);
+    if (kn >= sizeof kind_name)
+        return -1;
+    memcpy(kind_name, k, kn);
+    kind_name[kn] = '\0';
+    *kind = dld_kind_from_name(kind_name);
+    size_t nn = (size_t)(file + n - 3 - (dash + 1));
+    if (*kind == 0 || nn == 0 || nn >= cap)
+        return -1;
+    memcpy(name, dash + 1, nn);
+    name[nn] = '\0';
+    return 0;
+}
+
+static int s_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void dld_loader_list(const char *const *dirs, dld_loader_visit_fn fn, void *ctx)
+{
+    for (size_t i = 0; dirs && dirs[i]; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (d == NULL)
+            continue;
+        char **names = NULL;
+        size_t count = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (strncmp(e->d_name, "dld-", 4) != 0)
+                continue;
+            char **tmp = realloc(names, (count + 1) * sizeof(*names));
+            if (tmp == NULL)
+                break;
+            names = tmp;
+            names[count++] = strdup(e->d_name);
+        }
+        closedir(d);
+        qsort(names, count, sizeof(*names), s_cmp_str);
+        for (size_t j = 0; j < count; j++) {
+            char path[PATH_MAX], name[128];
+            int kind;
+            snprintf(path, sizeof path, "%s/%s", dirs[i], names[j]);
+            struct dld_error err;
+            dld_error_init(&err);
+            struct dld_loaded p;
+            if (s_parse_file_name(names[j], &kind, name, sizeof name) != 0) {
+                dld_error_set(&err, DLD_ERR_CONFIG, "%s: not named dld-<kind>-<name>.so", path);
+                fn(ctx, path, NULL, &err);
+            } else if (dld_loader_load_file(path, (uint32_t)kind, name, &p, &err) == DLD_OK) {
+                fn(ctx, path, &p, NULL);
+                dld_loader_unload(&p);
+            } else {
+                fn(ctx, path, NULL, &err);
+            }
+            free(names[j]);
+        }
+        free(names);
+    }
+    for (const struct s_builtin *b = s_builtins; b->kind; b++) {
+        const char *bk = strcmp(b->kind, "sched") == 0 ? "scheduler" : b->kind;
+        struct dld_error err;
+        dld_error_init(&err);
+        struct dld_loaded p;
+        if (s_check("(built in)", b->entry, (uint32_t)dld_kind_from_name(bk), b->name, &p, &err) == DLD_OK)
+            fn(ctx, "(built in)", &p, NULL);
+        else
+            fn(ctx, "(built in)", NULL, &err);
+    }
+}
+
+const char *const *dld_loader_default_dirs(void)
+{
+    static char *dirs[16];
+    static int done;
+    if (done)
+        return (const char *const *)dirs;
+    done = 1;
+    int n = 0;
+    const char *env = getenv("DELTALOAD_PLUGIN_PATH");
+    if (env && *env) {
+        char *copy = strdup(env), *save = NULL;
+        for (char *tok = strtok_r(copy, ":", &save); tok && n < 12; tok = strtok_r(NULL, ":", &save))
+            dirs[n++] = strdup(tok);
+        free(copy);
+    }
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            if (asprintf(&dirs[n], "%s/plugins", exe) > 0)
+                n++;
+            if (asprintf(&dirs[n], "%s/../lib/deltaload/plugins", exe) > 0)
+                n++;
+        }
+    }
+    dirs[n++] = strdup(DLD_PLUGIN_INSTALL_DIR);
+    dirs[n] = NULL;
+    return (const char *const *)dirs;
+}
