@@ -293,6 +293,11 @@ int64_t dld_aws_client_retries(const struct dld_aws_client *c);
 int64_t dld_aws_client_skew_ms(const struct dld_aws_client *c);
 /* Maps an AWS error code + HTTP status to a dld_code. */
 int dld_aws_error_code(int http_status, const char *aws_code);
+/* Fills err from an AWS error answer: the code and message from an XML
+ * (S3, STS) or JSON (DynamoDB, EventBridge) body, the request id from the
+ * body or the x-amz-request-id / x-amzn-RequestId header. "what" prefixes
+ * the message. Returns the dld code. */
+int dld_aws_error_from_response(const struct dld_aws_http_response *resp, const char *what, struct dld_error *err);
 
 #ifdef __cplusplus
 }

@@ -76,8 +76,5 @@ int dld_aws_credentials_imds(const struct dld_aws_remote_ctx *ctx, struct dld_aw
                              struct dld_error *err);
 int dld_aws_credentials_process(const char *command, struct dld_aws_credentials *out, struct dld_error *err);
 
-/* Fills err from an AWS error response (XML or JSON body, request id
- * headers); returns the dld code. */
-int dld_aws_error_from_response(const struct dld_aws_http_response *resp, const char *what, struct dld_error *err);
 
 #endif

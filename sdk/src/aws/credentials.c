@@ -305,7 +305,7 @@ int dld_aws_credentials_get(struct dld_aws_credentials_provider *p, struct dld_a
             dld_aws_credentials_clean_up(&p->cached);
             p->cached = fresh;
             p->have_cached = true;
-            if (strcmp(p->source, source))
+            if (p->host && strcmp(p->source, source))
                 dld_log(p->host, DLD_LOG_DEBUG, "aws", "credentials from %s (key id %.4s…)", source,
                         fresh.access_key_id);
             p->source = source;
