@@ -1,0 +1,220 @@
+/*
+ * Connecting to PostgreSQL and turning libpq failures into dld errors.
+ *
+ * The connection is described to libpq as keyword/value arrays with
+ * expand_dbname: the `conninfo` option (a key=value string or a URI) goes
+ * first as "dbname", so libpq parses it, and the discrete options that follow
+ * override its parts. Anything not given falls back to libpq's own defaults
+ * (PGHOST, PGPASSWORD, ~/.pgpass, PGSSLMODE, ...), as psql does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+/* Options passed to libpq under the same keyword. */
+static const char *const s_passthrough[] = {
+    "host", "port", "dbname", "user", "password", "passfile", "sslmode", "sslrootcert", "sslcert", "sslkey",
+    "sslcrl", "connect_timeout", "application_name", NULL,
+};
+
+void dld_pg_conn_params_free(struct dld_pg_instance *pg)
+{
+    if (pg->keys) {
+        for (size_t i = 0; pg->keys[i]; i++) {
+            free(pg->keys[i]);
+            /* values may hold a password: wipe before freeing */
+            if (pg->values[i]) {
+                memset(pg->values[i], 0, strlen(pg->values[i]));
+                free(pg->values[i]);
+            }
+        }
+    }
+    free(pg->keys);
+    free(pg->values);
+    pg->keys = NULL;
+    pg->values = NULL;
+}
+
+static int s_push(struct dld_pg_instance *pg, size_t *n, const char *key, const char *value)
+{
+    pg->keys[*n] = strdup(key);
+    pg->values[*n] = strdup(value);
+    if (!pg->keys[*n] || !pg->values[*n])
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+int dld_pg_conn_params_init(struct dld_pg_instance *pg, const char *const *options, struct dld_error *err)
+{
+    size_t cap = sizeof(s_passthrough) / sizeof(s_passthrough[0]) + 8;
+    pg->keys = calloc(cap, sizeof(char *));
+    pg->values = calloc(cap, sizeof(char *));
+    if (!pg->keys || !pg->values)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    size_t n = 0;
+    int rc = 0;
+    const char *conninfo = dld_opt_get(options, "conninfo");
+    if (conninfo && *conninfo)
+        rc |= s_push(pg, &n, "dbname", conninfo);
+    for (size_t i = 0; s_passthrough[i]; i++) {
+        const char *v = dld_opt_get(options, s_passthrough[i]);
+        if (v && *v)
+            rc |= s_push(pg, &n, s_passthrough[i], v);
+    }
+    /* Text the server sends (names, text columns, high marks) is UTF-8
+     * whatever the database encoding, so Arrow strings are valid. */
+    rc |= s_push(pg, &n, "client_encoding", "UTF8");
+    if (rc)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    return DLD_OK;
+}
+
+int dld_pg_code_for_sqlstate(const char *sqlstate, bool connection_lost)
+{
+    if (connection_lost)
+        return DLD_ERR_RETRY;
+    if (!sqlstate || strlen(sqlstate) != 5)
+        return DLD_ERR_FATAL;
+    if (!strncmp(sqlstate, "08", 2) ||            /* connection exception */
+        !strncmp(sqlstate, "57P", 3) ||           /* admin/crash shutdown, cannot connect now */
+        !strcmp(sqlstate, "57014") ||             /* query cancelled (statement_timeout) */
+        !strcmp(sqlstate, "40001") ||             /* serialization failure */
+        !strcmp(sqlstate, "40P01") ||             /* deadlock */
+        !strncmp(sqlstate, "53", 2) ||            /* insufficient resources */
+        !strcmp(sqlstate, "55P03"))               /* lock not available */
+        return DLD_ERR_RETRY;
+    if (!strncmp(sqlstate, "28", 2) || !strcmp(sqlstate, "42501"))
+        return DLD_ERR_AUTH;
+    if (!strcmp(sqlstate, "42P01") || !strcmp(sqlstate, "42703") || !strcmp(sqlstate, "3F000") ||
+        !strcmp(sqlstate, "3D000"))
+        return DLD_ERR_NOT_FOUND;
+    if (!strncmp(sqlstate, "42", 2) || !strncmp(sqlstate, "22", 2))
+        return DLD_ERR_CONFIG;
+    return DLD_ERR_FATAL;
+}
+
+/* libpq messages end with a newline and may span lines; keep the first
+ * line of the primary message only (it never carries a password). */
+static void s_first_line(const char *msg, char *out, size_t cap)
+{
+    if (!msg)
+        msg = "";
+    size_t n = strcspn(msg, "\n");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
+int dld_pg_error(struct dld_error *err, PGconn *conn, const PGresult *res, const char *what)
+{
+    bool lost = conn == NULL || PQstatus(conn) != CONNECTION_OK;
+    const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char line[512];
+    if (primary)
+        s_first_line(primary, line, sizeof line);
+    else if (res && PQresultErrorMessage(res)[0])
+        s_first_line(PQresultErrorMessage(res), line, sizeof line);
+    else
+        s_first_line(conn ? PQerrorMessage(conn) : "no connection", line, sizeof line);
+    /* A server shutting down or a terminated backend sends 57P0x and then
+     * closes the socket: both are "connection lost" for the caller. */
+    if (sqlstate && !strncmp(sqlstate, "57P0", 4))
+        lost = true;
+    int code = dld_pg_code_for_sqlstate(sqlstate, lost);
+    if (lost)
+        dld_error_set(err, code, "postgres: %s: connection lost (%s)%s%s", what, line[0] ? line : "no detail",
+                      sqlstate ? " SQLSTATE " : "", sqlstate ? sqlstate : "");
+    else
+        dld_error_set(err, code, "postgres: %s: %s%s%s%s", what, line, sqlstate ? " (SQLSTATE " : "",
+                      sqlstate ? sqlstate : "", sqlstate ? ")" : "");
+    if (detail && !lost) {
+        char d[256];
+        s_first_line(detail, d, sizeof d);
+        size_t used = strlen(err->message);
+        if (used + 3 < sizeof err->message)
+            snprintf(err->message + used, sizeof err->message - used, "; %s", d);
+    }
+    dld_error_upstream(err, 0, sqlstate ? sqlstate : (lost ? "08006" : NULL), NULL);
+    return code;
+}
+
+int dld_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what,
+                struct dld_error *err)
+{
+    PGresult *res = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = dld_pg_error(err, conn, res, what);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    return DLD_OK;
+}
+
+/* Session settings that make the text the server sends for high marks and
+ * text-cast columns unambiguous: ISO dates, UTC, floats that round-trip,
+ * ISO 8601 intervals. */
+static int s_session(struct dld_pg_instance *pg, struct dld_error *err)
+{
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", (long long)pg->settings.statement_timeout_ms);
+    const char *params[] = {timeout};
+    int rc = dld_pg_exec(pg->conn,
+                         "SELECT set_config('DateStyle', 'ISO, YMD', false), set_config('TimeZone', 'UTC', false),"
+                         " set_config('extra_float_digits', '3', false),"
+                         " set_config('IntervalStyle', 'iso_8601', false),"
+                         " set_config('statement_timeout', $1, false)",
+                         1, params, "session settings", err);
+    return rc;
+}
+
+int dld_pg_connect(struct dld_pg_instance *pg, struct dld_error *err)
+{
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    pg->conn = PQconnectdbParams((const char *const *)pg->keys, (const char *const *)pg->values, 1);
+    if (!pg->conn)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        char line[512];
+        s_first_line(PQerrorMessage(pg->conn), line, sizeof line);
+        /* libpq reports the server's SQLSTATE only in the message; tell
+         * auth failures apart by their wording so `deltaload check` can say
+         * "credentials" rather than "retry later". */
+        int code = DLD_ERR_RETRY;
+        if (strstr(line, "password") || strstr(line, "authentication") || strstr(line, "no pg_hba.conf"))
+            code = DLD_ERR_AUTH;
+        else if (strstr(line, "does not exist") || strstr(line, "invalid") || strstr(line, "missing"))
+            code = DLD_ERR_CONFIG;
+        dld_error_set(err, code, "postgres: cannot connect: %s", line);
+        dld_error_upstream(err, 0, code == DLD_ERR_AUTH ? "28000" : "08001", NULL);
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return code;
+    }
+    int rc = s_session(pg, err);
+    if (rc) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    return rc;
+}
+
+int dld_pg_ensure_connected(struct dld_pg_instance *pg, struct dld_error *err)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) == PQTRANS_IDLE)
+        return DLD_OK;
+    /* lost, or left mid-transaction/mid-COPY by an abandoned extraction:
+     * a fresh connection is the only state we can trust */
+    return dld_pg_connect(pg, err);
+}

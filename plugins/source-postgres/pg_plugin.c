@@ -1,0 +1,131 @@
+/*
+ * source-postgres: the descriptor, its option table (which doubles as the
+ * `deltaload plugins describe postgres` documentation) and the instance.
+ * One instance holds one libpq connection and serves one thread at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+static const struct dld_option s_options[] = {
+    {"conninfo", DLD_OPT_STRING, DLD_OPTF_SECRET, NULL, NULL,
+     "libpq connection string or URI (\"host=db port=5432 dbname=app\" or \"postgresql://user@db/app\"). "
+     "The discrete options below override its parts. Treated as a secret: it may hold a password.", NULL},
+    {"host", DLD_OPT_STRING, 0, NULL, NULL, "Server host name, address or socket directory (libpq host).", NULL},
+    {"port", DLD_OPT_INT, 0, NULL, NULL, "Server port (libpq port; default 5432).", NULL},
+    {"dbname", DLD_OPT_STRING, 0, NULL, NULL, "Database name.", NULL},
+    {"user", DLD_OPT_STRING, 0, NULL, NULL, "User name.", NULL},
+    {"password", DLD_OPT_STRING, DLD_OPTF_SECRET, NULL, NULL,
+     "Password; write \"${PGPASSWORD_APP}\" to take it from the environment. Without it libpq's own sources "
+     "apply: PGPASSWORD, passfile, ~/.pgpass.", NULL},
+    {"passfile", DLD_OPT_STRING, 0, NULL, NULL, "Password file in .pgpass format (libpq passfile).", NULL},
+    {"sslmode", DLD_OPT_STRING, 0, NULL, "disable|allow|prefer|require|verify-ca|verify-full",
+     "TLS mode, passed to libpq (its default is prefer).", NULL},
+    {"sslrootcert", DLD_OPT_STRING, 0, NULL, NULL, "CA certificate file used to verify the server.", NULL},
+    {"sslcert", DLD_OPT_STRING, 0, NULL, NULL, "Client certificate file.", NULL},
+    {"sslkey", DLD_OPT_STRING, 0, NULL, NULL, "Client private key file.", NULL},
+    {"sslcrl", DLD_OPT_STRING, 0, NULL, NULL, "Certificate revocation list file.", NULL},
+    {"connect_timeout", DLD_OPT_INT, 0, "10", NULL, "Seconds to wait for a connection (libpq connect_timeout).",
+     NULL},
+    {"statement_timeout", DLD_OPT_INT, 0, "0", NULL,
+     "Milliseconds any one statement may run, the window's COPY included; 0 = no limit. A timeout fails the "
+     "window with SQLSTATE 57014 and leaves the watermark where it was.", NULL},
+    {"application_name", DLD_OPT_STRING, 0, "deltaload", NULL, "Shown in pg_stat_activity.", NULL},
+    {"unconstrained_numeric", DLD_OPT_STRING, 0, "decimal", "decimal|text",
+     "How numeric columns without a declared precision are read: decimal(38, numeric_scale), failing the window "
+     "on a value that does not fit exactly, or exact decimal text.", NULL},
+    {"numeric_scale", DLD_OPT_INT, 0, "9", NULL,
+     "Scale (0..38) of numeric columns without a declared precision when read as decimal.", NULL},
+    {"batch_bytes", DLD_OPT_INT, 0, "33554432", NULL,
+     "A batch is handed to the target once this many bytes are buffered (or the host's batch rows are reached): "
+     "the bound on the source's memory whatever the window size.", NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+static int s_settings(struct dld_pg_settings *s, const char *const *options, struct dld_error *err)
+{
+    const char *un = dld_opt_get(options, "unconstrained_numeric");
+    if (un && strcmp(un, "decimal") && strcmp(un, "text"))
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: unconstrained_numeric must be decimal or text, not '%s'",
+                             un);
+    s->unconstrained_text = un && !strcmp(un, "text");
+    int64_t scale = dld_opt_int(options, "numeric_scale", 9);
+    if (scale < 0 || scale > 38)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: numeric_scale must be 0..38, not %lld", (long long)scale);
+    s->numeric_scale = (int32_t)scale;
+    s->batch_bytes = dld_opt_int(options, "batch_bytes", 32 << 20);
+    if (s->batch_bytes < 4096)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: batch_bytes must be at least 4096");
+    s->statement_timeout_ms = dld_opt_int(options, "statement_timeout", 0);
+    if (s->statement_timeout_ms < 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: statement_timeout must not be negative");
+    return DLD_OK;
+}
+
+static void s_close(void *inst)
+{
+    struct dld_pg_instance *pg = inst;
+    if (!pg)
+        return;
+    if (pg->conn)
+        PQfinish(pg->conn);
+    dld_pg_conn_params_free(pg);
+    free(pg);
+}
+
+static int s_open(const struct dld_host *host, const char *const *options, void **inst, struct dld_error *err)
+{
+    *inst = NULL;
+    if (!dld_host_usable(host))
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED, "postgres: the host's function table is incomplete");
+    struct dld_pg_instance *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    pg->host = host;
+    int rc = s_settings(&pg->settings, options, err);
+    if (!rc)
+        rc = dld_pg_conn_params_init(pg, options, err);
+    /* connect now, so a wrong host or password shows at start-up */
+    if (!rc)
+        rc = dld_pg_connect(pg, err);
+    if (rc) {
+        s_close(pg);
+        return rc;
+    }
+    *inst = pg;
+    return DLD_OK;
+}
+
+static const struct dld_source_vtable s_vtable = {
+    .struct_size = sizeof(struct dld_source_vtable),
+    .open = s_open,
+    .close = s_close,
+    .extract_begin = dld_pg_extract_begin,
+    .extract_next = dld_pg_extract_next,
+    .extract_end = dld_pg_extract_end,
+};
+
+static const struct dld_plugin s_plugin = {
+    .struct_size = sizeof(struct dld_plugin),
+    .abi_major = DLD_ABI_MAJOR,
+    .abi_minor = DLD_ABI_MINOR,
+    .kind = DLD_KIND_SOURCE,
+    .capabilities = DLD_CAP_SNAPSHOT,
+    .name = DLD_PG_NAME,
+    .version = "0.1.0",
+    .description = "PostgreSQL tables through libpq: one REPEATABLE READ snapshot per window, streamed by "
+                   "binary COPY",
+    .options = s_options,
+    .vtable = &s_vtable,
+};
+
+/* the macro declares nothing before defining: a prototype for -Wmissing-prototypes */
+DLD_PLUGIN_ENTRY(source_postgres);
+DLD_PLUGIN_ENTRY(source_postgres)
+{
+    if (!host || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
+        return DLD_ERR_UNSUPPORTED;
+    *out = &s_plugin;
+    return DLD_OK;
+}
