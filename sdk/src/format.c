@@ -7,6 +7,7 @@
 
 static const struct dld_format_impl *const s_formats[] = {
     &dld_format_csv,
+    &dld_format_parquet,
 };
 
 struct dld_format_writer {

@@ -18,5 +18,6 @@ struct dld_format_impl {
 };
 
 extern const struct dld_format_impl dld_format_csv;
+extern const struct dld_format_impl dld_format_parquet;
 
 #endif

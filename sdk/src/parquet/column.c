@@ -1,0 +1,467 @@
+/* One column chunk: slices of rows → data pages → the sink.
+ *
+ * Dictionary first, PLAIN after: every column but booleans starts a chunk
+ * by collecting a dictionary; once the dictionary's PLAIN size passes
+ * dict_max the open page is closed as a dictionary page and the rest of
+ * the chunk is written PLAIN (what the spec calls the fallback; readers
+ * handle a chunk mixing both). The chunk's pages stay in memory, already
+ * compressed, until the row group is flushed, because the dictionary page
+ * must come first in the file and is only complete at the end. */
+#include "column.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <deltaload/sdk.h>
+
+#include "arrow_read.h"
+#include "rle.h"
+#include "thrift.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the Parquet writer copies little-endian values as they are in memory"
+#endif
+
+enum { S_PAGE_DATA = 0, S_PAGE_DICTIONARY = 2 };
+enum { S_ENC_PLAIN = 0, S_ENC_RLE = 3, S_ENC_RLE_DICTIONARY = 8 };
+
+static int s_oom(struct dld_error *err, const struct dld_pq_column *c)
+{
+    return dld_error_set(err, DLD_ERR_FATAL, "column %s: out of memory in the Parquet writer", c->d->name);
+}
+
+static bool s_dict_allowed(const struct dld_pq_column *c)
+{
+    return c->o->dict_max > 0 && c->d->phys != DLD_PQ_BOOLEAN;
+}
+
+static int s_dict_width(const struct dld_pq_coldesc *d)
+{
+    switch (d->phys) {
+    case DLD_PQ_INT32:
+    case DLD_PQ_FLOAT: return 4;
+    case DLD_PQ_INT64:
+    case DLD_PQ_DOUBLE: return 8;
+    case DLD_PQ_FLBA: return 16;
+    default: return 0;
+    }
+}
+
+int dld_pq_column_init(struct dld_pq_column *c, const struct dld_pq_coldesc *d, const struct dld_pq_column_opts *o)
+{
+    memset(c, 0, sizeof(*c));
+    c->d = d;
+    c->o = o;
+    c->dict_mode = s_dict_allowed(c);
+    c->wide = malloc(DLD_PQ_SLICE * 16);
+    c->narrow = malloc(DLD_PQ_SLICE * 8);
+    c->idx = malloc(DLD_PQ_SLICE * sizeof(*c->idx));
+    c->views = malloc(DLD_PQ_SLICE * sizeof(*c->views));
+    if (!c->wide || !c->narrow || !c->idx || !c->views)
+        return -1;
+    if (s_dict_allowed(c) && dld_pq_dict_init(&c->dict, s_dict_width(d)))
+        return -1;
+    return 0;
+}
+
+void dld_pq_column_clean_up(struct dld_pq_column *c)
+{
+    dld_pq_dict_clean_up(&c->dict);
+    dld_pq_buf_clean_up(&c->vals);
+    dld_pq_buf_clean_up(&c->defs);
+    dld_pq_buf_clean_up(&c->pages);
+    dld_pq_buf_clean_up(&c->body);
+    dld_pq_buf_clean_up(&c->comp);
+    dld_pq_buf_clean_up(&c->hdr);
+    dld_pq_stats_clean_up(&c->stats);
+    free(c->wide);
+    free(c->narrow);
+    free(c->idx);
+    free(c->views);
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- sizes ------------------------------------------------------------------ */
+
+static size_t s_open_page_size(const struct dld_pq_column *c)
+{
+    size_t v;
+    if (c->dict_mode)
+        v = ((size_t)c->page_values * (size_t)dld_pq_bit_width(c->dict.count ? c->dict.count - 1 : 0) + 7) / 8;
+    else
+        v = c->vals.len;
+    return v + (c->d->nullable ? c->page_rows / 8 : 0);
+}
+
+uint64_t dld_pq_column_raw_size(const struct dld_pq_column *c)
+{
+    uint64_t dict = (c->dict_mode || c->dict_used) ? c->dict.keys.len : 0;
+    return (uint64_t)c->chunk_uncompressed + s_open_page_size(c) + dict;
+}
+
+uint64_t dld_pq_column_held(const struct dld_pq_column *c)
+{
+    uint64_t dict = (c->dict_mode || c->dict_used) ? c->dict.keys.len : 0;
+    return c->pages.len + s_open_page_size(c) + dict;
+}
+
+/* ---- pages ------------------------------------------------------------------ */
+
+/* body → compressed → header + compressed appended to `to` (or written to
+ * the sink when `to` is NULL). Returns 0 or an error code. */
+static int s_emit_page(struct dld_pq_column *c, int page_type, int32_t num_values, int encoding,
+                       struct dld_pq_buf *to, const struct dld_sink *sink, uint64_t *pos, struct dld_error *err)
+{
+    const struct dld_pq_buf *payload = &c->body;
+    if (c->o->comp->codec != DLD_PQ_UNCOMPRESSED) {
+        const char *msg;
+        c->comp.len = 0;
+        if (dld_pq_compress(c->o->comp, c->body.data, c->body.len, &c->comp, &msg))
+            return dld_error_set(err, DLD_ERR_FATAL, "column %s: %s", c->d->name, msg);
+        payload = &c->comp;
+    }
+    if (c->body.len > INT32_MAX || payload->len > INT32_MAX)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED, "column %s: a page exceeds 2 GiB", c->d->name);
+
+    struct dld_pq_thrift t;
+    c->hdr.len = 0;
+    dld_pq_thrift_init(&t, &c->hdr);
+    dld_pq_thrift_message_begin(&t);
+    dld_pq_thrift_i32(&t, 1, page_type);
+    dld_pq_thrift_i32(&t, 2, (int32_t)c->body.len);
+    dld_pq_thrift_i32(&t, 3, (int32_t)payload->len);
+    if (page_type == S_PAGE_DATA) {
+        dld_pq_thrift_struct_begin(&t, 5); /* DataPageHeader */
+        dld_pq_thrift_i32(&t, 1, num_values);
+        dld_pq_thrift_i32(&t, 2, encoding);
+        dld_pq_thrift_i32(&t, 3, S_ENC_RLE); /* definition levels */
+        dld_pq_thrift_i32(&t, 4, S_ENC_RLE); /* repetition levels (none: flat schema) */
+        dld_pq_thrift_struct_end(&t);
+    } else {
+        dld_pq_thrift_struct_begin(&t, 7); /* DictionaryPageHeader */
+        dld_pq_thrift_i32(&t, 1, num_values);
+        dld_pq_thrift_i32(&t, 2, S_ENC_PLAIN);
+        dld_pq_thrift_struct_end(&t);
+    }
+    dld_pq_thrift_struct_end(&t);
+    if (t.oom || t.error)
+        return s_oom(err, c);
+
+    c->chunk_uncompressed += (int64_t)(c->hdr.len + c->body.len);
+    c->chunk_compressed += (int64_t)(c->hdr.len + payload->len);
+    if (to) {
+        if (dld_pq_buf_append(to, c->hdr.data, c->hdr.len) || dld_pq_buf_append(to, payload->data, payload->len))
+            return s_oom(err, c);
+        return DLD_OK;
+    }
+    int rc = sink->write(sink->ctx, c->hdr.data, c->hdr.len, err);
+    if (rc == DLD_OK)
+        rc = sink->write(sink->ctx, payload->data, payload->len, err);
+    *pos += c->hdr.len + payload->len;
+    return rc;
+}
+
+/* closes the open page into c->pages */
+static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
+{
+    if (c->page_rows == 0)
+        return DLD_OK;
+    struct dld_pq_buf *b = &c->body;
+    b->len = 0;
+    if (c->d->nullable) {
+        if (dld_pq_buf_reserve(b, 4))
+            return s_oom(err, c);
+        b->len = 4;
+        if (dld_pq_rle_encode_bitmap(c->defs.data, c->page_rows, b))
+            return s_oom(err, c);
+        uint32_t n = (uint32_t)(b->len - 4);
+        b->len = 0;
+        dld_pq_buf_put_le32(b, n); /* v1 pages prefix the levels with their length */
+        b->len = n + 4;
+    }
+    int encoding = S_ENC_PLAIN;
+    if (c->dict_mode && c->page_values > 0) {
+        int w = dld_pq_bit_width(c->dict.count - 1);
+        if (dld_pq_buf_reserve(b, 1))
+            return s_oom(err, c);
+        dld_pq_buf_put_u8(b, (uint8_t)w);
+        if (dld_pq_rle_encode((const uint32_t *)(void *)c->vals.data, c->page_values, w, b))
+            return s_oom(err, c);
+        encoding = S_ENC_RLE_DICTIONARY;
+        c->dict_used = true;
+        c->dict_data_pages++;
+    } else {
+        /* also a dictionary-mode page holding only nulls: no indices */
+        if (dld_pq_buf_append(b, c->vals.data, c->vals.len))
+            return s_oom(err, c);
+        c->plain_data_pages++;
+    }
+    int rc = s_emit_page(c, S_PAGE_DATA, (int32_t)c->page_rows, encoding, &c->pages, NULL, NULL, err);
+    c->vals.len = 0;
+    c->defs.len = 0;
+    c->page_rows = 0;
+    c->page_values = 0;
+    return rc;
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+static void s_set_bits(uint8_t *dst, size_t off, size_t n)
+{
+    for (; n > 0 && (off & 7); n--, off++)
+        dst[off >> 3] |= (uint8_t)(1u << (off & 7));
+    memset(dst + (off >> 3), 0xFF, n / 8);
+    off += n / 8 * 8;
+    for (n %= 8; n > 0; n--, off++)
+        dst[off >> 3] |= (uint8_t)(1u << (off & 7));
+}
+
+/* definition levels of the rows: the validity bits, as they are */
+static int s_levels(struct dld_pq_column *c, const struct ArrowArray *a, int64_t start, int64_t rows, size_t k,
+                    struct dld_error *err)
+{
+    if (!c->d->nullable) {
+        if ((int64_t)k != rows)
+            return dld_error_set(err, DLD_ERR_FATAL, "column %s is not nullable, but the batch holds a null", c->d->name);
+        return DLD_OK;
+    }
+    size_t need = ((size_t)c->page_rows + (size_t)rows + 7) / 8;
+    if (need > c->defs.len) {
+        if (dld_pq_buf_reserve(&c->defs, need - c->defs.len))
+            return s_oom(err, c);
+        memset(c->defs.data + c->defs.len, 0, need - c->defs.len);
+        c->defs.len = need;
+    }
+    const uint8_t *bm = dld_pq_validity(a);
+    if (bm)
+        dld_pq_bits_copy(c->defs.data, c->page_rows, bm, (size_t)(a->offset + start), (size_t)rows);
+    else
+        s_set_bits(c->defs.data, c->page_rows, (size_t)rows);
+    return DLD_OK;
+}
+
+/* PLAIN encoding of k physical values */
+static int s_plain(struct dld_pq_column *c, const void *v, size_t k, struct dld_error *err)
+{
+    struct dld_pq_buf *b = &c->vals;
+    switch (c->d->phys) {
+    case DLD_PQ_BOOLEAN: {
+        /* bit-packed, LSB first, continuing the page's bit position */
+        size_t need = ((size_t)c->page_values + k + 7) / 8;
+        if (need > b->len) {
+            if (dld_pq_buf_reserve(b, need - b->len))
+                return s_oom(err, c);
+            memset(b->data + b->len, 0, need - b->len);
+            b->len = need;
+        }
+        const uint8_t *x = v;
+        for (size_t i = 0; i < k; i++) {
+            size_t bit = (size_t)c->page_values + i;
+            b->data[bit >> 3] |= (uint8_t)(x[i] << (bit & 7));
+        }
+        return DLD_OK;
+    }
+    case DLD_PQ_INT32:
+    case DLD_PQ_FLOAT:
+        return dld_pq_buf_append(b, v, k * 4) ? s_oom(err, c) : DLD_OK;
+    case DLD_PQ_INT64:
+    case DLD_PQ_DOUBLE:
+        return dld_pq_buf_append(b, v, k * 8) ? s_oom(err, c) : DLD_OK;
+    case DLD_PQ_FLBA: {
+        size_t w = (size_t)c->d->type_length;
+        if (dld_pq_buf_reserve(b, k * w))
+            return s_oom(err, c);
+        const __int128 *q = v;
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < w; j++) /* big-endian two's complement */
+                dld_pq_buf_put_u8(b, (uint8_t)((unsigned __int128)q[i] >> (8 * (w - 1 - j))));
+        return DLD_OK;
+    }
+    default: {
+        const struct dld_pq_view *s = v;
+        size_t total = 0;
+        for (size_t i = 0; i < k; i++)
+            total += 4 + (size_t)s[i].len;
+        if (dld_pq_buf_reserve(b, total))
+            return s_oom(err, c);
+        for (size_t i = 0; i < k; i++) {
+            dld_pq_buf_put_le32(b, s[i].len);
+            memcpy(b->data + b->len, s[i].ptr, s[i].len);
+            b->len += s[i].len;
+        }
+        return DLD_OK;
+    }
+    }
+}
+
+/* dictionary indices of k physical values, appended to the open page */
+static int s_dict(struct dld_pq_column *c, const void *v, size_t k, struct dld_error *err)
+{
+    uint32_t before = c->dict.count;
+    int rc;
+    switch (c->dict.width) {
+    case 4: rc = dld_pq_dict_put32(&c->dict, v, k, c->idx); break;
+    case 8: rc = dld_pq_dict_put64(&c->dict, v, k, c->idx); break;
+    case 16: rc = dld_pq_dict_put128(&c->dict, v, k, c->idx); break;
+    default: rc = dld_pq_dict_put_bytes(&c->dict, v, k, c->idx); break;
+    }
+    if (rc || dld_pq_buf_append(&c->vals, c->idx, k * sizeof(uint32_t)))
+        return s_oom(err, c);
+    if (c->dict.width == 0) {
+        /* string statistics from the new entries only: the min and max of
+         * the distinct values are those of all values */
+        for (uint32_t i = before; i < c->dict.count; i++) {
+            struct dld_pq_view e = dld_pq_dict_string(&c->dict, i);
+            if (dld_pq_stats_bytes(&c->stats, &e, 1))
+                return s_oom(err, c);
+        }
+    }
+    return DLD_OK;
+}
+
+/* statistics (all but strings in dictionary mode) and narrowing; returns
+ * the values in their physical form */
+static const void *s_prepare(struct dld_pq_column *c, size_t k, struct dld_error *err)
+{
+    const struct dld_pq_coldesc *d = c->d;
+    switch (d->src) {
+    case DLD_PQ_SRC_BOOL: dld_pq_stats_bool(&c->stats, c->wide, k); return c->wide;
+    case DLD_PQ_SRC_F32: dld_pq_stats_f32(&c->stats, c->wide, k); return c->wide;
+    case DLD_PQ_SRC_F64: dld_pq_stats_f64(&c->stats, c->wide, k); return c->wide;
+    case DLD_PQ_SRC_I64:
+    case DLD_PQ_SRC_U64: dld_pq_stats_i64(&c->stats, c->wide, k, d->unsigned_order); return c->wide;
+    case DLD_PQ_SRC_BIN32:
+    case DLD_PQ_SRC_BIN64:
+        if (!c->dict_mode && dld_pq_stats_bytes(&c->stats, c->views, k)) {
+            s_oom(err, c);
+            return NULL;
+        }
+        return c->views;
+    case DLD_PQ_SRC_DEC128: {
+        const __int128 *q = c->wide;
+        dld_pq_stats_i128(&c->stats, q, k);
+        if (d->phys == DLD_PQ_INT32) {
+            int32_t *n = c->narrow;
+            for (size_t i = 0; i < k; i++)
+                n[i] = (int32_t)q[i];
+            return n;
+        }
+        if (d->phys == DLD_PQ_INT64) {
+            int64_t *n = c->narrow;
+            for (size_t i = 0; i < k; i++)
+                n[i] = (int64_t)q[i];
+            return n;
+        }
+        return q;
+    }
+    default: dld_pq_stats_i32(&c->stats, c->wide, k, d->unsigned_order); return c->wide;
+    }
+}
+
+static int s_write_some(struct dld_pq_column *c, const struct ArrowArray *a, int64_t start, int64_t n,
+                        int64_t *taken, struct dld_error *err)
+{
+    size_t k;
+    size_t cap = c->o->page_size > c->vals.len ? c->o->page_size - c->vals.len : 1;
+    int rc = dld_pq_read_values(c->d, a, start, n, cap, c->wide, c->views, taken, &k, err);
+    if (rc == DLD_OK)
+        rc = s_levels(c, a, start, *taken, k, err);
+    if (rc != DLD_OK)
+        return rc;
+    const void *v = s_prepare(c, k, err);
+    if (v == NULL)
+        return err->code;
+    rc = c->dict_mode ? s_dict(c, v, k, err) : s_plain(c, v, k, err);
+    if (rc != DLD_OK)
+        return rc;
+    c->page_rows += (uint32_t)*taken;
+    c->page_values += (uint32_t)k;
+    c->chunk_rows += *taken;
+    c->stats.null_count += *taken - (int64_t)k;
+
+    if (c->dict_mode && c->dict.keys.len > c->o->dict_max) {
+        /* fallback: what is in the page keeps its indices, the rest of
+         * the chunk goes PLAIN */
+        rc = s_finish_page(c, err);
+        c->dict_mode = false;
+        return rc;
+    }
+    if (s_open_page_size(c) >= c->o->page_size || c->page_rows >= DLD_PQ_PAGE_MAX_ROWS - DLD_PQ_SLICE)
+        return s_finish_page(c, err);
+    return DLD_OK;
+}
+
+int dld_pq_column_write(struct dld_pq_column *c, const struct ArrowArray *a, int64_t start, int64_t n,
+                        struct dld_error *err)
+{
+    /* byte arrays may stop early at a page's worth of bytes */
+    while (n > 0) {
+        int64_t taken;
+        int rc = s_write_some(c, a, start, n, &taken, err);
+        if (rc != DLD_OK)
+            return rc;
+        start += taken;
+        n -= taken;
+    }
+    return DLD_OK;
+}
+
+/* ---- flush ------------------------------------------------------------------- */
+
+static int s_dict_page(struct dld_pq_column *c, const struct dld_sink *sink, uint64_t *pos, struct dld_error *err)
+{
+    struct dld_pq_buf *b = &c->body;
+    b->len = 0;
+    if (c->d->phys == DLD_PQ_FLBA) {
+        size_t w = (size_t)c->d->type_length;
+        if (dld_pq_buf_reserve(b, (size_t)c->dict.count * w))
+            return s_oom(err, c);
+        for (uint32_t i = 0; i < c->dict.count; i++) {
+            __int128 q;
+            memcpy(&q, c->dict.keys.data + (size_t)i * 16, 16);
+            for (size_t j = 0; j < w; j++)
+                dld_pq_buf_put_u8(b, (uint8_t)((unsigned __int128)q >> (8 * (w - 1 - j))));
+        }
+    } else if (dld_pq_buf_append(b, c->dict.keys.data, c->dict.keys.len)) {
+        /* fixed-width keys are the little-endian values, strings are
+         * stored length-prefixed: both already PLAIN */
+        return s_oom(err, c);
+    }
+    return s_emit_page(c, S_PAGE_DICTIONARY, (int32_t)c->dict.count, S_ENC_PLAIN, NULL, sink, pos, err);
+}
+
+int dld_pq_column_flush(struct dld_pq_column *c, const struct dld_sink *sink, uint64_t *pos,
+                        struct dld_pq_chunk_meta *meta, struct dld_error *err)
+{
+    int rc = s_finish_page(c, err);
+    if (rc != DLD_OK)
+        return rc;
+    meta->dict_page_offset = -1;
+    if (c->dict_used) {
+        meta->dict_page_offset = (int64_t)*pos;
+        if ((rc = s_dict_page(c, sink, pos, err)) != DLD_OK)
+            return rc;
+    }
+    meta->data_page_offset = (int64_t)*pos;
+    if ((rc = sink->write(sink->ctx, c->pages.data, c->pages.len, err)) != DLD_OK)
+        return rc;
+    *pos += c->pages.len;
+    meta->num_values = c->chunk_rows;
+    meta->total_uncompressed = c->chunk_uncompressed;
+    meta->total_compressed = c->chunk_compressed;
+    meta->dict_data_pages = c->dict_data_pages;
+    meta->plain_data_pages = c->plain_data_pages;
+    if (dld_pq_stats_encode(&c->stats, c->d, &meta->stats))
+        return s_oom(err, c);
+
+    /* ready for the next row group: a fresh dictionary attempt */
+    c->pages.len = 0;
+    c->chunk_rows = c->chunk_uncompressed = c->chunk_compressed = 0;
+    c->dict_data_pages = c->plain_data_pages = 0;
+    c->dict_used = false;
+    c->dict_mode = s_dict_allowed(c);
+    if (c->dict_mode)
+        dld_pq_dict_reset(&c->dict);
+    dld_pq_stats_reset(&c->stats);
+    return DLD_OK;
+}

@@ -1,0 +1,475 @@
+/* The Parquet format writer (dld_format_parquet, behind format.h).
+ *
+ * Layout written: "PAR1", then per row group each column chunk in schema
+ * order (dictionary page, data pages), then the Thrift compact FileMetaData,
+ * its length (4 bytes LE) and "PAR1". Batches are cut into slices of
+ * DLD_PQ_SLICE rows; after each slice the row group is flushed once its
+ * uncompressed size reaches row_group_size, so memory stays near one row
+ * group (compressed) whatever the batch or table size. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <deltaload/sdk.h>
+
+#include "../format_impl.h"
+#include "column.h"
+#include "compress.h"
+#include "schema.h"
+#include "thrift.h"
+
+#ifdef DLD_VERSION
+#define S_CREATED_BY "deltaload version " DLD_VERSION
+#else
+#define S_CREATED_BY "deltaload"
+#endif
+
+#define S_DEFAULT_ROW_GROUP (64 * 1024 * 1024)
+#define S_DEFAULT_PAGE (1024 * 1024)
+#define S_DEFAULT_DICT_MAX (1024 * 1024)
+
+struct s_row_group {
+    int64_t rows;
+    int64_t file_offset;
+    int64_t total_uncompressed;
+    int64_t total_compressed;
+    struct dld_pq_chunk_meta *chunks; /* one per column */
+};
+
+struct s_writer {
+    struct dld_sink sink;
+    uint64_t pos; /* bytes handed to the sink */
+    size_t ncols;
+    struct dld_pq_coldesc *descs;
+    struct dld_pq_column *cols;
+    struct dld_pq_column_opts opts;
+    struct dld_pq_compressor comp;
+    uint64_t row_group_size;
+    int64_t rg_rows;
+    int64_t rows;
+    struct s_row_group *rgs;
+    size_t nrgs, rgs_cap;
+    char **kv; /* key, value, key, value ... (copies) */
+    size_t nkv;
+    bool failed;
+    bool finished;
+};
+
+static void s_destroy(void *impl);
+
+/* ---- options ------------------------------------------------------------------ */
+
+static int s_opt_size(const char *const *options, const char *name, int64_t dflt, int64_t min, int64_t *out,
+                      struct dld_error *err)
+{
+    const char *v = dld_opt_get(options, name);
+    if (v == NULL || *v == '\0') {
+        *out = dflt;
+        return DLD_OK;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || x < min)
+        return dld_error_set(err, DLD_ERR_CONFIG, "parquet option %s: expected a whole number of bytes >= %lld, got '%s'",
+                             name, (long long)min, v);
+    *out = x;
+    return DLD_OK;
+}
+
+static int s_options(struct s_writer *w, const char *const *options, bool *ts_millis, struct dld_error *err)
+{
+    const char *v = dld_opt_get(options, "compression");
+    enum dld_pq_codec codec = DLD_PQ_ZSTD;
+    if (v && *v && dld_pq_codec_from_name(v, &codec))
+        return dld_error_set(err, DLD_ERR_CONFIG, "parquet option compression: '%s' is not one of zstd, snappy, gzip, none", v);
+    int lo, hi, level;
+    bool has_levels = dld_pq_codec_level_range(codec, &lo, &hi, &level) == 0;
+    v = dld_opt_get(options, "compression_level");
+    if (v && *v) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        if (!has_levels)
+            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option compression_level: %s has no levels",
+                                 dld_pq_codec_name(codec));
+        if (*end || x < lo || x > hi)
+            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option compression_level: %s takes %d..%d, got '%s'",
+                                 dld_pq_codec_name(codec), lo, hi, v);
+        level = (int)x;
+    }
+    if (dld_pq_compressor_init(&w->comp, codec, level))
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: cannot set up %s compression", dld_pq_codec_name(codec));
+
+    int64_t rg, page, dict;
+    int rc = s_opt_size(options, "row_group_size", S_DEFAULT_ROW_GROUP, 1024, &rg, err);
+    if (rc == DLD_OK)
+        rc = s_opt_size(options, "page_size", S_DEFAULT_PAGE, 1024, &page, err);
+    if (rc == DLD_OK)
+        rc = s_opt_size(options, "dictionary_max_bytes", S_DEFAULT_DICT_MAX, 0, &dict, err);
+    if (rc != DLD_OK)
+        return rc;
+    if (page > INT32_MAX / 2)
+        return dld_error_set(err, DLD_ERR_CONFIG, "parquet option page_size: at most %d bytes", INT32_MAX / 2);
+    w->row_group_size = (uint64_t)rg;
+    w->opts.page_size = (size_t)page;
+    w->opts.dict_max = (size_t)dict;
+    w->opts.comp = &w->comp;
+
+    v = dld_opt_get(options, "timestamp_unit");
+    *ts_millis = false;
+    if (v && *v) {
+        if (!strcasecmp(v, "ms"))
+            *ts_millis = true;
+        else if (strcasecmp(v, "native"))
+            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option timestamp_unit: '%s' is not one of native, ms", v);
+    }
+    return DLD_OK;
+}
+
+/* ---- create -------------------------------------------------------------------- */
+
+static int s_copy_metadata(struct s_writer *w, const char *const *metadata, struct dld_error *err)
+{
+    size_t n = 0;
+    while (metadata && metadata[n] && metadata[n + 1])
+        n += 2;
+    if (metadata && metadata[n])
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: metadata key '%s' has no value", metadata[n]);
+    w->kv = calloc(n + 1, sizeof(char *));
+    if (!w->kv)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if ((w->kv[i] = strdup(metadata[i])) == NULL)
+            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    w->nkv = n;
+    return DLD_OK;
+}
+
+static void *s_create(const char *const *options, const struct ArrowSchema *schema, const struct dld_sink *sink,
+                      const char *const *metadata, struct dld_error *err)
+{
+    if (schema == NULL || schema->format == NULL || strcmp(schema->format, "+s") != 0) {
+        dld_error_set(err, DLD_ERR_UNSUPPORTED, "parquet: the batch schema must be an Arrow struct (+s)");
+        return NULL;
+    }
+    if (schema->n_children < 1) {
+        dld_error_set(err, DLD_ERR_UNSUPPORTED, "parquet: a file needs at least one column");
+        return NULL;
+    }
+    struct s_writer *w = calloc(1, sizeof(*w));
+    if (!w) {
+        dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        return NULL;
+    }
+    w->sink = *sink;
+    bool ts_millis;
+    if (s_options(w, options, &ts_millis, err) || s_copy_metadata(w, metadata, err))
+        goto fail;
+    w->ncols = (size_t)schema->n_children;
+    w->descs = calloc(w->ncols, sizeof(*w->descs));
+    w->cols = calloc(w->ncols, sizeof(*w->cols));
+    if (!w->descs || !w->cols) {
+        dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < w->ncols; i++) {
+        if (dld_pq_coldesc_from_arrow(schema->children[i], ts_millis, &w->descs[i], err))
+            goto fail;
+        if (dld_pq_column_init(&w->cols[i], &w->descs[i], &w->opts)) {
+            dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            goto fail;
+        }
+    }
+    return w;
+fail:
+    s_destroy(w);
+    return NULL;
+}
+
+/* ---- writing --------------------------------------------------------------------- */
+
+static int s_sink_write(struct s_writer *w, const void *p, size_t n, struct dld_error *err)
+{
+    int rc = w->sink.write(w->sink.ctx, p, n, err);
+    if (rc == DLD_OK)
+        w->pos += n;
+    return rc;
+}
+
+static int s_magic(struct s_writer *w, struct dld_error *err)
+{
+    return w->pos == 0 ? s_sink_write(w, "PAR1", 4, err) : DLD_OK;
+}
+
+static uint64_t s_raw_size(const struct s_writer *w)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < w->ncols; i++)
+        n += dld_pq_column_raw_size(&w->cols[i]);
+    return n;
+}
+
+static int s_flush_row_group(struct s_writer *w, struct dld_error *err)
+{
+    if (w->rg_rows == 0)
+        return DLD_OK;
+    int rc = s_magic(w, err);
+    if (rc != DLD_OK)
+        return rc;
+    if (w->nrgs == w->rgs_cap) {
+        size_t cap = w->rgs_cap ? w->rgs_cap * 2 : 8;
+        struct s_row_group *r = realloc(w->rgs, cap * sizeof(*r));
+        if (!r)
+            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        w->rgs = r;
+        w->rgs_cap = cap;
+    }
+    struct s_row_group *rg = &w->rgs[w->nrgs];
+    memset(rg, 0, sizeof(*rg));
+    rg->chunks = calloc(w->ncols, sizeof(*rg->chunks));
+    if (!rg->chunks)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    w->nrgs++;
+    rg->rows = w->rg_rows;
+    rg->file_offset = (int64_t)w->pos;
+    for (size_t i = 0; i < w->ncols; i++) {
+        /* the column writes through our sink; pos is kept by it */
+        uint64_t pos = w->pos;
+        rc = dld_pq_column_flush(&w->cols[i], &w->sink, &pos, &rg->chunks[i], err);
+        if (rc != DLD_OK)
+            return rc;
+        w->pos = pos;
+        rg->total_uncompressed += rg->chunks[i].total_uncompressed;
+        rg->total_compressed += rg->chunks[i].total_compressed;
+    }
+    w->rg_rows = 0;
+    return DLD_OK;
+}
+
+static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error *err)
+{
+    struct s_writer *w = impl;
+    if (w->failed || w->finished)
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: writer is %s", w->failed ? "in a failed state" : "finished");
+    if (batch == NULL || batch->n_children != (int64_t)w->ncols)
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: batch has %lld columns, the schema %zu",
+                             batch ? (long long)batch->n_children : 0LL, w->ncols);
+    if (batch->null_count > 0 || batch->length < 0)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED, "parquet: null rows at the batch level are not supported");
+    for (size_t i = 0; i < w->ncols; i++)
+        if (batch->children[i]->length < batch->offset + batch->length)
+            return dld_error_set(err, DLD_ERR_FATAL, "parquet: column %s is shorter than the batch", w->descs[i].name);
+
+    for (int64_t row = 0; row < batch->length;) {
+        int64_t n = batch->length - row < DLD_PQ_SLICE ? batch->length - row : DLD_PQ_SLICE;
+        for (size_t i = 0; i < w->ncols; i++) {
+            int rc = dld_pq_column_write(&w->cols[i], batch->children[i], batch->offset + row, n, err);
+            if (rc != DLD_OK) {
+                w->failed = true;
+                return rc;
+            }
+        }
+        row += n;
+        w->rg_rows += n;
+        w->rows += n;
+        if (s_raw_size(w) >= w->row_group_size) {
+            int rc = s_flush_row_group(w, err);
+            if (rc != DLD_OK) {
+                w->failed = true;
+                return rc;
+            }
+        }
+    }
+    return DLD_OK;
+}
+
+static uint64_t s_size(const void *impl)
+{
+    const struct s_writer *w = impl;
+    uint64_t n = w->pos ? w->pos : 4;
+    for (size_t i = 0; i < w->ncols; i++)
+        n += dld_pq_column_held(&w->cols[i]);
+    return n;
+}
+
+/* ---- footer ------------------------------------------------------------------------- */
+
+static void s_statistics(struct dld_pq_thrift *t, const struct dld_pq_stats_out *s)
+{
+    dld_pq_thrift_struct_begin(t, 12); /* ColumnMetaData.statistics */
+    dld_pq_thrift_i64(t, 3, s->null_count);
+    if (s->has_max)
+        dld_pq_thrift_binary(t, 5, s->max.data, s->max.len);
+    if (s->has_min)
+        dld_pq_thrift_binary(t, 6, s->min.data, s->min.len);
+    if (s->has_max)
+        dld_pq_thrift_bool(t, 7, s->max_exact);
+    if (s->has_min)
+        dld_pq_thrift_bool(t, 8, s->min_exact);
+    if (s->has_nan_count)
+        dld_pq_thrift_i64(t, 9, s->nan_count);
+    dld_pq_thrift_struct_end(t);
+}
+
+static void s_page_stat(struct dld_pq_thrift *t, int page_type, int encoding, int32_t count)
+{
+    dld_pq_thrift_elem_struct_begin(t);
+    dld_pq_thrift_i32(t, 1, page_type);
+    dld_pq_thrift_i32(t, 2, encoding);
+    dld_pq_thrift_i32(t, 3, count);
+    dld_pq_thrift_struct_end(t);
+}
+
+static void s_column_chunk(struct s_writer *w, struct dld_pq_thrift *t, const struct dld_pq_coldesc *d,
+                           const struct dld_pq_chunk_meta *m)
+{
+    enum { PLAIN = 0, RLE = 3, RLE_DICTIONARY = 8, DATA_PAGE = 0, DICTIONARY_PAGE = 2 };
+    dld_pq_thrift_elem_struct_begin(t);
+    dld_pq_thrift_i64(t, 2, 0); /* file_offset: deprecated, 0 as the spec asks */
+    dld_pq_thrift_struct_begin(t, 3); /* ColumnMetaData */
+    dld_pq_thrift_i32(t, 1, d->phys);
+    int encs[3], nenc = 0;
+    if (m->dict_page_offset >= 0 || m->plain_data_pages > 0)
+        encs[nenc++] = PLAIN;
+    encs[nenc++] = RLE;
+    if (m->dict_data_pages > 0)
+        encs[nenc++] = RLE_DICTIONARY;
+    dld_pq_thrift_list_begin(t, 2, DLD_PQ_T_I32, (uint32_t)nenc);
+    for (int i = 0; i < nenc; i++)
+        dld_pq_thrift_elem_i32(t, encs[i]);
+    dld_pq_thrift_list_begin(t, 3, DLD_PQ_T_BINARY, 1);
+    dld_pq_thrift_elem_binary(t, d->name, strlen(d->name));
+    dld_pq_thrift_i32(t, 4, w->comp.codec);
+    dld_pq_thrift_i64(t, 5, m->num_values);
+    dld_pq_thrift_i64(t, 6, m->total_uncompressed);
+    dld_pq_thrift_i64(t, 7, m->total_compressed);
+    dld_pq_thrift_i64(t, 9, m->data_page_offset);
+    if (m->dict_page_offset >= 0)
+        dld_pq_thrift_i64(t, 11, m->dict_page_offset);
+    s_statistics(t, &m->stats);
+    uint32_t nstats = (m->dict_page_offset >= 0) + (m->dict_data_pages > 0) + (m->plain_data_pages > 0);
+    dld_pq_thrift_list_begin(t, 13, DLD_PQ_T_STRUCT, nstats); /* encoding_stats */
+    if (m->dict_page_offset >= 0)
+        s_page_stat(t, DICTIONARY_PAGE, PLAIN, 1);
+    if (m->dict_data_pages > 0)
+        s_page_stat(t, DATA_PAGE, RLE_DICTIONARY, m->dict_data_pages);
+    if (m->plain_data_pages > 0)
+        s_page_stat(t, DATA_PAGE, PLAIN, m->plain_data_pages);
+    dld_pq_thrift_struct_end(t); /* ColumnMetaData */
+    dld_pq_thrift_struct_end(t); /* ColumnChunk */
+}
+
+static int s_footer(struct s_writer *w, struct dld_pq_buf *out)
+{
+    struct dld_pq_thrift t;
+    dld_pq_thrift_init(&t, out);
+    dld_pq_thrift_message_begin(&t);
+    dld_pq_thrift_i32(&t, 1, 2); /* version */
+    dld_pq_thrift_list_begin(&t, 2, DLD_PQ_T_STRUCT, (uint32_t)w->ncols + 1);
+    dld_pq_thrift_elem_struct_begin(&t); /* the root: a group of all columns */
+    dld_pq_thrift_string(&t, 4, "schema");
+    dld_pq_thrift_i32(&t, 5, (int32_t)w->ncols);
+    dld_pq_thrift_struct_end(&t);
+    for (size_t i = 0; i < w->ncols; i++)
+        dld_pq_schema_element(&t, &w->descs[i]);
+    dld_pq_thrift_i64(&t, 3, w->rows);
+    dld_pq_thrift_list_begin(&t, 4, DLD_PQ_T_STRUCT, (uint32_t)w->nrgs);
+    for (size_t r = 0; r < w->nrgs; r++) {
+        const struct s_row_group *rg = &w->rgs[r];
+        dld_pq_thrift_elem_struct_begin(&t);
+        dld_pq_thrift_list_begin(&t, 1, DLD_PQ_T_STRUCT, (uint32_t)w->ncols);
+        for (size_t i = 0; i < w->ncols; i++)
+            s_column_chunk(w, &t, &w->descs[i], &rg->chunks[i]);
+        dld_pq_thrift_i64(&t, 2, rg->total_uncompressed);
+        dld_pq_thrift_i64(&t, 3, rg->rows);
+        dld_pq_thrift_i64(&t, 5, rg->file_offset);
+        dld_pq_thrift_i64(&t, 6, rg->total_compressed);
+        dld_pq_thrift_struct_end(&t);
+    }
+    if (w->nkv > 0) {
+        dld_pq_thrift_list_begin(&t, 5, DLD_PQ_T_STRUCT, (uint32_t)(w->nkv / 2));
+        for (size_t i = 0; i < w->nkv; i += 2) {
+            dld_pq_thrift_elem_struct_begin(&t);
+            dld_pq_thrift_string(&t, 1, w->kv[i]);
+            dld_pq_thrift_string(&t, 2, w->kv[i + 1]);
+            dld_pq_thrift_struct_end(&t);
+        }
+    }
+    dld_pq_thrift_string(&t, 6, S_CREATED_BY);
+    /* TYPE_ORDER for every column: tells readers min_value/max_value
+     * follow each logical type's order */
+    dld_pq_thrift_list_begin(&t, 7, DLD_PQ_T_STRUCT, (uint32_t)w->ncols);
+    for (size_t i = 0; i < w->ncols; i++) {
+        dld_pq_thrift_elem_struct_begin(&t);
+        dld_pq_thrift_struct_begin(&t, 1);
+        dld_pq_thrift_struct_end(&t);
+        dld_pq_thrift_struct_end(&t);
+    }
+    dld_pq_thrift_struct_end(&t);
+    return t.oom || t.error ? -1 : 0;
+}
+
+static int s_finish(void *impl, struct dld_error *err)
+{
+    struct s_writer *w = impl;
+    if (w->failed || w->finished)
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: writer is %s", w->failed ? "in a failed state" : "finished");
+    int rc = s_flush_row_group(w, err);
+    if (rc == DLD_OK)
+        rc = s_magic(w, err);
+    if (rc != DLD_OK) {
+        w->failed = true;
+        return rc;
+    }
+    struct dld_pq_buf footer = { 0 };
+    if (s_footer(w, &footer) || dld_pq_buf_reserve(&footer, 8)) {
+        dld_pq_buf_clean_up(&footer);
+        w->failed = true;
+        return dld_error_set(err, DLD_ERR_FATAL, "parquet: out of memory writing the footer");
+    }
+    uint32_t len = (uint32_t)footer.len;
+    dld_pq_buf_put_le32(&footer, len);
+    memcpy(footer.data + footer.len, "PAR1", 4);
+    footer.len += 4;
+    rc = s_sink_write(w, footer.data, footer.len, err);
+    dld_pq_buf_clean_up(&footer);
+    if (rc != DLD_OK) {
+        w->failed = true;
+        return rc;
+    }
+    w->finished = true;
+    return DLD_OK;
+}
+
+static void s_destroy(void *impl)
+{
+    struct s_writer *w = impl;
+    if (!w)
+        return;
+    for (size_t i = 0; w->cols && i < w->ncols; i++)
+        dld_pq_column_clean_up(&w->cols[i]);
+    for (size_t r = 0; r < w->nrgs; r++) {
+        for (size_t i = 0; i < w->ncols; i++)
+            dld_pq_stats_out_clean_up(&w->rgs[r].chunks[i].stats);
+        free(w->rgs[r].chunks);
+    }
+    for (size_t i = 0; w->kv && i < w->nkv; i++)
+        free(w->kv[i]);
+    free(w->kv);
+    free(w->rgs);
+    free(w->cols);
+    free(w->descs);
+    dld_pq_compressor_clean_up(&w->comp);
+    free(w);
+}
+
+const struct dld_format_impl dld_format_parquet = {
+    .name = "parquet",
+    .extension = "parquet",
+    .create = s_create,
+    .write = s_write,
+    .size = s_size,
+    .finish = s_finish,
+    .destroy = s_destroy,
+};
