@@ -226,6 +226,12 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
     if (!rc)
         rc = s_make_builder(cur, err);
     if (rc) {
+        /* a failed begin hands nothing over: the host need not free info */
+        char **strs[] = {&info->high, &info->query, &info->snapshot};
+        for (size_t i = 0; i < 3; i++) {
+            pg->host->free(*strs[i]);
+            *strs[i] = NULL;
+        }
         dld_error_prefix(err, "table %s", cur->target_name ? cur->target_name : "?");
         s_finish_txn(cur);
         s_cursor_free(cur);

@@ -135,7 +135,13 @@ static int s_try(const struct dld_table *t, uint32_t mode, const char *low, stru
 {
     struct dld_extract_request req = pgt_req(t, mode, low, 0, mode == DLD_MODE_FULL ? NULL : "100");
     *e = pgt_err();
-    return pgt_extract(s_inst, &req, info, got, e);
+    int rc = pgt_extract(s_inst, &req, info, got, e);
+    if (rc) {
+        /* a window may fail after its plan: nothing of it is kept */
+        pgt_info_free(info);
+        pgt_rows_free(got);
+    }
+    return rc;
 }
 
 START_TEST(test_injection)
