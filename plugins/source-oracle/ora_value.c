@@ -57,8 +57,12 @@ int dld_ora_number_decode(const uint8_t *num, size_t len, int32_t precision, int
         return rc;
     if (precision < 1 || precision > 38 || scale < 0 || scale > 38)
         return DLD_ERR_FATAL;
+    /* 10^0 .. 10^38; 10^38 < 2^127, so every sum below stays in range */
+    unsigned __int128 pow10[39];
+    pow10[0] = 1;
+    for (int k = 1; k <= 38; k++)
+        pow10[k] = pow10[k - 1] * 10;
     unsigned __int128 v = 0;
-    const unsigned __int128 limit = (((unsigned __int128)1) << 126); /* far above 10^38, far below overflow */
     for (int i = 0; i < n.ndigits; i++) {
         /* digit i (0-based) weighs 100^(exp100 - 1 - i); at `scale` that is 10^p */
         int p = 2 * (n.exp100 - 1 - i) + scale;
@@ -72,21 +76,16 @@ int dld_ora_number_decode(const uint8_t *num, size_t len, int32_t precision, int
             if (d % 10 != 0)
                 return DLD_ERR_UNSUPPORTED;
             term = d / 10;
+        } else if (p >= 38 || (p == 37 && d >= 10)) {
+            return DLD_ERR_UNSUPPORTED; /* 10^38 or more: beyond any precision */
         } else {
-            if (p > 40)
-                return DLD_ERR_UNSUPPORTED;
-            term = d;
-            for (int k = 0; k < p; k++)
-                term *= 10;
+            term = d * pow10[p];
         }
         v += term;
-        if (v >= limit)
+        if (v >= pow10[38])
             return DLD_ERR_UNSUPPORTED;
     }
-    unsigned __int128 bound = 1;
-    for (int k = 0; k < precision; k++)
-        bound *= 10;
-    if (v >= bound)
+    if (v >= pow10[precision])
         return DLD_ERR_UNSUPPORTED; /* more digits than the precision */
     *out = n.negative ? -(__int128)v : (__int128)v;
     return DLD_OK;
