@@ -1,0 +1,229 @@
+// Test servers for target-s3: s3rver (an S3 stand-in storing objects on
+// disk) behind a proxy that
+//   - verifies every request's SigV4 signature with an independent
+//     implementation (npm aws4) and the body against x-amz-content-sha256,
+//     and refuses bad ones the way S3 does (403 SignatureDoesNotMatch,
+//     InvalidAccessKeyId, RequestTimeTooSkewed, 400 XAmzContentSHA256Mismatch);
+//   - injects faults on demand (status codes with S3 error codes, connection
+//     resets, delays), driven through /__proxy/ control requests;
+//   - emulates AbortMultipartUpload and ListMultipartUploads, which s3rver
+//     lacks, by tracking the uploads it has seen opened and completed (parts
+//     of an aborted upload are refused afterwards, as on S3).
+// Usage: node servers.js <state-dir>   (writes <state-dir>/servers.json)
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const aws4 = require('aws4');
+const S3rver = require('s3rver');
+
+const stateDir = process.argv[2];
+if (!stateDir) {
+  console.error('usage: node servers.js <state-dir>');
+  process.exit(2);
+}
+fs.mkdirSync(stateDir, { recursive: true });
+const dataDir = path.join(stateDir, 'data');
+fs.mkdirSync(dataDir, { recursive: true });
+
+// Known keys: AKID -> { secret, token? }. Extra ones may be added at run time.
+const keys = new Map([
+  ['AKIDDELTALOADTEST', { secret: 'deltaload/test/secret/key/0123456789ABCDEF' }],
+  ['ASIADELTALOADTEMP', { secret: 'temporary/secret/key/for/session/tests', token: 'session-token-for-tests==' }],
+]);
+let skewMs = 0;
+let faults = [];
+const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {} };
+const openUploads = new Map(); // uploadId -> { bucket, key, initiated }
+
+function xmlError(res, status, code, message, extra) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
+    `${extra || ''}<RequestId>PROXY${crypto.randomBytes(6).toString('hex')}</RequestId></Error>`;
+  const headers = { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body),
+    'Date': new Date(Date.now() + skewMs).toUTCString() };
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function parseAmzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
+  if (!m) return NaN;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+}
+
+// Returns null when the request is correctly signed, else [status, code, message].
+function verify(req, body) {
+  const auth = req.headers.authorization;
+  if (!auth) return [403, 'AccessDenied', 'Anonymous access is not allowed'];
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return [400, 'AuthorizationHeaderMalformed', 'The authorization header is malformed'];
+  const [, akid, , region, service, signedHeaders, signature] = m;
+  const key = keys.get(akid);
+  if (!key) return [403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.'];
+  if (key.token && req.headers['x-amz-security-token'] !== key.token)
+    return [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.'];
+  const date = parseAmzDate(req.headers['x-amz-date']);
+  if (isNaN(date)) return [403, 'AccessDenied', 'X-Amz-Date missing or malformed'];
+  if (Math.abs(date - (Date.now() + skewMs)) > 15 * 60 * 1000)
+    return [403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.'];
+  const claimed = req.headers['x-amz-content-sha256'];
+  if (!claimed) return [400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256'];
+  if (claimed !== 'UNSIGNED-PAYLOAD' && claimed !== crypto.createHash('sha256').update(body).digest('hex'))
+    return [400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.'];
+  const headers = {};
+  for (const name of signedHeaders.split(';')) {
+    if (!(name in req.headers)) return [403, 'SignatureDoesNotMatch', `signed header ${name} is missing`];
+    headers[name] = req.headers[name];
+  }
+  const opts = { host: req.headers.host, method: req.method, path: req.url, headers, service, region };
+  aws4.sign(opts, { accessKeyId: akid, secretAccessKey: key.secret });
+  const want = /Signature=([0-9a-f]{64})/.exec(opts.headers.Authorization)[1];
+  const wantSigned = /SignedHeaders=([^,]+)/.exec(opts.headers.Authorization)[1];
+  if (wantSigned !== signedHeaders || want !== signature)
+    return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.'];
+  return null;
+}
+
+function opName(req, url) {
+  const q = url.searchParams;
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (req.method === 'POST' && q.has('uploads')) return 'CreateMultipartUpload';
+  if (req.method === 'POST' && q.has('uploadId')) return 'CompleteMultipartUpload';
+  if (req.method === 'PUT' && q.has('uploadId')) return 'UploadPart';
+  if (req.method === 'DELETE' && q.has('uploadId')) return 'AbortMultipartUpload';
+  if (req.method === 'GET' && q.has('uploads')) return 'ListMultipartUploads';
+  if (req.method === 'POST' && q.has('delete')) return 'DeleteObjects';
+  if (req.method === 'GET' && parts.length === 1) return 'ListObjects';
+  return { PUT: 'PutObject', GET: 'GetObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' }[req.method] || req.method;
+}
+
+function takeFault(op, req) {
+  for (const f of faults) {
+    if (f.count <= 0) continue;
+    if (f.op && f.op !== op) continue;
+    if (f.match && !new RegExp(f.match).test(req.url)) continue;
+    if (f.skip > 0) { f.skip--; continue; }
+    f.count--;
+    return f;
+  }
+  return null;
+}
+
+function control(req, res, url, body) {
+  const send = (obj) => { const s = JSON.stringify(obj); res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(s); };
+  if (url.pathname === '/__proxy/faults' && req.method === 'POST') { faults.push(...[].concat(JSON.parse(body.toString()))); return send({ ok: true }); }
+  if (url.pathname === '/__proxy/faults' && req.method === 'DELETE') { faults = []; return send({ ok: true }); }
+  if (url.pathname === '/__proxy/skew' && req.method === 'POST') { skewMs = JSON.parse(body.toString()).ms; return send({ ok: true }); }
+  if (url.pathname === '/__proxy/keys' && req.method === 'POST') {
+    const k = JSON.parse(body.toString()); keys.set(k.akid, { secret: k.secret, token: k.token }); return send({ ok: true });
+  }
+  if (url.pathname === '/__proxy/stats' && req.method === 'GET') {
+    return send({ ...stats, faultsPending: faults.reduce((n, f) => n + Math.max(0, f.count), 0),
+      openUploads: [...openUploads.entries()].map(([id, u]) => ({ id, ...u })) });
+  }
+  if (url.pathname === '/__proxy/reset' && req.method === 'POST') {
+    faults = []; skewMs = 0; openUploads.clear();
+    for (const k of Object.keys(stats)) stats[k] = k === 'byOp' ? {} : 0;
+    return send({ ok: true });
+  }
+  res.writeHead(404); res.end();
+}
+
+function listUploadsXml(bucket, prefix) {
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const ups = [...openUploads.entries()].filter(([, u]) => u.bucket === bucket && u.key.startsWith(prefix))
+    .sort((a, b) => (a[1].key < b[1].key ? -1 : a[1].key > b[1].key ? 1 : 0));
+  return '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Bucket>${esc(bucket)}</Bucket><Prefix>${esc(prefix)}</Prefix><IsTruncated>false</IsTruncated>` +
+    ups.map(([id, u]) => `<Upload><Key>${esc(u.key)}</Key><UploadId>${esc(id)}</UploadId></Upload>`).join('') +
+    '</ListMultipartUploadsResult>';
+}
+
+function forward(req, res, body, upstreamPort, op, url) {
+  // verified here; s3rver would only check the key id against its own
+  // account, so it gets the request anonymously
+  const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
+  delete headers.authorization;
+  delete headers['x-amz-security-token'];
+  const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url,
+    headers }, (ur) => {
+    const chunks = [];
+    ur.on('data', (c) => chunks.push(c));
+    ur.on('end', () => {
+      const out = Buffer.concat(chunks);
+      const parts = decodeURIComponent(url.pathname).split('/');
+      if (op === 'CreateMultipartUpload' && ur.statusCode === 200) {
+        const id = /<UploadId>([^<]+)<\/UploadId>/.exec(out.toString());
+        if (id) openUploads.set(id[1], { bucket: parts[1], key: parts.slice(2).join('/'), initiated: Date.now() });
+      }
+      if (op === 'CompleteMultipartUpload' && ur.statusCode === 200) openUploads.delete(url.searchParams.get('uploadId'));
+      const headers = { ...ur.headers };
+      res.writeHead(ur.statusCode, headers);
+      res.end(out);
+    });
+  });
+  up.on('error', (e) => { xmlError(res, 502, 'BadGateway', `upstream: ${e.message}`); });
+  up.end(body);
+}
+
+async function main() {
+  const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dataDir,
+    configureBuckets: [{ name: 'lake' }, { name: 'bench' }] });
+  const addr = await s3rver.run();
+  const upstreamPort = addr.port;
+
+  const proxy = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname.startsWith('/__proxy/')) return control(req, res, url, body);
+      stats.requests++;
+      const op = opName(req, url);
+      stats.byOp[op] = (stats.byOp[op] || 0) + 1;
+      const bad = verify(req, body);
+      if (bad) {
+        stats.rejected++;
+        console.error(`rejected ${req.method} ${req.url}: ${bad[1]} (${bad[2]}) auth=${(req.headers.authorization || '').replace(/Signature=.*/, '')}`);
+        return xmlError(res, bad[0], bad[1], bad[2]);
+      }
+      stats.verified++;
+      const fault = takeFault(op, req);
+      if (fault) {
+        stats.faults++;
+        if (fault.action === 'reset') { req.socket.destroy(); return; }
+        if (fault.action === 'status')
+          return xmlError(res, fault.status, fault.code || 'InternalError', fault.message || 'injected fault');
+      }
+      const go = () => {
+        const parts = decodeURIComponent(url.pathname).split('/');
+        const uploadId = url.searchParams.get('uploadId');
+        if (op === 'AbortMultipartUpload') {
+          if (!openUploads.delete(uploadId)) return xmlError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+          res.writeHead(204); return res.end();
+        }
+        if ((op === 'UploadPart' || op === 'CompleteMultipartUpload') && !openUploads.has(uploadId))
+          return xmlError(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+        if (op === 'ListMultipartUploads') {
+          const xml = listUploadsXml(parts[1], url.searchParams.get('prefix') || '');
+          res.writeHead(200, { 'Content-Type': 'application/xml' }); return res.end(xml);
+        }
+        forward(req, res, body, upstreamPort, op, url);
+      };
+      if (fault && fault.action === 'delay') setTimeout(go, fault.ms || 1000); else go();
+    });
+  });
+  proxy.keepAliveTimeout = 30000;
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const state = { pid: process.pid, s3rver: `http://127.0.0.1:${upstreamPort}`,
+    endpoint: `http://127.0.0.1:${proxy.address().port}`, data: dataDir,
+    akid: 'AKIDDELTALOADTEST', secret: keys.get('AKIDDELTALOADTEST').secret };
+  fs.writeFileSync(path.join(stateDir, 'servers.json.tmp'), JSON.stringify(state, null, 1));
+  fs.renameSync(path.join(stateDir, 'servers.json.tmp'), path.join(stateDir, 'servers.json'));
+  const stop = () => { proxy.close(); s3rver.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 2000); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+main().catch((e) => { console.error(e); process.exit(1); });
