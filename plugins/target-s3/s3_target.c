@@ -64,9 +64,7 @@ static const struct dld_option s_options[] = {
     {"secret_access_key", DLD_OPT_STRING, DLD_OPTF_SECRET, NULL, NULL, "Static secret access key.", NULL},
     {"session_token", DLD_OPT_STRING, DLD_OPTF_SECRET, NULL, NULL, "Session token for temporary static keys.",
      NULL},
-    {"format", DLD_OPT_STRING, 0, "csv", "csv|parquet",
-     "File format. The default is csv until the Parquet writer is in the SDK; parquet is the recommended choice.",
-     NULL},
+    {"format", DLD_OPT_STRING, 0, "parquet", "parquet|csv", "File format of the data files.", NULL},
     {"compression", DLD_OPT_STRING, 0, NULL, NULL, "Compression codec, passed to the format writer.", NULL},
     {"row_group_size", DLD_OPT_INT, 0, NULL, NULL, "Parquet rows per row group, passed to the format writer.",
      NULL},
@@ -189,7 +187,7 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     const char *sse = dld_opt_get(options, "sse");
 
     inst->options = s_copy_options(options);
-    inst->format = strdup(dld_opt_get(options, "format") ? dld_opt_get(options, "format") : "csv");
+    inst->format = strdup(dld_opt_get(options, "format") ? dld_opt_get(options, "format") : "parquet");
     inst->max_file_size = dld_opt_int(options, "max_file_size", 268435456);
     s3->part_size = dld_opt_int(options, "part_size", 8388608);
     s3->concurrency = (int)dld_opt_int(options, "concurrency", 4);

@@ -55,6 +55,8 @@ static int s_open(void **inst, struct dld_error *err, const char *prefix, ...)
         opts[n++] = va_arg(ap, const char *);
     }
     va_end(ap);
+    opts[n++] = "format"; /* content compared byte for byte with the CSV writer's */
+    opts[n++] = "csv";
     opts[n++] = "bucket";
     opts[n++] = "lake";
     opts[n++] = "prefix";
@@ -381,6 +383,39 @@ START_TEST(test_killed_run_recovered)
 }
 END_TEST
 
+/* Parquet through multipart, read back with DuckDB straight from s3rver's store */
+START_TEST(test_parquet_read_back_with_duckdb)
+{
+    void *inst;
+    struct dld_error err;
+    ck_assert_msg(s_open(&inst, &err, "t-parquet", "format", "parquet", "compression", "none", "concurrency", "3",
+                         NULL) == DLD_OK, "%s", err.message);
+    int64_t parts = s3t_stat(&g_srv, "byOp.UploadPart");
+    const int64_t n = 400000;
+    struct dld_load_stats st = {.struct_size = sizeof(st)};
+    ck_assert_msg(s_run(inst, 1, n, 25000, true, &st, &err) == DLD_OK, "%s", err.message);
+    ck_assert_int_eq(st.files, 1);
+    ck_assert_int_ge(s3t_stat(&g_srv, "byOp.UploadPart") - parts, 2);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "node %s/read_parquet.cjs '%s/lake/t-parquet/raw/sales/orders/"
+             "LOAD00000001-0001.parquet._S3rver_object'", DLD_S3_TEST_DIR, g_srv.data);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[1024] = {0};
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    ck_assert_int_eq(pclose(p), 0);
+    cJSON *j = cJSON_Parse(line);
+    ck_assert_msg(j != NULL, "DuckDB said: %s", line);
+    ck_assert_int_eq((int64_t)cJSON_GetObjectItem(j, "rows")->valuedouble, n);
+    ck_assert_int_eq((int64_t)cJSON_GetObjectItem(j, "distinct_ids")->valuedouble, n);
+    ck_assert_int_eq((int64_t)cJSON_GetObjectItem(j, "sum_id")->valuedouble, n * (n - 1) / 2);
+    ck_assert_int_eq((int64_t)cJSON_GetObjectItem(j, "null_names")->valuedouble, (n + 16) / 17);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(j, "sum_amount")->valuedouble, 1.25 * (double)(n * (n - 1) / 2), 1e-3);
+    cJSON_Delete(j);
+    g_vt->close(inst);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
     void *inst = NULL;
@@ -417,6 +452,7 @@ int main(void)
     tcase_add_test(tc, test_bad_credentials);
     tcase_add_test(tc, test_clock_skew_and_timeouts);
     tcase_add_test(tc, test_killed_run_recovered);
+    tcase_add_test(tc, test_parquet_read_back_with_duckdb);
     tcase_add_test(tc, test_bad_options);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
