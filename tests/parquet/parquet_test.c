@@ -387,8 +387,8 @@ struct fixture {
     int64_t rows_per_batch;
     bool slice;            /* second half through a struct offset */
     int min_row_groups;
-    /* optional override of the generator */
     bool (*gen)(const struct tspec *c, size_t ci, int64_t row, union tval *v, char *buf);
+    const char *expect_json; /* extra checks for the readers, or NULL */
 };
 
 static const char *const s_kv[] = { "deltaload.writer", "deltaload test", "deltaload.table", "sales.orders",
@@ -426,6 +426,8 @@ static void s_write_fixture(const struct fixture *f)
     for (size_t i = 0; s_kv[i]; i += 2)
         cJSON_AddStringToObject(kv, s_kv[i], s_kv[i + 1]);
     cJSON_AddNumberToObject(entry, "min_row_groups", f->min_row_groups);
+    if (f->expect_json)
+        cJSON_AddItemToObject(entry, "expect", cJSON_Parse(f->expect_json));
     cJSON *jcols = cJSON_AddArrayToObject(entry, "columns");
     cJSON **values = calloc(f->ncols, sizeof(*values));
     for (size_t ci = 0; ci < f->ncols; ci++) {
@@ -582,7 +584,7 @@ static const struct tspec s_float_cols[] = {
     { "zeros_pos", "g", true, K_F64, 0, 0, 0, 0, false },
     { "zeros_neg", "g", true, K_F64, 0, 0, 0, 0, false },
     { "nan_only", "g", true, K_F64, 0, 0, 0, 0, false },
-    { "nan_only_f32", "f", true, K_F64, 0, 0, 0, 0, false },
+    { "nan_only_f32", "f", true, K_F32, 0, 0, 0, 0, false },
     { "all_null_str", "u", true, K_STR, 0, 0, 0, 0, false },
     { "all_null_dec", "d:38,5", true, K_DEC, 0, 38, 5, 0, false },
     { "bools_false", "b", true, K_BOOL, 0, 0, 0, 0, false },
@@ -622,16 +624,21 @@ START_TEST(write_fixtures)
     static const char *const o_ms[] = { "timestamp_unit", "ms", NULL };
     static const char *const o_dict[] = { "dictionary_max_bytes", "65536", NULL };
     struct fixture fx[] = {
-        { "all_zstd.parquet", pq_all_types, pq_all_types_n, o_zstd, false, 6000, 1500, true, 2, pq_gen },
-        { "all_snappy.parquet", pq_all_types, pq_all_types_n, o_snappy, false, 6000, 1500, true, 2, pq_gen },
-        { "all_gzip.parquet", pq_all_types, pq_all_types_n, o_gzip, false, 6000, 1500, true, 2, pq_gen },
-        { "all_none.parquet", pq_all_types, pq_all_types_n, o_none, false, 6000, 1500, true, 2, pq_gen },
-        { "all_defaults.parquet", pq_all_types, pq_all_types_n, NULL, false, 5000, 5000, false, 1, pq_gen },
-        { "all_ts_ms.parquet", pq_all_types, pq_all_types_n, o_ms, true, 3000, 1000, false, 1, pq_gen },
-        { "empty.parquet", pq_all_types, pq_all_types_n, NULL, false, 0, 1, false, 0, pq_gen },
-        { "dict_overflow.parquet", s_dict_cols, 4, o_dict, false, 60000, 10000, true, 1, s_dict_gen },
-        { "long_string.parquet", s_long_cols, 4, NULL, false, 4, 4, false, 1, s_long_gen },
-        { "float_rules.parquet", s_float_cols, 7, NULL, false, 100, 100, false, 1, s_float_gen },
+        { "all_zstd.parquet", pq_all_types, pq_all_types_n, o_zstd, false, 6000, 1500, true, 2, pq_gen, NULL },
+        { "all_snappy.parquet", pq_all_types, pq_all_types_n, o_snappy, false, 6000, 1500, true, 2, pq_gen, NULL },
+        { "all_gzip.parquet", pq_all_types, pq_all_types_n, o_gzip, false, 6000, 1500, true, 2, pq_gen, NULL },
+        { "all_none.parquet", pq_all_types, pq_all_types_n, o_none, false, 6000, 1500, true, 2, pq_gen, NULL },
+        { "all_defaults.parquet", pq_all_types, pq_all_types_n, NULL, false, 5000, 5000, false, 1, pq_gen, NULL },
+        { "all_ts_ms.parquet", pq_all_types, pq_all_types_n, o_ms, true, 3000, 1000, false, 1, pq_gen, NULL },
+        { "empty.parquet", pq_all_types, pq_all_types_n, NULL, false, 0, 1, false, 0, pq_gen, NULL },
+        { "dict_overflow.parquet", s_dict_cols, 4, o_dict, false, 60000, 10000, true, 1, s_dict_gen,
+          /* the unique columns outgrow the dictionary and fall back to PLAIN */
+          "{\"uniq\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+          "\"uniq_i64\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+          "\"few\":{\"data_page_encodings\":[\"RLE_DICTIONARY\"]},"
+          "\"few_dec\":{\"data_page_encodings\":[\"RLE_DICTIONARY\"]}}" },
+        { "long_string.parquet", s_long_cols, 4, NULL, false, 4, 4, false, 1, s_long_gen, NULL },
+        { "float_rules.parquet", s_float_cols, 7, NULL, false, 100, 100, false, 1, s_float_gen, NULL },
     };
     for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++)
         s_write_fixture(&fx[i]);
