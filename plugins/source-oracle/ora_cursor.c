@@ -285,8 +285,8 @@ static char *s_host_listing(const struct dld_host *host, const struct dld_ora_st
 {
     char *a = hm && hm->sql ? dld_ora_stmt_listing(hm) : NULL;
     char *b = ex && ex->sql ? dld_ora_stmt_listing(ex) : NULL;
-    char *out = dld_host_sprintf(host, "%s%s%s%s", a ? "high mark: " : "", a ? a : "", a && b ? "\nextract: " : "",
-                                 b ? b : (a ? "" : "(none)"));
+    char *out = dld_host_sprintf(host, "%s%s%s%s%s", a ? "high mark: " : "", a ? a : "", a && b ? "\n" : "",
+                                 b ? "extract: " : "", b ? b : (a ? "" : "(none)"));
     free(a);
     free(b);
     return out;
