@@ -132,7 +132,8 @@ void tarr_bytes(struct tarr *c, const void *p, size_t n)
         c->bytes = s_xrealloc(c->bytes, cap);
         c->bcap = cap;
     }
-    memcpy(c->bytes + c->nbytes, p, n);
+    if (n)
+        memcpy(c->bytes + c->nbytes, p, n);
     c->nbytes += n;
     s_offset(c);
     c->len++;
