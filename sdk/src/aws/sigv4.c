@@ -243,7 +243,8 @@ static void s_collect_headers(struct s_kv_list *h, const struct dld_aws_sign_req
 /* joins duplicates with ',' into canonical and signed-header strings */
 static void s_render_headers(struct s_kv_list *h, struct dld_aws_buf *canon, struct dld_aws_buf *signed_names)
 {
-    qsort(h->items, h->count, sizeof(struct s_kv), s_cmp_header);
+    if (h->count > 1)
+        qsort(h->items, h->count, sizeof(struct s_kv), s_cmp_header);
     for (size_t i = 0; i < h->count; i++) {
         bool dup = i > 0 && !strcmp(h->items[i].key, h->items[i - 1].key);
         if (dup) {
@@ -337,7 +338,8 @@ int dld_aws_sign(const struct dld_aws_credentials *creds, const struct dld_aws_s
             s_add_query_param(&sent, "X-Amz-Security-Token", token);
     }
     s_parse_query(&params, sent.data);
-    qsort(params.items, params.count, sizeof(struct s_kv), s_cmp_param);
+    if (params.count > 1)
+        qsort(params.items, params.count, sizeof(struct s_kv), s_cmp_param);
     for (size_t i = 0; i < params.count; i++) {
         if (i)
             dld_aws_buf_putc(&cq, '&');
