@@ -499,11 +499,17 @@ static void s_write_fixture(const struct fixture *f)
     free(values);
 }
 
+/* grow*: each value four times, so a dictionary pays at first and then
+ * outgrows dictionary_max_bytes (fallback to PLAIN mid-chunk); distinct:
+ * all different, so the dictionary is dropped before its first page;
+ * few*: stays a dictionary */
 static const struct tspec s_dict_cols[] = {
-    { "uniq", "u", true, K_STR, 0, 0, 0, 0, false },
+    { "grow", "u", true, K_STR, 0, 0, 0, 0, false },
     { "few", "u", true, K_STR, 0, 0, 0, 0, false },
-    { "uniq_i64", "l", false, K_INT, 64, 0, 0, 0, false },
+    { "grow_i64", "l", false, K_INT, 64, 0, 0, 0, false },
     { "few_dec", "d:12,2", true, K_DEC, 0, 12, 2, 0, false },
+    { "distinct", "u", false, K_STR, 0, 0, 0, 0, false },
+    { "grow_dec38", "d:38,3", true, K_DEC, 0, 38, 3, 0, false },
 };
 
 static bool s_dict_gen(const struct tspec *c, size_t ci, int64_t row, union tval *v, char *buf)
@@ -512,15 +518,20 @@ static bool s_dict_gen(const struct tspec *c, size_t ci, int64_t row, union tval
         return false;
     switch (ci) {
     case 0:
-        v->s.n = (size_t)snprintf(buf, 256, "customer-%08lld-%s", (long long)(row * 7919 % 100003), "ünïcode-padding-text");
+        v->s.n = (size_t)snprintf(buf, 256, "customer-%08lld-%s", (long long)(row / 4 * 7919 % 100003), "ünïcode-padding-text");
         v->s.p = (const uint8_t *)buf;
         return true;
     case 1:
         v->s.n = (size_t)snprintf(buf, 256, "status-%lld", (long long)(row % 10));
         v->s.p = (const uint8_t *)buf;
         return true;
-    case 2: v->i = row * 1000003 - 7; return true;
-    default: v->q = (row % 5) * 1999 - 3000; return true;
+    case 2: v->i = row / 4 * 1000003 - 7; return true;
+    case 3: v->q = (row % 5) * 1999 - 3000; return true;
+    case 4:
+        v->s.n = (size_t)snprintf(buf, 256, "%08llx-unique", (unsigned long long)(row * 2654435761u));
+        v->s.p = (const uint8_t *)buf;
+        return true;
+    default: v->q = -(__int128)(row / 4) * 100000000000000003LL * 1000; return true;
     }
 }
 
@@ -631,10 +642,11 @@ START_TEST(write_fixtures)
         { "all_defaults.parquet", pq_all_types, pq_all_types_n, NULL, false, 5000, 5000, false, 1, pq_gen, NULL },
         { "all_ts_ms.parquet", pq_all_types, pq_all_types_n, o_ms, true, 3000, 1000, false, 1, pq_gen, NULL },
         { "empty.parquet", pq_all_types, pq_all_types_n, NULL, false, 0, 1, false, 0, pq_gen, NULL },
-        { "dict_overflow.parquet", s_dict_cols, 4, o_dict, false, 60000, 10000, true, 1, s_dict_gen,
-          /* the unique columns outgrow the dictionary and fall back to PLAIN */
-          "{\"uniq\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
-          "\"uniq_i64\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+        { "dict_overflow.parquet", s_dict_cols, 6, o_dict, false, 60000, 10000, true, 1, s_dict_gen,
+          "{\"grow\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+          "\"grow_i64\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+          "\"grow_dec38\":{\"data_page_encodings\":[\"RLE_DICTIONARY\",\"PLAIN\"]},"
+          "\"distinct\":{\"data_page_encodings\":[\"PLAIN\"]},"
           "\"few\":{\"data_page_encodings\":[\"RLE_DICTIONARY\"]},"
           "\"few_dec\":{\"data_page_encodings\":[\"RLE_DICTIONARY\"]}}" },
         { "long_string.parquet", s_long_cols, 4, NULL, false, 4, 4, false, 1, s_long_gen, NULL },

@@ -32,7 +32,7 @@ static int s_oom(struct dld_error *err, const struct dld_pq_column *c)
 
 static bool s_dict_allowed(const struct dld_pq_column *c)
 {
-    return c->o->dict_max > 0 && c->d->phys != DLD_PQ_BOOLEAN;
+    return c->o->dict_max > 0 && c->d->phys != DLD_PQ_BOOLEAN && !c->dict_off;
 }
 
 static int s_dict_width(const struct dld_pq_coldesc *d)
@@ -161,11 +161,63 @@ static int s_emit_page(struct dld_pq_column *c, int page_type, int32_t num_value
     return rc;
 }
 
+/* Whether the first page of a chunk is smaller with its dictionary than
+ * PLAIN (the test parquet-mr makes). Mostly-distinct columns (ids,
+ * timestamps, amounts, free text) fail it: their dictionary is as big as
+ * the values and the indices come on top, and compress worse than PLAIN. */
+static bool s_dict_pays(const struct dld_pq_column *c)
+{
+    size_t bits = (size_t)dld_pq_bit_width(c->dict.count ? c->dict.count - 1 : 0);
+    size_t encoded = c->dict.keys.len + ((size_t)c->page_values * bits + 7) / 8;
+    return encoded < c->page_plain;
+}
+
+/* rewrites the open page's indices as PLAIN values */
+static int s_indices_to_plain(struct dld_pq_column *c, struct dld_error *err)
+{
+    struct dld_pq_buf *out = &c->comp;
+    const uint32_t *idx = (const uint32_t *)(void *)c->vals.data;
+    out->len = 0;
+    if (dld_pq_buf_reserve(out, c->page_plain))
+        return s_oom(err, c);
+    for (uint32_t i = 0; i < c->page_values; i++) {
+        if (c->dict.width == 0) {
+            struct dld_pq_view v = dld_pq_dict_string(&c->dict, idx[i]);
+            dld_pq_buf_put_le32(out, v.len);
+            memcpy(out->data + out->len, v.ptr, v.len);
+            out->len += v.len;
+        } else if (c->d->phys == DLD_PQ_FLBA) {
+            __int128 q;
+            memcpy(&q, c->dict.keys.data + (size_t)idx[i] * 16, 16);
+            for (int j = c->d->type_length - 1; j >= 0; j--)
+                dld_pq_buf_put_u8(out, (uint8_t)((unsigned __int128)q >> (8 * j)));
+        } else {
+            size_t w = (size_t)c->dict.width;
+            memcpy(out->data + out->len, c->dict.keys.data + (size_t)idx[i] * w, w);
+            out->len += w;
+        }
+    }
+    struct dld_pq_buf t = c->vals;
+    c->vals = *out;
+    *out = t;
+    return DLD_OK;
+}
+
 /* closes the open page into c->pages */
 static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
 {
     if (c->page_rows == 0)
         return DLD_OK;
+    if (c->dict_mode && !c->dict_used && c->page_values > 0 && !s_dict_pays(c)) {
+        /* abandoned before any page used it: no dictionary page at all,
+         * and none tried again for this column in this file */
+        int rc = s_indices_to_plain(c, err);
+        if (rc != DLD_OK)
+            return rc;
+        c->dict_mode = false;
+        c->dict_off = true;
+        dld_pq_dict_reset(&c->dict);
+    }
     struct dld_pq_buf *b = &c->body;
     b->len = 0;
     if (c->d->nullable) {
@@ -201,6 +253,7 @@ static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
     c->defs.len = 0;
     c->page_rows = 0;
     c->page_values = 0;
+    c->page_plain = 0;
     return rc;
 }
 
@@ -307,6 +360,13 @@ static int s_dict(struct dld_pq_column *c, const void *v, size_t k, struct dld_e
     }
     if (rc || dld_pq_buf_append(&c->vals, c->idx, k * sizeof(uint32_t)))
         return s_oom(err, c);
+    if (c->dict.width == 0) {
+        const struct dld_pq_view *s = v;
+        for (size_t i = 0; i < k; i++)
+            c->page_plain += 4 + (size_t)s[i].len;
+    } else {
+        c->page_plain += k * (c->d->phys == DLD_PQ_FLBA ? (size_t)c->d->type_length : (size_t)c->dict.width);
+    }
     if (c->dict.width == 0) {
         /* string statistics from the new entries only: the min and max of
          * the distinct values are those of all values */

@@ -45,11 +45,13 @@ struct dld_pq_column {
     const struct dld_pq_column_opts *o;
     bool dict_mode; /* values of the open page go through the dictionary */
     bool dict_used; /* some finished page of this chunk did */
+    bool dict_off;  /* the dictionary did not pay for this column: PLAIN from now on */
     struct dld_pq_dict dict;
     struct dld_pq_buf vals; /* open page: PLAIN bytes, or uint32 dictionary indices */
     struct dld_pq_buf defs; /* open page: validity bitmap = the definition levels */
     uint32_t page_rows;
     uint32_t page_values; /* non-null values in the open page */
+    size_t page_plain;    /* PLAIN size of the open page's values (dictionary mode) */
     struct dld_pq_buf pages; /* finished pages of the chunk, headers and bodies */
     struct dld_pq_buf body, comp, hdr; /* page assembly */
     int64_t chunk_rows, chunk_uncompressed, chunk_compressed;

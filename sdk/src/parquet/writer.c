@@ -101,7 +101,7 @@ static int s_options(struct s_writer *w, const char *const *options, bool *ts_mi
     if (dld_pq_compressor_init(&w->comp, codec, level))
         return dld_error_set(err, DLD_ERR_FATAL, "parquet: cannot set up %s compression", dld_pq_codec_name(codec));
 
-    int64_t rg, page, dict;
+    int64_t rg = 0, page = 0, dict = 0;
     int rc = s_opt_size(options, "row_group_size", S_DEFAULT_ROW_GROUP, 1024, &rg, err);
     if (rc == DLD_OK)
         rc = s_opt_size(options, "page_size", S_DEFAULT_PAGE, 1024, &page, err);
