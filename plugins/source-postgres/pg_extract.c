@@ -8,8 +8,18 @@
  * Memory: one CopyData message (one row) from libpq at a time, decoded
  * straight into the batch builder; a batch is handed over when it reaches
  * batch_rows or batch_bytes, whichever comes first. The window's size does
- * not matter.
+ * not matter: at most three batches exist (one being decoded, one waiting
+ * in the hand-over slot, one with the engine).
+ *
+ * Why a reader thread: the engine encodes and compresses a batch before it
+ * asks for the next. Read in that same thread, the socket buffer fills
+ * while the batch is encoded and the server stops producing; server and
+ * client then take turns instead of working at once (measured: 3.9 s for
+ * 2 M rows where either side alone needs 1.5 s). The reader keeps draining
+ * the COPY while the engine writes. The connection belongs to the reader
+ * from the start of the COPY until it is joined.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +42,32 @@ struct dld_pg_cursor {
     bool copy_finished;  /* the server said COPY is complete */
     bool emitted;        /* at least one batch handed over */
     int64_t rows;
+    /* the reader thread and its one-batch hand-over slot (pg_extract.c's
+     * header comment says why) */
+    pthread_t reader;
+    bool reader_running;
+    PGcancel *cancel;         /* made before the reader starts: PQcancel is thread-safe, PQgetCancel is not */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool sync_ready;
+    int stop;                 /* atomic: the consumer wants the reader gone */
+    bool slot_full;
+    struct ArrowSchema slot_schema;
+    struct ArrowArray slot_batch;
+    bool reader_done;
+    int reader_rc;
+    struct dld_error reader_err;
 };
 
 static void s_cursor_free(struct dld_pg_cursor *cur)
 {
+    if (cur->cancel)
+        PQfreeCancel(cur->cancel);
+    if (cur->sync_ready) {
+        dld_arrow_release(&cur->slot_schema, &cur->slot_batch);
+        pthread_mutex_destroy(&cur->mu);
+        pthread_cond_destroy(&cur->cv);
+    }
     dld_pg_copy_destroy(cur->copy);
     if (cur->builder)
         dld_batch_builder_destroy(cur->builder);
@@ -283,55 +315,169 @@ static void s_report_nulled(struct dld_pg_cursor *cur)
     }
 }
 
-int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowArray *batch, struct dld_error *err)
+static bool s_stopping(struct dld_pg_cursor *cur)
 {
-    struct dld_pg_cursor *cur = cursor;
-    if (cur->nothing)
-        return DLD_DONE;
+    return __atomic_load_n(&cur->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Reader thread: fills the builder until a batch is complete or the COPY
+ * ends. Owns the connection, the decoder and the builder while it runs. */
+static int s_fill_batch(struct dld_pg_cursor *cur, struct dld_error *err)
+{
     PGconn *conn = cur->pg->conn;
-    int rc;
-    if (!conn)
-        return dld_error_set(err, DLD_ERR_RETRY, "postgres: table %s: the connection was closed", cur->target_name);
-    if (!cur->copy_started && (rc = s_start_copy(cur, err)))
-        goto fail;
     int64_t max_bytes = cur->pg->settings.batch_bytes;
     unsigned polls = 0;
-    while (!cur->copy_finished && dld_batch_rows(cur->builder) < (int64_t)cur->batch_rows &&
-           (int64_t)dld_batch_bytes(cur->builder) < max_bytes) {
+    int rc;
+    while (!cur->copy_finished && dld_batch_rows(cur->builder) < (int64_t)cur->batch_rows) {
+        /* the byte bound costs a walk over the columns: look every 64 rows */
+        if ((++polls & 63) == 0) {
+            if ((int64_t)dld_batch_bytes(cur->builder) >= max_bytes)
+                break;
+            if (s_stopping(cur))
+                return dld_error_set(err, DLD_ERR_RETRY, "postgres: extraction stopped");
+        }
         char *msg = NULL;
         int n = PQgetCopyData(conn, &msg, 0);
         if (n > 0) {
             rc = dld_pg_copy_feed(cur->copy, msg, (size_t)n, err);
             PQfreemem(msg);
             if (rc < 0)
-                goto fail;
+                return rc;
         } else if (n == -1) {
             if ((rc = s_copy_end(cur, err)))
-                goto fail;
+                return rc;
         } else {
-            rc = dld_pg_error(err, conn, NULL, "reading the window");
-            goto fail;
-        }
-        if ((++polls & 1023) == 0 && cur->pg->host->cancelled && cur->pg->host->cancelled()) {
-            rc = dld_error_set(err, DLD_ERR_RETRY, "postgres: extraction cancelled");
-            goto fail;
+            return dld_pg_error(err, conn, NULL, "reading the window");
         }
     }
-    int64_t rows = dld_batch_rows(cur->builder);
-    if (rows == 0 && cur->copy_finished) {
-        if (cur->emitted) {
-            s_report_nulled(cur);
-            return DLD_DONE;
+    return DLD_OK;
+}
+
+static void *s_reader(void *arg)
+{
+    struct dld_pg_cursor *cur = arg;
+    struct dld_error err;
+    dld_error_init(&err);
+    int rc = DLD_OK;
+    for (;;) {
+        if ((rc = s_fill_batch(cur, &err)))
+            break;
+        int64_t rows = dld_batch_rows(cur->builder);
+        if (rows == 0 && cur->copy_finished && cur->emitted)
+            break; /* an empty window still hands over its schema, once */
+        struct ArrowSchema schema;
+        struct ArrowArray batch;
+        memset(&schema, 0, sizeof schema);
+        memset(&batch, 0, sizeof batch);
+        if ((rc = dld_batch_finish(cur->builder, &schema, &batch))) {
+            dld_error_set(&err, rc, "postgres: cannot finish a batch");
+            break;
         }
-        /* an empty window still tells the target its schema, once */
+        cur->emitted = true;
+        pthread_mutex_lock(&cur->mu);
+        while (cur->slot_full && !s_stopping(cur))
+            pthread_cond_wait(&cur->cv, &cur->mu);
+        if (s_stopping(cur)) {
+            pthread_mutex_unlock(&cur->mu);
+            dld_arrow_release(&schema, &batch);
+            break;
+        }
+        cur->slot_schema = schema;
+        cur->slot_batch = batch;
+        cur->slot_full = true;
+        pthread_cond_broadcast(&cur->cv);
+        pthread_mutex_unlock(&cur->mu);
+        if (cur->copy_finished)
+            break;
     }
-    if ((rc = dld_batch_finish(cur->builder, schema, batch))) {
-        dld_error_set(err, rc, "postgres: table %s: cannot finish a batch", cur->target_name);
+    pthread_mutex_lock(&cur->mu);
+    cur->reader_done = true;
+    cur->reader_rc = rc;
+    cur->reader_err = err;
+    pthread_cond_broadcast(&cur->cv);
+    pthread_mutex_unlock(&cur->mu);
+    return NULL;
+}
+
+/* Stops and joins the reader; a reader blocked on the socket is woken by
+ * cancelling the COPY (PQcancel is safe from another thread). */
+static void s_reader_stop(struct dld_pg_cursor *cur)
+{
+    if (!cur->reader_running)
+        return;
+    __atomic_store_n(&cur->stop, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&cur->mu);
+    bool done = cur->reader_done;
+    pthread_cond_broadcast(&cur->cv);
+    pthread_mutex_unlock(&cur->mu);
+    if (!done && cur->cancel) {
+        char buf[256];
+        PQcancel(cur->cancel, buf, sizeof buf);
+    }
+    pthread_join(cur->reader, NULL);
+    cur->reader_running = false;
+}
+
+static int s_start_reader(struct dld_pg_cursor *cur, struct dld_error *err)
+{
+    if (!cur->sync_ready) {
+        if (pthread_mutex_init(&cur->mu, NULL))
+            return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a mutex");
+        if (pthread_cond_init(&cur->cv, NULL)) {
+            pthread_mutex_destroy(&cur->mu);
+            return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a condition variable");
+        }
+        cur->sync_ready = true;
+    }
+    cur->cancel = PQgetCancel(cur->pg->conn);
+    if (pthread_create(&cur->reader, NULL, s_reader, cur))
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot start the reader thread");
+    cur->reader_running = true;
+    return DLD_OK;
+}
+
+int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowArray *batch, struct dld_error *err)
+{
+    struct dld_pg_cursor *cur = cursor;
+    if (cur->nothing)
+        return DLD_DONE;
+    int rc;
+    if (!cur->pg->conn)
+        return dld_error_set(err, DLD_ERR_RETRY, "postgres: table %s: the connection was closed", cur->target_name);
+    if (!cur->copy_started) {
+        if ((rc = s_start_copy(cur, err)) || (rc = s_start_reader(cur, err)))
+            goto fail;
+    }
+    if (!cur->reader_running && !cur->sync_ready)
+        return DLD_DONE;
+    pthread_mutex_lock(&cur->mu);
+    while (!cur->slot_full && !cur->reader_done)
+        pthread_cond_wait(&cur->cv, &cur->mu);
+    if (cur->slot_full) {
+        *schema = cur->slot_schema;
+        *batch = cur->slot_batch;
+        memset(&cur->slot_schema, 0, sizeof cur->slot_schema);
+        memset(&cur->slot_batch, 0, sizeof cur->slot_batch);
+        cur->slot_full = false;
+        cur->rows += batch->length;
+        pthread_cond_broadcast(&cur->cv);
+        pthread_mutex_unlock(&cur->mu);
+        return DLD_OK;
+    }
+    pthread_mutex_unlock(&cur->mu);
+    if (cur->reader_running) {
+        pthread_join(cur->reader, NULL);
+        cur->reader_running = false;
+    }
+    if ((rc = cur->reader_rc)) {
+        /* field by field: the host's error object may be smaller than ours */
+        dld_error_set(err, rc, "%s", cur->reader_err.message);
+        dld_error_upstream(err, 0, cur->reader_err.upstream_code[0] ? cur->reader_err.upstream_code : NULL, NULL);
+        cur->reader_rc = DLD_OK; /* reported once */
         goto fail;
     }
-    cur->emitted = true;
-    cur->rows += rows;
-    return DLD_OK;
+    s_report_nulled(cur);
+    return DLD_DONE;
 fail:
     dld_error_prefix(err, "table %s", cur->target_name);
     return rc;
@@ -342,6 +488,7 @@ void dld_pg_extract_end(void *cursor)
     struct dld_pg_cursor *cur = cursor;
     if (!cur)
         return;
+    s_reader_stop(cur);
     s_finish_txn(cur);
     s_cursor_free(cur);
 }
