@@ -139,7 +139,7 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
 {
     ec->parallelism = 4;
     ec->batch_rows = 65536;
-    ec->lease_ttl_ms = 300000;
+    ec->lease_ttl_ms = 120000;
     ec->retries = 1;
     if (e == NULL)
         return DLD_OK;
@@ -166,7 +166,7 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
         return rc;
     ec->batch_rows = (int)v;
     v = ec->lease_ttl_ms / 1000;
-    if ((rc = s_int_member(e, "lease_ttl_seconds", 5, 86400 * 7, &v, err)))
+    if ((rc = s_int_member(e, "lease_ttl_seconds", 1, 86400 * 7, &v, err)))
         return rc;
     ec->lease_ttl_ms = v * 1000;
     v = ec->retries;

@@ -287,7 +287,12 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     rc = l->src->extract_begin(l->in->source, &xr, &info, &cursor, err);
     if (rc != DLD_OK) {
         dld_error_prefix(err, "planning %s", it->name);
-        goto done;
+        free(l->run.low);
+        l->run.low = s_dup(low);
+        l->run.low_inclusive = low_inclusive;
+        if (l->req->plan_only)
+            goto done;
+        goto fail; /* recorded as a failed load, so status and history show why */
     }
     /* the window is fixed now: record it before reading any row */
     free(l->run.low);
@@ -370,7 +375,7 @@ fail:
     {
         struct dld_error derr;
         dld_error_init(&derr);
-        if (l->tgt->load_discard(l->in->target, &load, &derr) != DLD_OK)
+        if (load.table != NULL && l->tgt->load_discard(l->in->target, &load, &derr) != DLD_OK)
             dld_core_logf(DLD_LOG_ERROR, it->name, "could not remove the files of failed load %lld: %s",
                           (long long)l->run.load_id, derr.message);
         free(l->run.error);
