@@ -28,11 +28,17 @@ struct mem_sink {
     size_t len, cap;
     int fail_after; /* fail the Nth write (1-based); 0 never */
     int writes;
+    struct dld_format_writer *watch; /* if set: the most it held at any write */
+    size_t peak_held;
 };
 
 static int s_mem_write(void *ctx, const void *p, size_t n, struct dld_error *err)
 {
     struct mem_sink *m = ctx;
+    if (m->watch) {
+        size_t held = (size_t)(dld_format_writer_size(m->watch) - m->len);
+        m->peak_held = held > m->peak_held ? held : m->peak_held;
+    }
     if (m->fail_after && ++m->writes >= m->fail_after)
         return dld_error_set(err, DLD_ERR_RETRY, "disk full (injected)");
     if (m->len + n > m->cap) {
@@ -344,6 +350,7 @@ START_TEST(size_and_bounded_memory)
     ck_assert_ptr_nonnull(w);
     uint64_t before = dld_format_writer_size(w);
     size_t max_held = 0;
+    m.watch = w;
     for (int round = 0; round < 20; round++) {
         ck_assert_int_eq(dld_format_writer_write(w, &s_one.arr, &e), DLD_OK);
         uint64_t size = dld_format_writer_size(w);
@@ -355,12 +362,47 @@ START_TEST(size_and_bounded_memory)
      * row groups held */
     ck_assert_uint_gt(m.len, 8 * 1000 * 1000);
     ck_assert_uint_lt(max_held, 3 * 65536);
+    ck_assert_uint_lt(m.peak_held, 3 * 65536);
+    m.watch = NULL;
     ck_assert_uint_gt(dld_format_writer_size(w), before);
     ck_assert_int_eq(dld_format_writer_rows(w), 2000000);
     ck_assert_int_eq(dld_format_writer_finish(w, &e), DLD_OK);
     ck_assert_uint_eq(dld_format_writer_size(w), m.len);
     ck_assert_mem_eq(m.data, "PAR1", 4);
     ck_assert_mem_eq(m.data + m.len - 4, "PAR1", 4);
+    dld_format_writer_destroy(w);
+    free(m.data);
+    s_one_teardown();
+}
+END_TEST
+
+/* a batch of big values is cut into slices that keep to the row group size */
+START_TEST(long_values_bounded_memory)
+{
+    s_one_setup("u", true);
+    size_t len = 512 * 1024;
+    char *v = malloc(len);
+    for (int r = 0; r < 64; r++) {
+        for (size_t i = 0; i < len; i++)
+            v[i] = (char)('a' + (i * 7 + (size_t)r * 13 + i / 3) % 26);
+        tarr_bytes(&s_one_col[0], v, len);
+    }
+    free(v);
+    tbatch_seal(&s_one, 0, 64);
+    struct mem_sink m = { 0 };
+    struct dld_sink sink = { &m, s_mem_write };
+    struct dld_error e = s_err();
+    const char *opts[] = { "row_group_size", "4194304", "compression", "none", NULL };
+    struct dld_format_writer *w = dld_format_writer_new("parquet", opts, &s_one.sch, &sink, NULL, &e);
+    ck_assert_ptr_nonnull(w);
+    /* 32 MiB in one batch; the peak is seen from the sink, as row groups
+     * are flushed */
+    m.watch = w;
+    ck_assert_int_eq(dld_format_writer_write(w, &s_one.arr, &e), DLD_OK);
+    ck_assert_msg(m.peak_held < 4194304 + 2 * 1048576, "held %zu bytes while writing one 32 MiB batch", m.peak_held);
+    m.watch = NULL;
+    ck_assert_uint_gt(m.len, 24u * 1048576);
+    ck_assert_int_eq(dld_format_writer_finish(w, &e), DLD_OK);
     dld_format_writer_destroy(w);
     free(m.data);
     s_one_teardown();
@@ -685,6 +727,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, unsupported_type);
     tcase_add_test(tc, sink_failure_propagates);
     tcase_add_test(tc, size_and_bounded_memory);
+    tcase_add_test(tc, long_values_bounded_memory);
     tcase_add_test(tc, write_fixtures);
     suite_add_tcase(s, tc);
     return s;

@@ -247,6 +247,37 @@ static int s_flush_row_group(struct s_writer *w, struct dld_error *err)
     return DLD_OK;
 }
 
+/* PLAIN bytes of rows [row, row+n) of the batch: widths for fixed-size
+ * columns, offset differences for strings (O(1) per column) */
+static uint64_t s_slice_bytes(const struct s_writer *w, const struct ArrowArray *batch, int64_t row, int64_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < w->ncols; i++) {
+        const struct dld_pq_coldesc *d = &w->descs[i];
+        const struct ArrowArray *a = batch->children[i];
+        int64_t lo = a->offset + batch->offset + row, hi = lo + n;
+        if (d->src == DLD_PQ_SRC_BIN32 && a->n_buffers > 1 && a->buffers[1])
+            total += (uint64_t)(((const int32_t *)a->buffers[1])[hi] - ((const int32_t *)a->buffers[1])[lo]);
+        else if (d->src == DLD_PQ_SRC_BIN64 && a->n_buffers > 1 && a->buffers[1])
+            total += (uint64_t)(((const int64_t *)a->buffers[1])[hi] - ((const int64_t *)a->buffers[1])[lo]);
+        total += (uint64_t)n * (d->phys == DLD_PQ_FLBA ? (uint64_t)d->type_length : 8);
+    }
+    return total;
+}
+
+/* Rows for the next slice: DLD_PQ_SLICE, fewer when they would overshoot
+ * the row group by much (very long strings), at least one. */
+static int64_t s_slice_rows(const struct s_writer *w, const struct ArrowArray *batch, int64_t row)
+{
+    int64_t n = batch->length - row < DLD_PQ_SLICE ? batch->length - row : DLD_PQ_SLICE;
+    uint64_t raw = s_raw_size(w);
+    uint64_t room = w->row_group_size > raw ? w->row_group_size - raw : 0;
+    room = room > w->opts.page_size ? room : w->opts.page_size;
+    while (n > 1 && s_slice_bytes(w, batch, row, n) > room)
+        n /= 2;
+    return n;
+}
+
 static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error *err)
 {
     struct s_writer *w = impl;
@@ -262,7 +293,7 @@ static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error 
             return dld_error_set(err, DLD_ERR_FATAL, "parquet: column %s is shorter than the batch", w->descs[i].name);
 
     for (int64_t row = 0; row < batch->length;) {
-        int64_t n = batch->length - row < DLD_PQ_SLICE ? batch->length - row : DLD_PQ_SLICE;
+        int64_t n = s_slice_rows(w, batch, row);
         for (size_t i = 0; i < w->ncols; i++) {
             int rc = dld_pq_column_write(&w->cols[i], batch->children[i], batch->offset + row, n, err);
             if (rc != DLD_OK) {
