@@ -382,6 +382,11 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
             q.low = low;
             q.low_inclusive = req->low_inclusive != 0;
         }
+        if (rc == DLD_OK && t->filter_operator && !strcmp(t->filter_operator, "between") && t->end_value) {
+            rc = dld_ora_wm_normalize(kind, "endvalue", t->end_value, v2, sizeof(v2), err);
+            q.op = "between";
+            q.v2 = v2;
+        }
         if (rc == DLD_OK && req->high != NULL) {
             rc = dld_ora_wm_normalize(kind, "high watermark", req->high, high, sizeof(high), err);
             q.high = high;

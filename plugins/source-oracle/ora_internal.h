@@ -87,8 +87,9 @@ struct dld_ora_query_spec {
     const char *filter_sql;      /* quoted filter column, NULL = none */
     int kind;                    /* enum dld_ora_wm_kind of the filter column */
     uint32_t mode;               /* enum dld_mode */
-    const char *op;              /* FULL: filter operator, canonical lower case, NULL = whole table */
-    const char *v1, *v2;         /* FULL: normalized start / end value */
+    const char *op;              /* FULL: filter operator, canonical lower case, NULL = whole table;
+                                  * DELTA: "between" caps the high mark at v2 */
+    const char *v1, *v2;         /* FULL: normalized start / end value; DELTA between: v2 = endvalue */
     const char *low;             /* DELTA/BACKFILL: normalized, NULL = unbounded */
     bool low_inclusive;
     const char *high;            /* DELTA/BACKFILL: normalized, NULL in the high-mark query */

@@ -455,6 +455,12 @@ int dld_ora_sql_high_mark(const struct dld_ora_query_spec *q, struct dld_ora_stm
         rc = s_bind(out, &b, q->kind, q->low, "low");
         glue = " AND ";
     }
+    if (rc == DLD_OK && q->mode != DLD_MODE_FULL && q->op && !strcmp(q->op, "between") && q->v2) {
+        /* a delta `between` never moves its window past endvalue */
+        dld_ora_buf_printf(&b, "%s%s <= ", glue, c);
+        rc = s_bind(out, &b, q->kind, q->v2, "endvalue");
+        glue = " AND ";
+    }
     if (rc == DLD_OK && q->lag_seconds > 0) {
         /* the server's clock in the server's zone, as SYSDATE/SYSTIMESTAMP
          * writers fill such columns */

@@ -292,6 +292,21 @@ START_TEST(high_mark_every_kind)
 }
 END_TEST
 
+/* a delta `between` caps the captured high mark at endvalue */
+START_TEST(high_mark_between_capped_at_endvalue)
+{
+    struct dld_ora_query_spec q = {.table_sql = "\"T\"", .filter_sql = "\"C\"", .kind = DLD_ORA_WM_NUMBER,
+                                   .mode = DLD_MODE_DELTA, .low = "10", .op = "between", .v2 = "500"};
+    struct dld_ora_stmt s;
+    ck_assert_int_eq(dld_ora_sql_high_mark(&q, &s, &s_err), 0);
+    ck_assert_str_eq(s.sql, "SELECT TO_CHAR(MAX(\"C\"), 'TM9') FROM \"T\" WHERE \"C\" > TO_NUMBER(:1) AND \"C\" <= "
+                            "TO_NUMBER(:2)");
+    ck_assert_int_eq(s.nbinds, 2);
+    ck_assert_str_eq(s.binds[1], "500");
+    dld_ora_stmt_clean_up(&s);
+}
+END_TEST
+
 START_TEST(listing_quotes_values)
 {
     struct dld_ora_query_spec q = {.table_sql = "\"T\"", .select_list = "\"C\"", .filter_sql = "\"C\"",
@@ -355,6 +370,7 @@ static Suite *s_suite(void)
     tcase_add_loop_test(tc, delta_window_every_kind, 0, (int)(sizeof(s_kinds) / sizeof(s_kinds[0])));
     tcase_add_loop_test(tc, high_mark_every_kind, 0, (int)(sizeof(s_kinds) / sizeof(s_kinds[0])));
     tcase_add_test(tc, listing_quotes_values);
+    tcase_add_test(tc, high_mark_between_capped_at_endvalue);
     tcase_add_test(tc, select_items);
     tcase_add_test(tc, delta_needs_filter_and_high);
     suite_add_tcase(s, tc);
