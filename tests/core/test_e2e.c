@@ -420,6 +420,42 @@ START_TEST(builtin_plugins_without_plugin_dir)
 }
 END_TEST
 
+/* between: a delta bounded above by endvalue; rows beyond it never load */
+START_TEST(between_stops_at_endvalue)
+{
+    s_source(50);
+    char cfg[PATH_MAX + 32], text[4096];
+    snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\"], \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},"
+             " \"target\": {\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\"}},"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},"
+             " \"tables\": [{\"targetTableName\": \"orders\", \"sourceSchema\": \"main\", \"sourceTable\": \"orders\","
+             " \"filtercolumn\": \"seq\", \"filteroperator\": \"between\", \"startvalue\": 10, \"endvalue\": 70,"
+             " \"ouputs3Prefix\": \"raw\"}]}",
+             getenv("DLD_PLUGIN_DIR"));
+    e2e_write(cfg, text);
+    ck_assert_int_eq(RUN("--json", "run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "\"rows\":\t41"), "%s", e2e_output(s_dir)); /* 10..50 */
+    e2e_sql(s_db, "WITH RECURSIVE c(i) AS (SELECT 51 UNION ALL SELECT i+1 FROM c WHERE i < 100) "
+                  "INSERT INTO orders SELECT i, i, 'late' || i FROM c");
+    ck_assert_int_eq(RUN("--json", "run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "\"high\":\t\"70\"") && strstr(e2e_output(s_dir), "\"rows\":\t20"), "%s",
+                  e2e_output(s_dir)); /* 51..70 */
+    ck_assert_int_eq(RUN("--json", "run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "\"outcome\":\t\"noop\""), "%s", e2e_output(s_dir));
+    char tdir[PATH_MAX + 32];
+    snprintf(tdir, sizeof tdir, "%s/lake/raw/main/orders", s_dir);
+    const char *problem;
+    char *lake = e2e_lake_rows(tdir, 3, &problem);
+    char *want = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders WHERE seq BETWEEN 10 AND 70");
+    ck_assert_msg(problem[0] == '\0', "%s", problem);
+    ck_assert_str_eq(lake, want);
+    free(lake);
+    free(want);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -435,6 +471,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, backfill_reset_and_tables);
     tcase_add_test(tc, lease_held_then_expired);
     tcase_add_test(tc, builtin_plugins_without_plugin_dir);
+    tcase_add_test(tc, between_stops_at_endvalue);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=random */
     TCase *tr = tcase_create("random");
