@@ -205,21 +205,26 @@ async function duckdbStats(q, f, file, rep) {
   const codec = { zstd: 'ZSTD', snappy: 'SNAPPY', gzip: 'GZIP', none: 'UNCOMPRESSED' }[f.options.compression ?? 'zstd'];
   const groups = (await q(`SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('${file}') ORDER BY 1`)).getRows();
   rep.check(groups.length >= f.min_row_groups, `${f.file}: ${groups.length} row groups, expected at least ${f.min_row_groups}`);
+  // one query per column, all row groups at once
+  const starts = [];
   let start = 0;
-  for (const [rg, nrows] of groups) {
-    const n = Number(nrows);
-    for (const c of f.columns) {
-      const dt = duckType(c.type);
-      const cast = (x) => (c.type === 'string' ? x : `TRY_CAST(${x} AS ${dt})`);
-      const name = c.name.replaceAll("'", "''");
-      const r = (await q(`SELECT ${cast('stats_min_value')}, ${cast('stats_max_value')}, stats_null_count, min_is_exact, max_is_exact,
-          stats_min_value IS NULL, stats_max_value IS NULL, compression, encodings
-        FROM parquet_metadata('${file}') WHERE row_group_id = ${rg} AND path_in_schema = '${name}'`)).getRows()[0];
+  for (const [, nrows] of groups) { starts.push(start); start += Number(nrows); }
+  for (const c of f.columns) {
+    const dt = duckType(c.type);
+    const cast = (x) => (c.type === 'string' ? x : `TRY_CAST(${x} AS ${dt})`);
+    const name = c.name.replaceAll("'", "''");
+    const res = (await q(`SELECT row_group_id, ${cast('stats_min_value')}, ${cast('stats_max_value')}, stats_null_count, min_is_exact, max_is_exact,
+        stats_min_value IS NULL, stats_max_value IS NULL, compression, encodings
+      FROM parquet_metadata('${file}') WHERE path_in_schema = '${name}' ORDER BY row_group_id`)).getRows();
+    rep.check(res.length === groups.length, `${f.file} ${c.name}: metadata for ${res.length} row groups, expected ${groups.length}`);
+    for (const [g, [rg, nrows]] of groups.entries()) {
+      const n = Number(nrows);
+      const r = res.find((x) => Number(x[0]) === Number(rg))?.slice(1);
       const where = `${f.file} row group ${rg} ${c.name}`;
       if (!r) { rep.fail(`${where}: no metadata`); continue; }
       const [mn, mx, nulls, minExact, maxExact, minAbsent, maxAbsent, comp] = r;
       rep.check(comp === codec, `${where}: codec ${comp}, expected ${codec}`);
-      const vals = c.values.slice(start, start + n).map((v) => toDuckUnit(c.type, expectedValue(c.type, v)));
+      const vals = c.values.slice(starts[g], starts[g] + n).map((v) => toDuckUnit(c.type, expectedValue(c.type, v)));
       const e = expectedStats(c.type, vals);
       rep.check(Number(nulls) === e.nulls, `${where}: null_count ${nulls}, expected ${e.nulls}`);
       const gotMin = intOf(c.type, fromDuck(mn)), gotMax = intOf(c.type, fromDuck(mx));
@@ -253,7 +258,6 @@ async function duckdbStats(q, f, file, rep) {
         rep.check(same(gotMax, e.max) && maxExact !== false, `${where}: max ${show(gotMax)}, expected ${show(e.max)}`);
       }
     }
-    start += n;
   }
   rep.check(start === f.rows, `${f.file}: row groups hold ${start} rows, expected ${f.rows}`);
 }
