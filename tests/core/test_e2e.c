@@ -9,6 +9,7 @@
  * must hold exactly the rows of `versions`: each once, nothing else.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,41 @@ START_TEST(between_stops_at_endvalue)
 }
 END_TEST
 
+/* daemon: cycles on the scheduler; --max-cycles ends it, so does SIGTERM */
+START_TEST(daemon_cycles_and_stops_on_sigterm)
+{
+    s_source(30);
+    s_config(NULL, NULL, NULL);
+    char cfg[PATH_MAX + 32];
+    snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
+    /* add the test scheduler (fires every 200 ms) to the generated config */
+    char cmd[2 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's|^ \"source\"| \"scheduler\": {\"plugin\": \"fast\", \"options\": {\"interval_ms\": 200}},\\n \"source\"|' '%s'",
+             cfg);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(RUN("daemon", "--max-cycles", "3") == 0, "%s", e2e_output(s_dir));
+    const char *out = e2e_output(s_dir);
+    ck_assert_msg(strstr(out, "committed load 1") && strstr(out, "noop      load 2") && strstr(out, "noop      load 3"),
+                  "%s", out);
+    s_check_lake();
+    /* a daemon without a cycle limit stops on SIGTERM, promptly and cleanly */
+    pid_t pid = fork();
+    if (pid == 0) {
+        ck_assert_int_eq(chdir(s_dir), 0);
+        execl(getenv("DLD_BIN"), "deltaload", "daemon", (char *)NULL);
+        _exit(127);
+    }
+    usleep(900000);
+    kill(pid, SIGTERM);
+    int status = 0;
+    int64_t t0 = dld_test_real_ms();
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon did not exit 0 on SIGTERM (status %d)", status);
+    ck_assert_msg(dld_test_real_ms() - t0 < 3000, "daemon took too long to stop");
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -472,6 +508,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, lease_held_then_expired);
     tcase_add_test(tc, builtin_plugins_without_plugin_dir);
     tcase_add_test(tc, between_stops_at_endvalue);
+    tcase_add_test(tc, daemon_cycles_and_stops_on_sigterm);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=random */
     TCase *tr = tcase_create("random");
