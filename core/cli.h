@@ -41,6 +41,8 @@ int dld_cli_exit_for(int code);               /* dld_code → exit code */
 int dld_cli_fail(int code, const struct dld_error *err);   /* prints the error, returns an exit code */
 bool dld_cli_help_requested(int argc, char **argv, const char *usage);
 void dld_cli_print_json(cJSON *o);            /* prints and frees */
+/* Loads the config and opens the state store; on failure the config is
+ * already cleaned up and err says why. */
 int dld_cli_open_state(struct dld_config *cfg, const char *path, void **inst, struct dld_error *err);
 
 #endif

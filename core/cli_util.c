@@ -56,5 +56,7 @@ int dld_cli_open_state(struct dld_config *cfg, const char *path, void **inst, st
         if (rc)
             dld_error_prefix(err, "state plugin %s", pc->plugin);
     }
+    if (rc)
+        dld_config_clean_up(cfg); /* the caller only reports the error */
     return rc;
 }

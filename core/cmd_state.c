@@ -104,10 +104,8 @@ int dld_cmd_status(struct dld_cli *cli)
     dld_error_init(&err);
     void *st = NULL;
     int rc = dld_cli_open_state(&cfg, cli->config_path, &st, &err);
-    if (rc) {
-        dld_config_clean_up(&cfg);
+    if (rc)
         return dld_cli_fail(rc, &err);
-    }
     const struct dld_state_vtable *vt = &cfg.kinds[DLD_KIND_STATE].loaded.vt.state;
     const struct dld_host *host = dld_core_host();
     char *list = NULL;
@@ -233,10 +231,8 @@ int dld_cmd_history(struct dld_cli *cli)
     dld_error_init(&err);
     void *st = NULL;
     int rc = dld_cli_open_state(&cfg, cli->config_path, &st, &err);
-    if (rc) {
-        dld_config_clean_up(&cfg);
+    if (rc)
         return dld_cli_fail(rc, &err);
-    }
     const struct dld_state_vtable *vt = &cfg.kinds[DLD_KIND_STATE].loaded.vt.state;
     char *text = NULL;
     int code = DLD_EXIT_OK;
@@ -292,10 +288,8 @@ int dld_cmd_reset(struct dld_cli *cli)
     dld_error_init(&err);
     void *st = NULL;
     int rc = dld_cli_open_state(&cfg, cli->config_path, &st, &err);
-    if (rc) {
-        dld_config_clean_up(&cfg);
+    if (rc)
         return dld_cli_fail(rc, &err);
-    }
     const struct dld_state_vtable *vt = &cfg.kinds[DLD_KIND_STATE].loaded.vt.state;
     char *item = NULL;
     int64_t token = 0;
@@ -465,10 +459,8 @@ int dld_cmd_tables(struct dld_cli *cli)
     dld_error_init(&err);
     void *st = NULL;
     int rc = dld_cli_open_state(&cfg, cli->config_path, &st, &err);
-    if (rc) {
-        dld_config_clean_up(&cfg);
+    if (rc)
         return dld_cli_fail(rc, &err);
-    }
     const struct dld_state_vtable *vt = &cfg.kinds[DLD_KIND_STATE].loaded.vt.state;
     if (!strcmp(sub, "list")) {
         rc = s_tables_list(cli, vt, st, &err);
