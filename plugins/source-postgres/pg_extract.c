@@ -115,7 +115,7 @@ static int s_capture_high(struct dld_pg_cursor *cur, const struct dld_extract_re
                           struct dld_pg_buf *note, struct dld_error *err)
 {
     struct dld_pg_buf sql = {0};
-    const char *params[2];
+    const char *params[3];
     char lag[48];
     int nparams = 0;
     int rc = dld_pg_high_sql(&sql, cur->pg->conn, &cur->table, req, &nparams, params, lag, sizeof lag, err);

@@ -127,8 +127,9 @@ int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *
 /* COPY (SELECT <columns> FROM <table> <where>) TO STDOUT (FORMAT binary) */
 int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
                     const struct dld_extract_request *req, const char *high, struct dld_error *err);
-/* SELECT max(col)::text FROM table WHERE col > $1 [AND col <= now() - lag]
- * with its parameter values (borrowed from req or the buffer). */
+/* SELECT max(col)::text FROM table WHERE col > $1 [AND col <= endvalue for a
+ * `between` item] [AND col <= now() - lag], with its parameter values
+ * (at most 3; borrowed from req or lagbuf). */
 int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
                     const struct dld_extract_request *req, int *nparams, const char **params, char *lagbuf,
                     size_t lagcap, struct dld_error *err);

@@ -233,6 +233,15 @@ int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
         params[(*nparams)++] = req->low;
         sep = " AND ";
     }
+    if (t->filter_operator && !strcmp(t->filter_operator, "between") && t->end_value) {
+        /* a delta `between` never moves its window past endvalue */
+        dld_pg_buf_append(b, sep);
+        if ((rc = dld_pg_append_ident(b, conn, NULL, col, err)))
+            return rc;
+        dld_pg_buf_appendf(b, " <= $%d", *nparams + 1);
+        params[(*nparams)++] = t->end_value;
+        sep = " AND ";
+    }
     if (t->lag_seconds > 0) {
         const char *now;
         if (fc->kind == DLD_PG_TIMESTAMP && fc->spec.tz)

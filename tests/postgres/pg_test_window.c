@@ -224,6 +224,19 @@ START_TEST(test_boundary_ties)
     ck_assert_str_eq(info.high, "5");
     pgt_rows_free(&got);
     pgt_info_free(&info);
+    /* a delta `between` caps its high mark at endvalue */
+    t.filter_operator = "between";
+    t.start_value = "1";
+    t.end_value = "4";
+    req = pgt_req(&t, DLD_MODE_DELTA, "2", 0, NULL);
+    s_run(s_inst, &req, &info, &got);
+    s_assert_ids(&got, "5,6", "between capped at 4");
+    ck_assert_str_eq(info.high, "3");
+    ck_assert_msg(strstr(info.query, "WHERE \"k\" > $1 AND \"k\" <= $2 -- $1='2', $2='4'"), "%s", info.query);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+    t.filter_operator = NULL;
+    t.start_value = t.end_value = NULL;
     /* and with nothing above the watermark there is nothing to load */
     req = pgt_req(&t, DLD_MODE_DELTA, "5", 0, NULL);
     s_run(s_inst, &req, &info, &got);
