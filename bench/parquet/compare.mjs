@@ -44,7 +44,7 @@ const same = (await digest(ours)) === (await digest(duck));
 const rows = first.rows;
 const ob = fs.statSync(ours).size, db = fs.statSync(duck).size;
 const f = (x) => Math.round(x).toLocaleString('en-US');
-const col = (a, b, c = '') => console.log(a.padEnd(24) + b.padStart(14) + c.padStart(22));
+const col = (a, b, c = '') => console.log(a.padEnd(24) + b.padStart(14) + c.padStart(26));
 console.log(`rows: ${f(rows)}  (bigint, timestamp, decimal(12,2), short text, boolean, nullable long text)  zstd, ${runs} runs each, alternating`);
 col('', 'deltaload', `DuckDB ${typeof version === 'function' ? version() : ''} 1 thread`);
 col('encode rows/s (best)', f(rows / best(o)), f(rows / best(d)));
