@@ -25,9 +25,16 @@
 
 static const struct dld_option s_options[] = {
     {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "Root directory of the lake (created if missing).", NULL},
-    {"format", DLD_OPT_STRING, 0, "csv", "csv|parquet", "File format of the data files.", NULL},
+    {"format", DLD_OPT_STRING, 0, "parquet", "parquet|csv", "File format of the data files.", NULL},
     {"compression", DLD_OPT_STRING, 0, "zstd", "zstd|snappy|gzip|none", "Parquet compression codec.", NULL},
+    {"compression_level", DLD_OPT_INT, 0, NULL, NULL,
+     "Parquet: codec level (zstd 1-22, default 3; gzip 1-9, default 6); unset uses the codec's default.", NULL},
     {"row_group_size", DLD_OPT_INT, 0, "67108864", NULL, "Parquet: target uncompressed bytes per row group.", NULL},
+    {"page_size", DLD_OPT_INT, 0, NULL, NULL, "Parquet: target uncompressed bytes per data page (default 1 MiB).", NULL},
+    {"dictionary_max_bytes", DLD_OPT_INT, 0, NULL, NULL,
+     "Parquet: a column chunk's dictionary may grow to this many bytes before the rest of the chunk is written "
+     "PLAIN (default 1 MiB).",
+     NULL},
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL,
      "Start a new file once the current one reaches this many bytes.", NULL},
     {"timestamp_unit", DLD_OPT_STRING, 0, "native", "native|ms",
@@ -284,7 +291,7 @@ static int s_file_open(struct s_handle *h, struct dld_error *err)
     char source[600];
     snprintf(source, sizeof source, "%s%s%s", h->table.source_schema ? h->table.source_schema : "",
              h->table.source_schema && h->table.source_schema[0] ? "." : "", h->table.source_table);
-    const char *meta[] = {"deltaload.writer", "deltaload " "0.1.0", "deltaload.source_table", source,
+    const char *meta[] = {"deltaload.writer", "deltaload", "deltaload.source_table", source,
                           "deltaload.target_table", h->table.target_table_name, "deltaload.window", window,
                           "deltaload.load_id", load_id, NULL};
     struct dld_sink sink = {.ctx = h, .write = s_sink_write};
