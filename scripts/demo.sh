@@ -52,3 +52,15 @@ echo; echo "== deltaload history"
 "$DL" history
 echo; echo "== the lake"
 find lake -type f | sort
+echo; echo "== the lake read back by DuckDB (a Parquet reader we did not write), compared with the source"
+NODE_PATH=../tests/node/node_modules node -e '
+const { DuckDBInstance } = require("@duckdb/node-api");
+(async () => {
+  const db = await (await DuckDBInstance.create(":memory:")).connect();
+  const rows = async (sql) => (await db.runAndReadAll(sql)).getRows()[0].map(String).join(", ");
+  const lake = "read_parquet(\"lake/raw/main/orders/*.parquet\")";
+  console.log("lake:   row versions, distinct orders:", await rows(`SELECT count(*), count(DISTINCT row_id) FROM ${lake}`));
+  console.log("lake:   latest version of each order, count and sum(amount):",
+    await rows(`SELECT count(*), sum(amount)::VARCHAR FROM (SELECT * FROM ${lake} QUALIFY row_number() OVER (PARTITION BY row_id ORDER BY version DESC) = 1)`));
+})();'
+echo "source: orders, count and sum(amount): $(sqlite3 -separator ', ' source.db 'SELECT count(*), printf("%.2f", sum(amount)) FROM orders')"
