@@ -127,14 +127,15 @@ int dld_cmd_plugins(struct dld_cli *cli)
         v.found = v.refused = NULL;
         dld_cli_print_json(o);
     } else if (!v.want) {
-        printf("%-10s %-12s %-8s %-5s %-40s %s\n", "KIND", "NAME", "VERSION", "ABI", "PATH", "DESCRIPTION");
+        /* the description is cut to one line; `describe` shows it whole */
+        printf("%-10s %-12s %-8s %-5s %-60s %s\n", "KIND", "NAME", "VERSION", "ABI", "DESCRIPTION", "PATH");
         for (cJSON *c = v.found->child; c; c = c->next)
-            printf("%-10s %-12s %-8s %-5s %-40s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(c, "kind")),
+            printf("%-10s %-12s %-8s %-5s %-60.60s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(c, "kind")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(c, "version")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(c, "abi")),
-                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "path")),
-                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "description")));
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "description")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "path")));
         for (cJSON *r = v.refused->child; r; r = r->next)
             printf("refused: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "error")));
     } else {
