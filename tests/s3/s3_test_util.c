@@ -42,6 +42,8 @@ bool s3t_servers(struct s3t_servers *out)
     snprintf(out->data, sizeof(out->data), "%s", cJSON_GetObjectItem(j, "data")->valuestring);
     snprintf(out->akid, sizeof(out->akid), "%s", cJSON_GetObjectItem(j, "akid")->valuestring);
     snprintf(out->secret, sizeof(out->secret), "%s", cJSON_GetObjectItem(j, "secret")->valuestring);
+    const char *creds = cJSON_GetStringValue(cJSON_GetObjectItem(j, "creds"));
+    snprintf(out->creds, sizeof(out->creds), "%s", creds ? creds : "");
     cJSON_Delete(j);
     return true;
 }

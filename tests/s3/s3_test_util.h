@@ -15,6 +15,7 @@ struct s3t_servers {
     char data[512];     /* s3rver's directory */
     char akid[64];
     char secret[128];
+    char creds[128];    /* stand-in IMDS / container / STS endpoint ("" if absent) */
 };
 /* reads $DLD_S3_STATE/servers.json; false (and prints why) if absent */
 bool s3t_servers(struct s3t_servers *out);

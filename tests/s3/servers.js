@@ -31,10 +31,13 @@ fs.mkdirSync(dataDir, { recursive: true });
 const keys = new Map([
   ['AKIDDELTALOADTEST', { secret: 'deltaload/test/secret/key/0123456789ABCDEF' }],
   ['ASIADELTALOADTEMP', { secret: 'temporary/secret/key/for/session/tests', token: 'session-token-for-tests==' }],
+  ['ASIAE2EIMDS', { secret: 'e2e/imds/secret', token: 'e2e-imds-session' }],
+  ['ASIAE2ECONTAINER', { secret: 'e2e/container/secret', token: 'e2e-container-session' }],
+  ['ASIAE2EWEBID', { secret: 'e2e/web-identity/secret', token: 'e2e-web-identity-session' }],
 ]);
 let skewMs = 0;
 let faults = [];
-const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {} };
+const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {}, byAkid: {} };
 const openUploads = new Map(); // uploadId -> { bucket, key, initiated }
 
 function xmlError(res, status, code, message, extra) {
@@ -82,6 +85,7 @@ function verify(req, body) {
   const wantSigned = /SignedHeaders=([^,]+)/.exec(opts.headers.Authorization)[1];
   if (wantSigned !== signedHeaders || want !== signature)
     return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.'];
+  stats.byAkid[akid] = (stats.byAkid[akid] || 0) + 1;
   return null;
 }
 
@@ -124,7 +128,7 @@ function control(req, res, url, body) {
   }
   if (url.pathname === '/__proxy/reset' && req.method === 'POST') {
     faults = []; skewMs = 0; openUploads.clear();
-    for (const k of Object.keys(stats)) stats[k] = k === 'byOp' ? {} : 0;
+    for (const k of Object.keys(stats)) stats[k] = k === 'byOp' || k === 'byAkid' ? {} : 0;
     return send({ ok: true });
   }
   res.writeHead(404); res.end();
@@ -165,6 +169,52 @@ function forward(req, res, body, upstreamPort, op, url) {
   });
   up.on('error', (e) => { xmlError(res, 502, 'BadGateway', `upstream: ${e.message}`); });
   up.end(body);
+}
+
+// The remote credential sources, in the documented formats (see tests/aws
+// for the client side against a stand-in of its own).
+function credsServer() {
+  const expiration = () => new Date(Date.now() + 3600 * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const handout = (akid) => ({ AccessKeyId: akid, SecretAccessKey: keys.get(akid).secret, Token: keys.get(akid).token,
+    Expiration: expiration() });
+  const json = (res, obj) => { const t = JSON.stringify(obj); res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(t); };
+  return http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/latest/api/token' && req.method === 'PUT') {
+        if (!req.headers['x-aws-ec2-metadata-token-ttl-seconds']) { res.writeHead(400); return res.end(); }
+        res.writeHead(200); return res.end('e2e-imds-api-token');
+      }
+      if (url.pathname.startsWith('/latest/meta-data/iam/security-credentials/')) {
+        if (req.headers['x-aws-ec2-metadata-token'] !== 'e2e-imds-api-token') { res.writeHead(401); return res.end(); }
+        const role = url.pathname.slice('/latest/meta-data/iam/security-credentials/'.length);
+        if (!role) { res.writeHead(200); return res.end('e2e-role\n'); }
+        if (role !== 'e2e-role') { res.writeHead(404); return res.end(); }
+        return json(res, { Code: 'Success', Type: 'AWS-HMAC', ...handout('ASIAE2EIMDS') });
+      }
+      if (url.pathname === '/container/creds') {
+        if (req.headers.authorization !== 'e2e-container-auth') { res.writeHead(403); return res.end(); }
+        return json(res, handout('ASIAE2ECONTAINER'));
+      }
+      if (url.pathname === '/' && req.method === 'POST') {
+        const p = new URLSearchParams(Buffer.concat(chunks).toString());
+        if (p.get('Action') !== 'AssumeRoleWithWebIdentity' || p.get('WebIdentityToken') !== 'e2e-web-identity-jwt') {
+          res.writeHead(400, { 'Content-Type': 'text/xml' });
+          return res.end('<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>' +
+            '<Message>bad token</Message></Error><RequestId>e2e-sts</RequestId></ErrorResponse>');
+        }
+        const c = handout('ASIAE2EWEBID');
+        res.writeHead(200, { 'Content-Type': 'text/xml' });
+        return res.end('<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>' +
+          `<AccessKeyId>${c.AccessKeyId}</AccessKeyId><SecretAccessKey>${c.SecretAccessKey}</SecretAccessKey>` +
+          `<SessionToken>${c.Token}</SessionToken><Expiration>${c.Expiration}</Expiration></Credentials>` +
+          '</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>');
+      }
+      res.writeHead(404); res.end();
+    });
+  });
 }
 
 async function main() {
@@ -217,12 +267,15 @@ async function main() {
   });
   proxy.keepAliveTimeout = 30000;
   await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const creds = credsServer();
+  await new Promise((r) => creds.listen(0, '127.0.0.1', r));
   const state = { pid: process.pid, s3rver: `http://127.0.0.1:${upstreamPort}`,
     endpoint: `http://127.0.0.1:${proxy.address().port}`, data: dataDir,
+    creds: `http://127.0.0.1:${creds.address().port}`,
     akid: 'AKIDDELTALOADTEST', secret: keys.get('AKIDDELTALOADTEST').secret };
   fs.writeFileSync(path.join(stateDir, 'servers.json.tmp'), JSON.stringify(state, null, 1));
   fs.renameSync(path.join(stateDir, 'servers.json.tmp'), path.join(stateDir, 'servers.json'));
-  const stop = () => { proxy.close(); s3rver.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 2000); };
+  const stop = () => { proxy.close(); creds.close(); s3rver.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 2000); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,0 +1,662 @@
+/*
+ * End-to-end through the deltaload binary with target s3: a SQLite source,
+ * `deltaload run`, s3rver behind the SigV4-verifying, fault-injecting proxy
+ * (servers.js), and the lake read back with DuckDB (lake_rows.cjs) from
+ * s3rver's on-disk store, listed and fetched through the proxy.
+ *
+ * As in tests/core/test_e2e.c, the source table has a `seq` column that
+ * every insert and update sets to a new value, and triggers copy every row
+ * version into `versions`. Changes happen only between runs, so after any
+ * sequence of runs, failures and kills the lake must hold exactly the rows
+ * of `versions`, each once, and the table's directory in the bucket must
+ * hold nothing but files listed by manifests (and no open multipart upload).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+
+#include "e2e_util.h"
+#include "s3_test_util.h"
+#include "test_host.h"
+
+static struct s3t_servers g_srv;
+static char s_dir[PATH_MAX];
+static char s_db[PATH_MAX + 16];
+static char s_prefix[128]; /* this test's key prefix in bucket "lake" */
+static char s_table[256];  /* "<prefix>/raw/main/orders/" */
+static char s_node_script[PATH_MAX];
+
+#define RUN(...) e2e_run(s_dir, (const char *const[]){__VA_ARGS__, NULL}, 0)
+
+static const char *const s_aws_env[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
+    "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_DISABLED", NULL};
+
+static void s_setup(void)
+{
+    ck_assert_msg(s3t_servers(&g_srv), "s3 test servers are not running");
+    ck_assert_int_eq(dld_test_tmpdir(s_dir, sizeof s_dir, "e2e-s3"), 0);
+    snprintf(s_db, sizeof s_db, "%s/src.db", s_dir);
+    /* unique per test process, so tests never see each other's objects */
+    snprintf(s_prefix, sizeof s_prefix, "e2e-%ld-%ld", (long)getpid(), (long)time(NULL));
+    snprintf(s_table, sizeof s_table, "%s/raw/main/orders/", s_prefix);
+    snprintf(s_node_script, sizeof s_node_script, "%s/lake_rows.cjs", DLD_S3_TEST_DIR);
+    /* the credentials chain must see only what a test sets; no developer
+     * ~/.aws, no instance metadata probe */
+    for (int i = 0; s_aws_env[i]; i++)
+        unsetenv(s_aws_env[i]);
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/no-aws-config", s_dir);
+    setenv("AWS_CONFIG_FILE", p, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", p, 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    free(s3t_proxy(&g_srv, "DELETE", "faults", NULL));
+}
+
+static void s_teardown(void)
+{
+    free(s3t_proxy(&g_srv, "DELETE", "faults", NULL));
+    if (getenv("DLD_KEEP_TMP") == NULL)
+        dld_test_rmtree(s_dir);
+}
+
+/* ---- the source ---------------------------------------------------------------- */
+
+/* n rows, seq = id, val text (NULL every 11th), plus the version log */
+static void s_source(int n, bool wide)
+{
+    char sql[1024];
+    e2e_sql(s_db, "CREATE TABLE orders(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, val TEXT);"
+                  "CREATE TABLE versions(id INTEGER, seq INTEGER, val TEXT);"
+                  "CREATE TRIGGER v_ins AFTER INSERT ON orders BEGIN INSERT INTO versions VALUES(new.id, new.seq, new.val); END;"
+                  "CREATE TRIGGER v_upd AFTER UPDATE ON orders BEGIN INSERT INTO versions VALUES(new.id, new.seq, new.val); END;"
+                  "CREATE INDEX orders_seq ON orders(seq);");
+    /* wide: 96 hex characters of noise per row, so files reach several
+     * multipart parts with few rows */
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < %d) "
+             "INSERT INTO orders SELECT i, i, CASE WHEN i %% 11 = 0 THEN NULL "
+             "ELSE 'v' || i || %s || CASE WHEN i %% 7 = 0 THEN ',\"q\"|' ELSE '' END END FROM c",
+             n, wide ? "'-' || hex(randomblob(48))" : "''");
+    e2e_sql(s_db, sql);
+}
+
+/* updates some rows into a later window, inserts rows, two of them tied on
+ * the new high mark; a row changes at most once between two runs */
+static void s_mutate(int step, int modulo)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE orders SET seq = (SELECT max(seq)+1 FROM orders) + id, val = 'upd%d-' || id WHERE id %% %d = %d;"
+             "INSERT INTO orders SELECT max(id)+1, (SELECT max(seq)+1 FROM orders), 'new%d-a' FROM orders;"
+             "INSERT INTO orders SELECT max(id)+1, (SELECT max(seq) FROM orders), 'new%d-tie1' FROM orders;"
+             "INSERT INTO orders SELECT max(id)+1, (SELECT max(seq) FROM orders), NULL FROM orders;",
+             step, modulo, step % modulo, step, step);
+    e2e_sql(s_db, sql);
+}
+
+/* ---- the configuration ---------------------------------------------------------- */
+
+/* target options beyond the common ones (a JSON fragment ending with ','; it
+ * comes first, so its keys win over the defaults that follow),
+ * credentials (a JSON fragment or NULL for the proxy's static test keys),
+ * engine options beyond the common ones */
+static void s_config(const char *target_extra, const char *creds, const char *engine_extra)
+{
+    char path[PATH_MAX + 32], text[8192], keys[512];
+    snprintf(keys, sizeof keys, ", \"access_key_id\": \"%s\", \"secret_access_key\": \"%s\"", g_srv.akid,
+             g_srv.secret);
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\"],\n"
+             " \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},\n"
+             " \"target\": {\"plugin\": \"s3\", \"options\": {\"bucket\": \"lake\", \"prefix\": \"%s\","
+             " %s\"endpoint\": \"%s\", \"path_style\": true, \"region\": \"us-east-1\", \"format\": \"parquet\"%s}},\n"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},\n"
+             " \"engine\": {\"batch_rows\": 2000, \"lease_ttl_seconds\": 1, \"retries\": 0%s},\n"
+             " \"tables\": [{\"targetTableName\": \"orders\", \"sourceSchema\": \"main\", \"sourceTable\": \"orders\","
+             " \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\", \"startvalue\": \"1\", \"activeflag\": \"Y\","
+             " \"ouputs3Prefix\": \"raw\"}]}\n",
+             getenv("DLD_PLUGIN_DIR"), s_prefix, target_extra ? target_extra : "", g_srv.endpoint, creds ? creds : keys,
+             engine_extra ? engine_extra : "");
+    e2e_write(path, text);
+}
+
+/* ---- reading the lake back ------------------------------------------------------ */
+
+static bool s_line_in(const char *lines, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = lines; (p = strstr(p, line)) != NULL; p += n)
+        if ((p == lines || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static int s_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* the lines of a file, sorted, newline-joined (as e2e_source_rows) */
+static char *s_sorted_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)len + 1);
+    size_t got = fread(text, 1, (size_t)len, f);
+    text[got] = '\0';
+    fclose(f);
+    size_t n = 0, cap = 1024;
+    char **v = malloc(cap * sizeof(char *));
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (n == cap)
+            v = realloc(v, (cap *= 2) * sizeof(char *));
+        v[n++] = l;
+    }
+    qsort(v, n, sizeof(char *), s_cmp);
+    char *out = malloc((size_t)len + 2), *p = out;
+    *p = '\0';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s\n", v[i]);
+    free(v);
+    free(text);
+    return out;
+}
+
+/* open multipart uploads under this test's prefix, per the proxy */
+static int s_open_uploads(void)
+{
+    char *text = s3t_proxy(&g_srv, "GET", "stats", NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    ck_assert_msg(j != NULL, "no proxy stats");
+    int n = 0;
+    cJSON *u;
+    cJSON_ArrayForEach(u, cJSON_GetObjectItem(j, "openUploads"))
+    {
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(u, "key"));
+        n += key && !strncmp(key, s_prefix, strlen(s_prefix));
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+static int64_t s_akid_requests(const char *akid)
+{
+    char *text = s3t_proxy(&g_srv, "GET", "stats", NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    ck_assert_msg(j != NULL, "no proxy stats");
+    cJSON *x = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "byAkid"), akid);
+    int64_t n = x ? (int64_t)x->valuedouble : 0;
+    cJSON_Delete(j);
+    return n;
+}
+
+struct s_lake {
+    char *rows;        /* sorted "id|seq|val" lines of every manifest-listed file */
+    int manifests;
+    int files;         /* data files listed by manifests */
+    int orphans;       /* LOAD objects in the table directory that no manifest lists */
+    char problem[512]; /* first hygiene problem, "" if none */
+};
+
+/* Lists the table directory through the proxy, reads the manifests, checks
+ * that every LOAD object is listed by one and every listed file exists,
+ * then reads the listed files with DuckDB from s3rver's store. */
+static void s_read_lake(struct s_lake *lake, bool rows)
+{
+    memset(lake, 0, sizeof(*lake));
+    char *keys = s3t_list(&g_srv, "lake", s_table);
+    size_t tl = strlen(s_table);
+    char *listed = calloc(1, 1);
+    size_t listed_len = 0;
+    char cmd[65536];
+    char out[PATH_MAX + 32];
+    snprintf(out, sizeof out, "%s/lake_rows.txt", s_dir);
+    int pos = snprintf(cmd, sizeof cmd, "node '%s' '%s'", s_node_script, out);
+    char *copy = strdup(keys);
+    for (char *save = NULL, *k = strtok_r(copy, "\n", &save); k; k = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(k + tl, "_manifests/", 11) != 0)
+            continue;
+        char *body = NULL;
+        size_t blen = 0;
+        ck_assert_int_eq(s3t_get(&g_srv, "lake", k, &body, &blen), 200);
+        cJSON *m = cJSON_ParseWithLength(body, blen);
+        free(body);
+        ck_assert_msg(m != NULL, "manifest %s is not JSON", k);
+        lake->manifests++;
+        cJSON *f;
+        cJSON_ArrayForEach(f, cJSON_GetObjectItem(m, "files"))
+        {
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
+            ck_assert_ptr_nonnull(name);
+            char full[1024];
+            snprintf(full, sizeof full, "%s%s", s_table, name);
+            if (!s_line_in(keys, full) && !lake->problem[0])
+                snprintf(lake->problem, sizeof lake->problem, "manifest %s lists missing %s", k, name);
+            listed = realloc(listed, listed_len + strlen(full) + 2);
+            listed_len += (size_t)sprintf(listed + listed_len, "%s\n", full);
+            lake->files++;
+            pos += snprintf(cmd + pos, sizeof cmd - (size_t)pos, " '%s/lake/%s._S3rver_object'", g_srv.data, full);
+            ck_assert_msg((size_t)pos < sizeof cmd, "too many files for one command line");
+        }
+        cJSON_Delete(m);
+    }
+    free(copy);
+    copy = strdup(keys);
+    for (char *save = NULL, *k = strtok_r(copy, "\n", &save); k; k = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(k + tl, "LOAD", 4) == 0 && !s_line_in(listed, k)) {
+            lake->orphans++;
+            if (!lake->problem[0])
+                snprintf(lake->problem, sizeof lake->problem, "%s is in no manifest", k);
+        }
+    }
+    free(copy);
+    free(listed);
+    free(keys);
+    if (!rows)
+        return;
+    snprintf(cmd + pos, sizeof cmd - (size_t)pos, " >'%s/lake_cols.json'", s_dir);
+    ck_assert_msg(system(cmd) == 0, "DuckDB could not read the lake's files");
+    lake->rows = s_sorted_file(out);
+}
+
+/* The property: the lake holds every source row version exactly once and
+ * nothing else; the bucket holds nothing a manifest does not list. */
+static void s_check_lake(int want_manifests)
+{
+    struct s_lake lake;
+    s_read_lake(&lake, true);
+    char *want = e2e_source_rows(s_db, "SELECT id, seq, val FROM versions");
+    ck_assert_msg(lake.problem[0] == '\0', "lake problem: %s", lake.problem);
+    if (strcmp(lake.rows, want) != 0) {
+        char p[PATH_MAX + 32];
+        snprintf(p, sizeof p, "%s/want.txt", s_dir);
+        e2e_write(p, want);
+        snprintf(p, sizeof p, "%s/lake.txt", s_dir);
+        e2e_write(p, lake.rows);
+    }
+    ck_assert_msg(strcmp(lake.rows, want) == 0, "lake differs from the source's row versions (DLD_KEEP_TMP=1 keeps "
+                  "%s/{lake,want}.txt)", s_dir);
+    if (want_manifests >= 0)
+        ck_assert_int_eq(lake.manifests, want_manifests);
+    ck_assert_int_eq(s_open_uploads(), 0);
+    free(lake.rows);
+    free(want);
+}
+
+/* status --json of table orders: the committed watermark and the last load */
+struct s_status {
+    char watermark[64]; /* "" when none */
+    char last_status[32];
+    char last_error[2048];
+};
+
+static void s_get_status(struct s_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    ck_assert_int_eq(RUN("--json", "status", "--table", "orders"), 0);
+    const char *out = e2e_output(s_dir);
+    cJSON *j = cJSON_Parse(strchr(out, '{'));
+    ck_assert_msg(j != NULL, "status --json is not JSON: %s", out);
+    cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tables"), 0);
+    ck_assert_msg(t != NULL, "no table in status: %s", out);
+    const char *w = cJSON_GetStringValue(cJSON_GetObjectItem(t, "watermark"));
+    snprintf(st->watermark, sizeof st->watermark, "%s", w ? w : "");
+    cJSON *l = cJSON_GetObjectItem(t, "last_load");
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(l, "status"));
+    const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(l, "error"));
+    snprintf(st->last_status, sizeof st->last_status, "%s", s ? s : "");
+    snprintf(st->last_error, sizeof st->last_error, "%s", e ? e : "");
+    cJSON_Delete(j);
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+/* initial load, then updates + inserts + boundary ties as a delta, then a
+ * run with nothing new: each version once, Parquet read by DuckDB */
+START_TEST(delta_parquet_through_the_binary)
+{
+    s_source(3000, false);
+    s_config("\"row_group_size\": 65536, ", NULL, NULL);
+    int64_t before = s_akid_requests(g_srv.akid);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake(1);
+    /* what DuckDB saw: the source's columns, with their types */
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/lake_cols.json", s_dir);
+    FILE *f = fopen(p, "r");
+    char cols[1024] = "";
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(cols, sizeof cols, f));
+    fclose(f);
+    ck_assert_msg(strstr(cols, "{\"name\":\"id\",\"type\":\"BIGINT\"},{\"name\":\"seq\",\"type\":\"BIGINT\"},"
+                               "{\"name\":\"val\",\"type\":\"VARCHAR\"}"),
+                  "%s", cols);
+    for (int step = 1; step <= 2; step++) {
+        s_mutate(step, 7);
+        ck_assert_msg(RUN("--json", "run") == 0, "%s", e2e_output(s_dir));
+        ck_assert_msg(strstr(e2e_output(s_dir), "\"mode\":\t\"delta\""), "%s", e2e_output(s_dir));
+        s_check_lake(1 + step);
+    }
+    ck_assert_int_eq(RUN("--json", "run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "\"outcome\":\t\"noop\""), "%s", e2e_output(s_dir));
+    s_check_lake(3);
+    struct s_status st;
+    s_get_status(&st);
+    ck_assert_str_eq(st.watermark, e2e_sql_value(s_db, "SELECT max(seq) FROM orders"));
+    /* every request went through the verifying proxy, signed with the test key */
+    ck_assert_int_gt(s_akid_requests(g_srv.akid) - before, 5);
+}
+END_TEST
+
+/* The store fails every request of a run (503 SlowDown): retries give up,
+ * the run exits 1, the watermark stays and the error is recorded; once
+ * the fault is gone the next run loads the same rows, once. */
+START_TEST(retries_give_up_then_recover)
+{
+    s_source(2000, false);
+    s_config("\"max_attempts\": 3, \"retry_base_delay_ms\": 5, ", NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    struct s_status st0;
+    s_get_status(&st0);
+    s_mutate(1, 5);
+    char fault[512];
+    snprintf(fault, sizeof fault,
+             "[{\"action\":\"status\",\"status\":503,\"code\":\"SlowDown\",\"message\":\"Please reduce your request "
+             "rate.\",\"count\":1000000,\"match\":\"%s\"}]",
+             s_prefix);
+    free(s3t_proxy(&g_srv, "POST", "faults", fault));
+    int64_t faults0 = s3t_stat(&g_srv, "faults");
+    int rc = RUN("run");
+    ck_assert_msg(rc == 1, "expected exit 1, got %d: %s", rc, e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "SlowDown") && strstr(e2e_output(s_dir), "gave up after 3 attempts"), "%s",
+                  e2e_output(s_dir));
+    /* retried: at least the three attempts of the first request hit the fault */
+    ck_assert_int_ge(s3t_stat(&g_srv, "faults") - faults0, 3);
+    free(s3t_proxy(&g_srv, "DELETE", "faults", NULL));
+    struct s_status st;
+    s_get_status(&st);
+    ck_assert_str_eq(st.watermark, st0.watermark);
+    ck_assert_str_eq(st.last_status, "failed");
+    ck_assert_msg(strstr(st.last_error, "SlowDown"), "recorded error: %s", st.last_error);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake(2);
+
+    /* Now a failure in the middle of a multipart file: the first part goes
+     * up, every later UploadPart fails. The target aborts the upload and the
+     * engine discards what the load wrote (other requests still work). */
+    s_config("\"max_attempts\": 2, \"retry_base_delay_ms\": 5, \"compression\": \"none\", \"row_group_size\": "
+             "1048576, \"part_size\": 5242880, \"max_file_size\": 5300000, ", NULL, NULL);
+    /* every row moves, 6 kB each: ~12 MB, three multipart files */
+    e2e_sql(s_db, "UPDATE orders SET val = 'big-' || hex(randomblob(3000)), seq = seq + 1000000");
+    snprintf(fault, sizeof fault,
+             "[{\"op\":\"UploadPart\",\"action\":\"status\",\"status\":503,\"code\":\"SlowDown\",\"skip\":1,"
+             "\"count\":1000000,\"match\":\"%s\"}]",
+             s_prefix);
+    free(s3t_proxy(&g_srv, "POST", "faults", fault));
+    int64_t aborts0 = s3t_stat(&g_srv, "byOp.AbortMultipartUpload");
+    rc = RUN("run");
+    free(s3t_proxy(&g_srv, "DELETE", "faults", NULL));
+    ck_assert_msg(rc == 1, "expected exit 1, got %d: %s", rc, e2e_output(s_dir));
+    ck_assert_int_ge(s3t_stat(&g_srv, "byOp.AbortMultipartUpload") - aborts0, 1);
+    s_get_status(&st);
+    ck_assert_str_eq(st.last_status, "failed");
+    ck_assert_msg(strstr(st.last_error, "UploadPart") && strstr(st.last_error, "SlowDown"), "%s", st.last_error);
+    struct s_lake lake;
+    s_read_lake(&lake, false);
+    ck_assert_msg(lake.problem[0] == '\0', "the failed load left: %s", lake.problem);
+    ck_assert_int_eq(lake.manifests, 2);
+    ck_assert_int_eq(s_open_uploads(), 0);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake(3);
+}
+END_TEST
+
+extern char **environ;
+
+/* Runs `deltaload run` and kills it (SIGKILL) once the proxy has seen `n`
+ * more requests, plus `extra_ms`: a kill point inside the S3 traffic of a
+ * load (or of its recovery) whatever the machine's speed. Returns the exit
+ * code, 128+9 if killed. */
+static int s_run_kill_at_request(int n, int extra_ms)
+{
+    char out[PATH_MAX + 32];
+    snprintf(out, sizeof out, "%s/last.out", s_dir);
+    char *argv[] = {getenv("DLD_BIN"), "run", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    char cwd[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(s_dir), 0);
+    int64_t start = s3t_stat(&g_srv, "requests");
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    ck_assert_int_eq(chdir(cwd), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_msg(rc == 0, "cannot start %s", argv[0]);
+    int status = 0;
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            goto done;
+        if (s3t_stat(&g_srv, "requests") - start >= n)
+            break;
+        usleep(2000);
+    }
+    if (extra_ms > 0)
+        usleep((useconds_t)extra_ms * 1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+done:
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+/* kill -9 at random moments of loads made of several multipart files; after
+ * the lease expires the next run recovers (deletes the dead attempt's
+ * objects, aborts its uploads) and loads the same window again */
+START_TEST(kill9_mid_multipart_then_recover)
+{
+    s_source(180000, true);
+    /* ~21 MB of Parquet for the full load: 4 files of 2 parts each */
+    s_config("\"compression\": \"none\", \"row_group_size\": 1048576, \"part_size\": 5242880,"
+             " \"max_file_size\": 5800000, \"concurrency\": 2, ",
+             NULL, NULL);
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    int killed = 0, tried = 0, left_upload = 0, left_objects = 0;
+    /* rounds 0,1 kill the full load (and then its recovery), round 2 lets
+     * it finish and changes the source, rounds 3,4 kill the delta, ... */
+    const int rounds = 8;
+    for (int round = 0; round < rounds; round++) {
+        if (round % 3 == 2) {
+            ck_assert_msg(RUN("run") == 0, "round %d: %s", round, e2e_output(s_dir));
+            /* a big delta: every third row moves (but not those s_mutate
+             * changes next: one version per row between two runs) */
+            char sql[256];
+            snprintf(sql, sizeof sql,
+                     "UPDATE orders SET seq = seq + 1000000, val = 'r%d-' || hex(randomblob(48)) "
+                     "WHERE id %% 3 = %d AND id %% 13 <> %d",
+                     round, round % 3, round % 13);
+            e2e_sql(s_db, sql);
+            s_mutate(round, 13);
+            continue;
+        }
+        /* a full load is ~16 requests (4 files of 2 parts), a delta ~8,
+         * recovery 5 or more */
+        int at = 1 + (int)(rand_r(&seed) % 8), extra = (int)(rand_r(&seed) % 40);
+        int rc = s_run_kill_at_request(at, extra);
+        ck_assert_msg(rc == 0 || rc == 128 + 9, "round %d: exit %d: %s", round, rc, e2e_output(s_dir));
+        tried++;
+        if (rc == 128 + 9) {
+            killed++;
+            struct s_lake lake;
+            s_read_lake(&lake, false);
+            left_objects += lake.orphans > 0;
+            left_upload += s_open_uploads() > 0;
+            usleep(1100000); /* the dead process's lease (lease_ttl_seconds 1) */
+        }
+    }
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    fprintf(stderr, "kill9_mid_multipart: %d of %d runs killed, %d left an open multipart upload, %d left objects "
+                    "of the dead attempt\n", killed, tried, left_upload, left_objects);
+    /* the kills did land inside loads, or this proved nothing */
+    ck_assert_int_ge(killed, 2);
+    ck_assert_int_ge(left_upload + left_objects, 1);
+    s_check_lake(-1);
+}
+END_TEST
+
+/* A wrong secret: the proxy answers SignatureDoesNotMatch; the run fails
+ * with exit 1 and says so, the watermark stays, and neither the wrong nor
+ * the right secret appears in any output or in the state store. */
+START_TEST(bad_secret_fails_cleanly)
+{
+    static const char *wrong = "WrongSecretThatMustNotLeak/0123456789xyz";
+    s_source(500, false);
+    s_config(NULL, NULL, NULL);
+    ck_assert_msg(RUN("-v", "run") == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(!strstr(e2e_output(s_dir), g_srv.secret), "the secret was printed: %s", e2e_output(s_dir));
+    struct s_status st0;
+    s_get_status(&st0);
+    s_mutate(1, 7);
+    char creds[512];
+    snprintf(creds, sizeof creds, ", \"access_key_id\": \"%s\", \"secret_access_key\": \"%s\"", g_srv.akid, wrong);
+    s_config(NULL, creds, NULL);
+    int64_t rejected0 = s3t_stat(&g_srv, "rejected");
+    const char *const variants[][3] = {{"-v", "run", NULL}, {"--json", "run", NULL}};
+    for (int v = 0; v < 2; v++) {
+        int rc = e2e_run(s_dir, variants[v], 0);
+        const char *out = e2e_output(s_dir);
+        ck_assert_msg(rc == 1, "expected exit 1, got %d: %s", rc, out);
+        ck_assert_msg(strstr(out, "SignatureDoesNotMatch"), "no AWS error code: %s", out);
+        ck_assert_msg(!strstr(out, wrong) && !strstr(out, g_srv.secret), "a secret was printed: %s", out);
+    }
+    ck_assert_int_ge(s3t_stat(&g_srv, "rejected") - rejected0, 2);
+    struct s_status st;
+    s_get_status(&st);
+    ck_assert_str_eq(st.watermark, st0.watermark);
+    ck_assert_str_eq(st.last_status, "failed");
+    ck_assert_msg(strstr(st.last_error, "SignatureDoesNotMatch"), "%s", st.last_error);
+    /* status (plain and JSON, which echo the configuration) and history */
+    const char *const shows[][3] = {{"status", NULL, NULL}, {"--json", "status", NULL}, {"history", NULL, NULL},
+                                    {"--json", "history", NULL}};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(e2e_run(s_dir, shows[i], 0), 0);
+        ck_assert_msg(!strstr(e2e_output(s_dir), wrong), "a secret was printed: %s", e2e_output(s_dir));
+    }
+    char cmd[PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd, "grep -rqaF -e '%s' -e '%s' '%s/state.db'", wrong, g_srv.secret, s_dir);
+    ck_assert_msg(system(cmd) != 0, "a secret is stored in the state store");
+    s_config(NULL, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake(2);
+}
+END_TEST
+
+/* Each source of the credentials chain, end to end: the keys it hands out
+ * must sign requests the proxy accepts (it counts requests per key id). */
+START_TEST(credential_sources_sign_through_the_proxy)
+{
+    static const char *names[] = {"environment", "shared credentials file", "credential_process", "web identity",
+                                  "container endpoint", "instance metadata (IMDSv2)"};
+    char p[PATH_MAX + 64], text[PATH_MAX + 512];
+    const char *akid = g_srv.akid;
+    const char *target_creds = ""; /* nothing static in the config */
+    switch (_i) {
+    case 0:
+        setenv("AWS_ACCESS_KEY_ID", g_srv.akid, 1);
+        setenv("AWS_SECRET_ACCESS_KEY", g_srv.secret, 1);
+        break;
+    case 1:
+        snprintf(p, sizeof p, "%s/aws-credentials", s_dir);
+        snprintf(text, sizeof text, "[lake]\naws_access_key_id = %s\naws_secret_access_key = %s\n", g_srv.akid,
+                 g_srv.secret);
+        e2e_write(p, text);
+        setenv("AWS_SHARED_CREDENTIALS_FILE", p, 1);
+        target_creds = ", \"profile\": \"lake\"";
+        break;
+    case 2:
+        snprintf(p, sizeof p, "%s/aws-config", s_dir);
+        snprintf(text, sizeof text,
+                 "[default]\ncredential_process = printf '{\"Version\": 1, \"AccessKeyId\": \"%%s\", "
+                 "\"SecretAccessKey\": \"%%s\", \"SessionToken\": \"%%s\"}' ASIADELTALOADTEMP "
+                 "temporary/secret/key/for/session/tests session-token-for-tests==\n");
+        e2e_write(p, text);
+        setenv("AWS_CONFIG_FILE", p, 1);
+        akid = "ASIADELTALOADTEMP";
+        break;
+    case 3:
+        snprintf(p, sizeof p, "%s/web-identity-token", s_dir);
+        e2e_write(p, "e2e-web-identity-jwt");
+        setenv("AWS_WEB_IDENTITY_TOKEN_FILE", p, 1);
+        setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deltaload", 1);
+        setenv("AWS_ENDPOINT_URL_STS", g_srv.creds, 1);
+        akid = "ASIAE2EWEBID";
+        break;
+    case 4:
+        snprintf(p, sizeof p, "%s/container/creds", g_srv.creds);
+        setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", p, 1);
+        setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "e2e-container-auth", 1);
+        akid = "ASIAE2ECONTAINER";
+        break;
+    case 5:
+        setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", g_srv.creds, 1);
+        unsetenv("AWS_EC2_METADATA_DISABLED");
+        akid = "ASIAE2EIMDS";
+        break;
+    }
+    s_source(200, false);
+    s_config(NULL, target_creds, NULL);
+    int64_t before = s_akid_requests(akid);
+    int rc = RUN("run");
+    ck_assert_msg(rc == 0, "%s: exit %d: %s", names[_i], rc, e2e_output(s_dir));
+    ck_assert_msg(s_akid_requests(akid) - before >= 2, "%s: no request was signed with %s", names[_i], akid);
+    s_check_lake(1);
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("e2e_s3");
+    TCase *tc = tcase_create("e2e_s3");
+    tcase_add_checked_fixture(tc, s_setup, s_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, delta_parquet_through_the_binary);
+    tcase_add_test(tc, retries_give_up_then_recover);
+    tcase_add_test(tc, bad_secret_fails_cleanly);
+    tcase_add_loop_test(tc, credential_sources_sign_through_the_proxy, 0, 6);
+    suite_add_tcase(s, tc);
+    /* its own case so it can be repeated alone: CK_RUN_CASE=kill */
+    TCase *tk = tcase_create("kill");
+    tcase_add_checked_fixture(tk, s_setup, s_teardown);
+    tcase_set_timeout(tk, 120);
+    tcase_add_test(tk, kill9_mid_multipart_then_recover);
+    suite_add_tcase(s, tk);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
