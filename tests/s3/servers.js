@@ -37,7 +37,9 @@ const keys = new Map([
 ]);
 let skewMs = 0;
 let faults = [];
-const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {}, byAkid: {} };
+// msByOp: server-side milliseconds per operation, from the last byte of the
+// request to the last byte of the answer (the benchmark reads it)
+const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {}, byAkid: {}, msByOp: {} };
 const openUploads = new Map(); // uploadId -> { bucket, key, initiated }
 
 function xmlError(res, status, code, message, extra) {
@@ -128,7 +130,7 @@ function control(req, res, url, body) {
   }
   if (url.pathname === '/__proxy/reset' && req.method === 'POST') {
     faults = []; skewMs = 0; openUploads.clear();
-    for (const k of Object.keys(stats)) stats[k] = k === 'byOp' || k === 'byAkid' ? {} : 0;
+    for (const k of Object.keys(stats)) stats[k] = typeof stats[k] === 'object' ? {} : 0;
     return send({ ok: true });
   }
   res.writeHead(404); res.end();
@@ -233,6 +235,8 @@ async function main() {
       stats.requests++;
       const op = opName(req, url);
       stats.byOp[op] = (stats.byOp[op] || 0) + 1;
+      const t0 = process.hrtime.bigint();
+      res.on('finish', () => { stats.msByOp[op] = (stats.msByOp[op] || 0) + Number(process.hrtime.bigint() - t0) / 1e6; });
       const bad = verify(req, body);
       if (bad) {
         stats.rejected++;

@@ -215,6 +215,11 @@ static int s_send(void *impl, const struct dld_aws_http_request *req, struct dld
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (req->body || !strcmp(req->method, "PUT") || !strcmp(req->method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        /* curl copies a large body through its upload buffer, 64 KiB per
+         * send() by default: 1 MiB means 16 times fewer copies into it and
+         * system calls per part (measured in bench/s3) */
+        if (req->body_len > 65536)
+            curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     } else {
