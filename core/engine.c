@@ -159,6 +159,19 @@ static int s_recover(struct s_load *l, struct dld_error *err)
     if (rc)
         return rc;
     l->run.load_id = last.load_id + 1;
+    if (last.status == DLD_RUN_FAILED && !l->req->plan_only) {
+        /* A failed load's files were removed when it failed, unless that
+         * clean-up failed too (the target was unreachable). Discarding is
+         * idempotent, so do it again before anything else: until it
+         * succeeds the table makes no progress and keeps saying why. */
+        struct dld_load load;
+        s_load_view(l, &last, &load);
+        rc = l->tgt->load_discard(l->in->target, &load, err);
+        if (rc)
+            dld_error_prefix(err, "removing the files of failed load %lld", (long long)last.load_id);
+        dld_run_clean_up(dld_core_host(), &last);
+        return rc;
+    }
     bool interrupted = last.status == DLD_RUN_PLANNED || last.status == DLD_RUN_STAGED ||
                        last.status == DLD_RUN_PUBLISHED;
     if (!interrupted || l->req->plan_only) {

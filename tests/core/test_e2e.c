@@ -209,6 +209,38 @@ START_TEST(kill_inside_target)
 }
 END_TEST
 
+/* A load fails and so does the removal of its files: the next run removes
+ * them before it loads anything (no stray file ever stays behind). */
+START_TEST(failed_cleanup_is_retried)
+{
+    s_source(300);
+    s_config(NULL, NULL, NULL);
+    ck_assert_int_eq(RUN("run"), 0);
+    s_mutate(1);
+    e2e_sql(s_db, "UPDATE orders SET seq = seq + 5000, val = 'again' WHERE id <= 150 AND id % 13 <> 1");
+    char target[2048];
+    snprintf(target, sizeof target,
+             "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-target-file.so\", \"path\": \"lake\","
+             " \"max_file_size\": 2048, \"fail_write\": true, \"fail_discard\": true, \"kill_after_writes\": 2}}",
+             getenv("DLD_PLUGIN_DIR"));
+    s_config(NULL, target, NULL);
+    ck_assert_int_eq(RUN("run"), 1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "could not remove the files of failed load"), "%s", e2e_output(s_dir));
+    /* the failed load's files are still there: the lake is not clean yet */
+    char tdir[PATH_MAX + 32];
+    snprintf(tdir, sizeof tdir, "%s/lake/raw/main/orders", s_dir);
+    const char *problem;
+    free(e2e_lake_rows(tdir, 3, &problem));
+    ck_assert_msg(problem[0] != '\0', "expected leftovers of the failed load");
+    /* the clean-up keeps failing: the table makes no progress and says why */
+    ck_assert_int_eq(RUN("run"), 1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "removing the files of failed load"), "%s", e2e_output(s_dir));
+    s_config(NULL, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake();
+}
+END_TEST
+
 /* kill -9 at random moments of loads with many batches and files */
 START_TEST(kill_at_random_points)
 {
@@ -508,6 +540,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, lease_held_then_expired);
     tcase_add_test(tc, builtin_plugins_without_plugin_dir);
     tcase_add_test(tc, between_stops_at_endvalue);
+    tcase_add_test(tc, failed_cleanup_is_retried);
     tcase_add_test(tc, daemon_cycles_and_stops_on_sigterm);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=random */

@@ -12,6 +12,7 @@
  *        kill_after_writes batches for "write".
  */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,7 @@ struct s_w {
     const char *kill_in;
     long after_writes;
     long writes;
+    bool fail_write, fail_discard; /* fail (not die) in these calls */
 };
 struct s_h {
     struct s_w *w;
@@ -163,6 +165,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     struct s_w *w = calloc(1, sizeof(*w));
     w->kill_in = strdup(dld_opt_get(options, "kill_in"));
     w->after_writes = dld_opt_int(options, "kill_after_writes", 0);
+    w->fail_write = dld_opt_bool(options, "fail_write", false);
+    w->fail_discard = dld_opt_bool(options, "fail_discard", false);
     char **kv = s_inner_options(options);
     rc = VT->open(host, (const char *const *)kv, &w->inner, err);
     free(kv);
@@ -205,8 +209,11 @@ static int s_write(void *handle, const struct ArrowSchema *s, const struct Arrow
 {
     struct s_h *h = handle;
     int rc = VT->load_write(h->inner, s, a, e);
-    if (++h->w->writes >= h->w->after_writes)
+    if (++h->w->writes >= h->w->after_writes) {
         s_maybe(h->w, "write");
+        if (h->w->fail_write && rc == DLD_OK)
+            return dld_error_set(e, DLD_ERR_FATAL, "crash wrapper: injected write failure");
+    }
     return rc;
 }
 static int s_finish(void *handle, struct dld_load_stats *st, struct dld_error *e)
@@ -233,6 +240,8 @@ static int s_discard(void *inst, const struct dld_load *l, struct dld_error *e)
 {
     struct s_w *w = inst;
     s_maybe(w, "discard");
+    if (w->fail_discard)
+        return dld_error_set(e, DLD_ERR_RETRY, "crash wrapper: injected discard failure");
     return VT->load_discard(w->inner, l, e);
 }
 static int s_is_published(void *inst, const struct dld_load *l, int *p, struct dld_error *e)
@@ -248,7 +257,9 @@ static const struct dld_option s_opts[] = {
     {"fsync", DLD_OPT_BOOL, 0, "false", NULL, "passed on", NULL},
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL, "passed on", NULL},
     {"kill_in", DLD_OPT_STRING, 0, "none", "none|write|finish|publish|discard|stop", "where to die", NULL},
-    {"kill_after_writes", DLD_OPT_INT, 0, "1", NULL, "for kill_in=write: after this many batches", NULL},
+    {"kill_after_writes", DLD_OPT_INT, 0, "1", NULL, "for kill_in=write and fail_write: after this many batches", NULL},
+    {"fail_write", DLD_OPT_BOOL, 0, "false", NULL, "return an error from load_write (after kill_after_writes)", NULL},
+    {"fail_discard", DLD_OPT_BOOL, 0, "false", NULL, "return an error from load_discard", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 static const struct dld_plugin s_plugin = {sizeof(struct dld_plugin), DLD_ABI_MAJOR, DLD_ABI_MINOR, DLD_KIND_TARGET, 0,
