@@ -20,6 +20,7 @@
 #include "parquet/thrift.h"
 #include "pq_arrow.h"
 #include "pq_data.h"
+#include "pq_threads.h"
 
 /* ---- sinks ----------------------------------------------------------------- */
 
@@ -240,6 +241,9 @@ START_TEST(bad_options)
         { "row_group_size", "10", ">= 1024" },
         { "dictionary_max_bytes", "-1", "dictionary_max_bytes" },
         { "page_size", "12x", "page_size" },
+        { "compression_threads", "0", "compression_threads" },
+        { "compression_threads", "65", "1..64" },
+        { "compression_threads", "two", "compression_threads" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *opts[] = { cases[i].k, cases[i].v, NULL };
@@ -730,6 +734,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, long_values_bounded_memory);
     tcase_add_test(tc, write_fixtures);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, pq_threads_tcase());
     return s;
 }
 

@@ -4,9 +4,11 @@
  * by collecting a dictionary; once the dictionary's PLAIN size passes
  * dict_max the open page is closed as a dictionary page and the rest of
  * the chunk is written PLAIN (what the spec calls the fallback; readers
- * handle a chunk mixing both). The chunk's pages stay in memory, already
- * compressed, until the row group is flushed, because the dictionary page
- * must come first in the file and is only complete at the end. */
+ * handle a chunk mixing both). A finished page goes to the compression
+ * pool (cpool.h) and the column goes on encoding; the chunk's pages stay in
+ * memory, compressed, until the row group is flushed, because the
+ * dictionary page must come first in the file and is only complete at the
+ * end. */
 #include "column.h"
 
 #include <stdlib.h>
@@ -16,7 +18,6 @@
 
 #include "arrow_read.h"
 #include "rle.h"
-#include "thrift.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the Parquet writer copies little-endian values as they are in memory"
@@ -69,10 +70,13 @@ void dld_pq_column_clean_up(struct dld_pq_column *c)
     dld_pq_dict_clean_up(&c->dict);
     dld_pq_buf_clean_up(&c->vals);
     dld_pq_buf_clean_up(&c->defs);
-    dld_pq_buf_clean_up(&c->pages);
-    dld_pq_buf_clean_up(&c->body);
-    dld_pq_buf_clean_up(&c->comp);
-    dld_pq_buf_clean_up(&c->hdr);
+    dld_pq_buf_clean_up(&c->scratch);
+    /* the pool is stopped by now (writer.c): no worker holds these */
+    for (size_t i = 0; c->o && i < c->njobs; i++)
+        dld_pq_cpool_job_free(c->o->pool, c->jobs[i]);
+    if (c->o)
+        dld_pq_cpool_job_free(c->o->pool, c->dict_job);
+    free(c->jobs);
     dld_pq_stats_clean_up(&c->stats);
     free(c->wide);
     free(c->narrow);
@@ -96,69 +100,58 @@ static size_t s_open_page_size(const struct dld_pq_column *c)
 uint64_t dld_pq_column_raw_size(const struct dld_pq_column *c)
 {
     uint64_t dict = (c->dict_mode || c->dict_used) ? c->dict.keys.len : 0;
-    return (uint64_t)c->chunk_uncompressed + s_open_page_size(c) + dict;
+    return (uint64_t)c->chunk_raw + s_open_page_size(c) + dict;
 }
 
 uint64_t dld_pq_column_held(const struct dld_pq_column *c)
 {
     uint64_t dict = (c->dict_mode || c->dict_used) ? c->dict.keys.len : 0;
-    return c->pages.len + s_open_page_size(c) + dict;
+    return c->fenced_bytes + c->unfenced_raw + s_open_page_size(c) + dict;
+}
+
+void dld_pq_column_fence(struct dld_pq_column *c, uint64_t fence)
+{
+    for (; c->nfenced < c->njobs && c->jobs[c->nfenced]->seq < fence; c->nfenced++) {
+        const struct dld_pq_page_job *j = c->jobs[c->nfenced];
+        c->fenced_bytes += j->out_len;
+        c->unfenced_raw -= j->body_len;
+    }
 }
 
 /* ---- pages ------------------------------------------------------------------ */
 
-/* body → compressed → header + compressed appended to `to` (or written to
- * the sink when `to` is NULL). Returns 0 or an error code. */
-static int s_emit_page(struct dld_pq_column *c, int page_type, int32_t num_values, int encoding,
-                       struct dld_pq_buf *to, const struct dld_sink *sink, uint64_t *pos, struct dld_error *err)
+/* a page body to fill, from the pool */
+static struct dld_pq_page_job *s_job(struct dld_pq_column *c)
 {
-    const struct dld_pq_buf *payload = &c->body;
-    if (c->o->comp->codec != DLD_PQ_UNCOMPRESSED) {
-        const char *msg;
-        c->comp.len = 0;
-        if (dld_pq_compress(c->o->comp, c->body.data, c->body.len, &c->comp, &msg))
-            return dld_error_set(err, DLD_ERR_FATAL, "column %s: %s", c->d->name, msg);
-        payload = &c->comp;
+    if (c->njobs == c->jobs_cap) {
+        size_t cap = c->jobs_cap ? c->jobs_cap * 2 : 16;
+        struct dld_pq_page_job **j = realloc(c->jobs, cap * sizeof(*j));
+        if (!j)
+            return NULL;
+        c->jobs = j;
+        c->jobs_cap = cap;
     }
-    if (c->body.len > INT32_MAX || payload->len > INT32_MAX)
-        return dld_error_set(err, DLD_ERR_UNSUPPORTED, "column %s: a page exceeds 2 GiB", c->d->name);
+    return dld_pq_cpool_job_new(c->o->pool);
+}
 
-    struct dld_pq_thrift t;
-    c->hdr.len = 0;
-    dld_pq_thrift_init(&t, &c->hdr);
-    dld_pq_thrift_message_begin(&t);
-    dld_pq_thrift_i32(&t, 1, page_type);
-    dld_pq_thrift_i32(&t, 2, (int32_t)c->body.len);
-    dld_pq_thrift_i32(&t, 3, (int32_t)payload->len);
+/* the filled page goes to be compressed (appended to the chunk's jobs, or
+ * kept aside when it is the dictionary page) */
+static void s_submit(struct dld_pq_column *c, struct dld_pq_page_job *j, int page_type, int32_t num_values,
+                     int encoding)
+{
+    j->page_type = page_type;
+    j->num_values = num_values;
+    j->encoding = encoding;
+    /* counted now, from the uncompressed size: the same whatever the threads */
+    j->body_len = j->body.len;
+    c->unfenced_raw += j->body.len;
     if (page_type == S_PAGE_DATA) {
-        dld_pq_thrift_struct_begin(&t, 5); /* DataPageHeader */
-        dld_pq_thrift_i32(&t, 1, num_values);
-        dld_pq_thrift_i32(&t, 2, encoding);
-        dld_pq_thrift_i32(&t, 3, S_ENC_RLE); /* definition levels */
-        dld_pq_thrift_i32(&t, 4, S_ENC_RLE); /* repetition levels (none: flat schema) */
-        dld_pq_thrift_struct_end(&t);
+        c->chunk_raw += (int64_t)j->body.len;
+        c->jobs[c->njobs++] = j;
     } else {
-        dld_pq_thrift_struct_begin(&t, 7); /* DictionaryPageHeader */
-        dld_pq_thrift_i32(&t, 1, num_values);
-        dld_pq_thrift_i32(&t, 2, S_ENC_PLAIN);
-        dld_pq_thrift_struct_end(&t);
+        c->dict_job = j;
     }
-    dld_pq_thrift_struct_end(&t);
-    if (t.oom || t.error)
-        return s_oom(err, c);
-
-    c->chunk_uncompressed += (int64_t)(c->hdr.len + c->body.len);
-    c->chunk_compressed += (int64_t)(c->hdr.len + payload->len);
-    if (to) {
-        if (dld_pq_buf_append(to, c->hdr.data, c->hdr.len) || dld_pq_buf_append(to, payload->data, payload->len))
-            return s_oom(err, c);
-        return DLD_OK;
-    }
-    int rc = sink->write(sink->ctx, c->hdr.data, c->hdr.len, err);
-    if (rc == DLD_OK)
-        rc = sink->write(sink->ctx, payload->data, payload->len, err);
-    *pos += c->hdr.len + payload->len;
-    return rc;
+    dld_pq_cpool_submit(c->o->pool, j);
 }
 
 /* Whether the first page of a chunk is smaller with its dictionary than
@@ -175,7 +168,7 @@ static bool s_dict_pays(const struct dld_pq_column *c)
 /* rewrites the open page's indices as PLAIN values */
 static int s_indices_to_plain(struct dld_pq_column *c, struct dld_error *err)
 {
-    struct dld_pq_buf *out = &c->comp;
+    struct dld_pq_buf *out = &c->scratch;
     const uint32_t *idx = (const uint32_t *)(void *)c->vals.data;
     out->len = 0;
     if (dld_pq_buf_reserve(out, c->page_plain))
@@ -203,7 +196,7 @@ static int s_indices_to_plain(struct dld_pq_column *c, struct dld_error *err)
     return DLD_OK;
 }
 
-/* closes the open page into c->pages */
+/* closes the open page and hands it to the pool */
 static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
 {
     if (c->page_rows == 0)
@@ -218,14 +211,16 @@ static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
         c->dict_off = true;
         dld_pq_dict_reset(&c->dict);
     }
-    struct dld_pq_buf *b = &c->body;
-    b->len = 0;
+    struct dld_pq_page_job *j = s_job(c);
+    if (!j)
+        return s_oom(err, c);
+    struct dld_pq_buf *b = &j->body;
     if (c->d->nullable) {
         if (dld_pq_buf_reserve(b, 4))
-            return s_oom(err, c);
+            goto oom;
         b->len = 4;
         if (dld_pq_rle_encode_bitmap(c->defs.data, c->page_rows, b))
-            return s_oom(err, c);
+            goto oom;
         uint32_t n = (uint32_t)(b->len - 4);
         b->len = 0;
         dld_pq_buf_put_le32(b, n); /* v1 pages prefix the levels with their length */
@@ -235,26 +230,35 @@ static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
     if (c->dict_mode && c->page_values > 0) {
         int w = dld_pq_bit_width(c->dict.count - 1);
         if (dld_pq_buf_reserve(b, 1))
-            return s_oom(err, c);
+            goto oom;
         dld_pq_buf_put_u8(b, (uint8_t)w);
         if (dld_pq_rle_encode((const uint32_t *)(void *)c->vals.data, c->page_values, w, b))
-            return s_oom(err, c);
+            goto oom;
         encoding = S_ENC_RLE_DICTIONARY;
         c->dict_used = true;
         c->dict_data_pages++;
     } else {
         /* also a dictionary-mode page holding only nulls: no indices */
-        if (dld_pq_buf_append(b, c->vals.data, c->vals.len))
-            return s_oom(err, c);
+        if (b->len == 0) {
+            /* no levels: the values are the body, handed over without a copy */
+            struct dld_pq_buf t = *b;
+            *b = c->vals;
+            c->vals = t;
+        } else if (dld_pq_buf_append(b, c->vals.data, c->vals.len)) {
+            goto oom;
+        }
         c->plain_data_pages++;
     }
-    int rc = s_emit_page(c, S_PAGE_DATA, (int32_t)c->page_rows, encoding, &c->pages, NULL, NULL, err);
+    s_submit(c, j, S_PAGE_DATA, (int32_t)c->page_rows, encoding);
     c->vals.len = 0;
     c->defs.len = 0;
     c->page_rows = 0;
     c->page_values = 0;
     c->page_plain = 0;
-    return rc;
+    return DLD_OK;
+oom:
+    dld_pq_cpool_job_free(c->o->pool, j);
+    return s_oom(err, c);
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -468,55 +472,86 @@ int dld_pq_column_write(struct dld_pq_column *c, const struct ArrowArray *a, int
 
 /* ---- flush ------------------------------------------------------------------- */
 
-static int s_dict_page(struct dld_pq_column *c, const struct dld_sink *sink, uint64_t *pos, struct dld_error *err)
+/* the dictionary page: fixed-width keys are the little-endian values,
+ * strings are stored length-prefixed, both already PLAIN; decimals as
+ * FIXED_LEN_BYTE_ARRAY are turned big-endian */
+static int s_dict_page(struct dld_pq_column *c, struct dld_error *err)
 {
-    struct dld_pq_buf *b = &c->body;
-    b->len = 0;
+    struct dld_pq_page_job *j = dld_pq_cpool_job_new(c->o->pool);
+    if (!j)
+        return s_oom(err, c);
+    struct dld_pq_buf *b = &j->body;
     if (c->d->phys == DLD_PQ_FLBA) {
         size_t w = (size_t)c->d->type_length;
-        if (dld_pq_buf_reserve(b, (size_t)c->dict.count * w))
+        if (dld_pq_buf_reserve(b, (size_t)c->dict.count * w)) {
+            dld_pq_cpool_job_free(c->o->pool, j);
             return s_oom(err, c);
+        }
         for (uint32_t i = 0; i < c->dict.count; i++) {
             __int128 q;
             memcpy(&q, c->dict.keys.data + (size_t)i * 16, 16);
-            for (size_t j = 0; j < w; j++)
-                dld_pq_buf_put_u8(b, (uint8_t)((unsigned __int128)q >> (8 * (w - 1 - j))));
+            for (size_t k = 0; k < w; k++)
+                dld_pq_buf_put_u8(b, (uint8_t)((unsigned __int128)q >> (8 * (w - 1 - k))));
         }
     } else if (dld_pq_buf_append(b, c->dict.keys.data, c->dict.keys.len)) {
-        /* fixed-width keys are the little-endian values, strings are
-         * stored length-prefixed: both already PLAIN */
+        dld_pq_cpool_job_free(c->o->pool, j);
         return s_oom(err, c);
     }
-    return s_emit_page(c, S_PAGE_DICTIONARY, (int32_t)c->dict.count, S_ENC_PLAIN, NULL, sink, pos, err);
+    s_submit(c, j, S_PAGE_DICTIONARY, (int32_t)c->dict.count, S_ENC_PLAIN);
+    return DLD_OK;
+}
+
+int dld_pq_column_close(struct dld_pq_column *c, struct dld_error *err)
+{
+    int rc = s_finish_page(c, err);
+    if (rc == DLD_OK && c->dict_used)
+        rc = s_dict_page(c, err);
+    return rc;
+}
+
+static int s_write_job(struct dld_pq_column *c, const struct dld_pq_page_job *j, const struct dld_sink *sink,
+                       uint64_t *pos, struct dld_pq_chunk_meta *meta, struct dld_error *err)
+{
+    if (j->msg)
+        return dld_error_set(err, DLD_ERR_FATAL, "column %s: %s", c->d->name, j->msg);
+    int rc = sink->write(sink->ctx, j->out, j->out_len, err);
+    if (rc != DLD_OK)
+        return rc;
+    *pos += j->out_len;
+    meta->total_uncompressed += (int64_t)(j->hdr_len + j->body_len);
+    meta->total_compressed += (int64_t)j->out_len;
+    return DLD_OK;
 }
 
 int dld_pq_column_flush(struct dld_pq_column *c, const struct dld_sink *sink, uint64_t *pos,
                         struct dld_pq_chunk_meta *meta, struct dld_error *err)
 {
-    int rc = s_finish_page(c, err);
-    if (rc != DLD_OK)
-        return rc;
+    int rc = DLD_OK;
+    meta->total_uncompressed = meta->total_compressed = 0;
     meta->dict_page_offset = -1;
-    if (c->dict_used) {
+    if (c->dict_job) {
         meta->dict_page_offset = (int64_t)*pos;
-        if ((rc = s_dict_page(c, sink, pos, err)) != DLD_OK)
+        if ((rc = s_write_job(c, c->dict_job, sink, pos, meta, err)) != DLD_OK)
             return rc;
     }
     meta->data_page_offset = (int64_t)*pos;
-    if ((rc = sink->write(sink->ctx, c->pages.data, c->pages.len, err)) != DLD_OK)
-        return rc;
-    *pos += c->pages.len;
+    for (size_t i = 0; i < c->njobs; i++)
+        if ((rc = s_write_job(c, c->jobs[i], sink, pos, meta, err)) != DLD_OK)
+            return rc;
     meta->num_values = c->chunk_rows;
-    meta->total_uncompressed = c->chunk_uncompressed;
-    meta->total_compressed = c->chunk_compressed;
     meta->dict_data_pages = c->dict_data_pages;
     meta->plain_data_pages = c->plain_data_pages;
     if (dld_pq_stats_encode(&c->stats, c->d, &meta->stats))
         return s_oom(err, c);
 
     /* ready for the next row group: a fresh dictionary attempt */
-    c->pages.len = 0;
-    c->chunk_rows = c->chunk_uncompressed = c->chunk_compressed = 0;
+    for (size_t i = 0; i < c->njobs; i++)
+        dld_pq_cpool_job_free(c->o->pool, c->jobs[i]);
+    dld_pq_cpool_job_free(c->o->pool, c->dict_job);
+    c->dict_job = NULL;
+    c->njobs = c->nfenced = 0;
+    c->fenced_bytes = c->unfenced_raw = 0;
+    c->chunk_rows = c->chunk_raw = 0;
     c->dict_data_pages = c->plain_data_pages = 0;
     c->dict_used = false;
     c->dict_mode = s_dict_allowed(c);

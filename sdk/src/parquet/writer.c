@@ -5,17 +5,21 @@
  * its length (4 bytes LE) and "PAR1". Batches are cut into slices of
  * DLD_PQ_SLICE rows; after each slice the row group is flushed once its
  * uncompressed size reaches row_group_size, so memory stays near one row
- * group (compressed) whatever the batch or table size. */
+ * group (compressed) whatever the batch or table size. Pages are compressed
+ * by a small pool of threads (cpool.h) while the batches go on being
+ * encoded; the file is the same whatever the number of threads. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <deltaload/sdk.h>
 
 #include "../format_impl.h"
 #include "column.h"
 #include "compress.h"
+#include "cpool.h"
 #include "schema.h"
 #include "thrift.h"
 
@@ -28,6 +32,8 @@
 #define S_DEFAULT_ROW_GROUP (64 * 1024 * 1024)
 #define S_DEFAULT_PAGE (1024 * 1024)
 #define S_DEFAULT_DICT_MAX (1024 * 1024)
+#define S_MAX_THREADS 64
+#define S_DEFAULT_MAX_THREADS 4
 
 struct s_row_group {
     int64_t rows;
@@ -44,7 +50,8 @@ struct s_writer {
     struct dld_pq_coldesc *descs;
     struct dld_pq_column *cols;
     struct dld_pq_column_opts opts;
-    struct dld_pq_compressor comp;
+    enum dld_pq_codec codec;
+    struct dld_pq_cpool *pool;
     uint64_t row_group_size;
     int64_t rg_rows;
     int64_t rows;
@@ -54,6 +61,7 @@ struct s_writer {
     size_t nkv;
     bool failed;
     bool finished;
+    bool flushing; /* size() called from the sink during a flush leaves the fence alone */
 };
 
 static void s_destroy(void *impl);
@@ -98,7 +106,23 @@ static int s_options(struct s_writer *w, const char *const *options, bool *ts_mi
                                  dld_pq_codec_name(codec), lo, hi, v);
         level = (int)x;
     }
-    if (dld_pq_compressor_init(&w->comp, codec, level))
+    /* default: one compressing thread per CPU, a few at most (pages of one
+     * writer rarely keep more busy, and several tables may load at once) */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t threads = ncpu < 1 ? 1 : ncpu > S_DEFAULT_MAX_THREADS ? S_DEFAULT_MAX_THREADS : ncpu;
+    v = dld_opt_get(options, "compression_threads");
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || *end || x < 1 || x > S_MAX_THREADS)
+            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option compression_threads: expected 1..%d, got '%s'",
+                                 S_MAX_THREADS, v);
+        threads = x;
+    }
+    w->codec = codec;
+    w->pool = dld_pq_cpool_new(codec, level, (int)threads);
+    if (!w->pool)
         return dld_error_set(err, DLD_ERR_FATAL, "parquet: cannot set up %s compression", dld_pq_codec_name(codec));
 
     int64_t rg = 0, page = 0, dict = 0;
@@ -114,7 +138,7 @@ static int s_options(struct s_writer *w, const char *const *options, bool *ts_mi
     w->row_group_size = (uint64_t)rg;
     w->opts.page_size = (size_t)page;
     w->opts.dict_max = (size_t)dict;
-    w->opts.comp = &w->comp;
+    w->opts.pool = w->pool;
 
     v = dld_opt_get(options, "timestamp_unit");
     *ts_millis = false;
@@ -233,16 +257,26 @@ static int s_flush_row_group(struct s_writer *w, struct dld_error *err)
     w->nrgs++;
     rg->rows = w->rg_rows;
     rg->file_offset = (int64_t)w->pos;
+    /* the last pages and the dictionaries join the queue; once all are
+     * compressed the chunks go out in schema order */
+    for (size_t i = 0; i < w->ncols; i++)
+        if ((rc = dld_pq_column_close(&w->cols[i], err)) != DLD_OK)
+            return rc;
+    dld_pq_cpool_wait_below(w->pool, dld_pq_cpool_next_seq(w->pool));
+    w->flushing = true;
     for (size_t i = 0; i < w->ncols; i++) {
         /* the column writes through our sink; pos is kept by it */
         uint64_t pos = w->pos;
         rc = dld_pq_column_flush(&w->cols[i], &w->sink, &pos, &rg->chunks[i], err);
-        if (rc != DLD_OK)
+        if (rc != DLD_OK) {
+            w->flushing = false;
             return rc;
+        }
         w->pos = pos;
         rg->total_uncompressed += rg->chunks[i].total_uncompressed;
         rg->total_compressed += rg->chunks[i].total_compressed;
     }
+    w->flushing = false;
     w->rg_rows = 0;
     return DLD_OK;
 }
@@ -315,9 +349,18 @@ static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error 
     return DLD_OK;
 }
 
+/* Pages submitted before the previous call count at their compressed size
+ * (waiting for them if need be: they normally are done, a batch ago),
+ * later ones at their uncompressed size. Any other rule would make the
+ * answer, and so where a target rolls to a new file, depend on timing. */
 static uint64_t s_size(const void *impl)
 {
     const struct s_writer *w = impl;
+    if (!w->flushing && !w->failed) {
+        uint64_t fence = dld_pq_cpool_fence(w->pool);
+        for (size_t i = 0; i < w->ncols; i++)
+            dld_pq_column_fence(&w->cols[i], fence);
+    }
     uint64_t n = w->pos ? w->pos : 4;
     for (size_t i = 0; i < w->ncols; i++)
         n += dld_pq_column_held(&w->cols[i]);
@@ -371,7 +414,7 @@ static void s_column_chunk(struct s_writer *w, struct dld_pq_thrift *t, const st
         dld_pq_thrift_elem_i32(t, encs[i]);
     dld_pq_thrift_list_begin(t, 3, DLD_PQ_T_BINARY, 1);
     dld_pq_thrift_elem_binary(t, d->name, strlen(d->name));
-    dld_pq_thrift_i32(t, 4, w->comp.codec);
+    dld_pq_thrift_i32(t, 4, w->codec);
     dld_pq_thrift_i64(t, 5, m->num_values);
     dld_pq_thrift_i64(t, 6, m->total_uncompressed);
     dld_pq_thrift_i64(t, 7, m->total_compressed);
@@ -478,6 +521,7 @@ static void s_destroy(void *impl)
     struct s_writer *w = impl;
     if (!w)
         return;
+    dld_pq_cpool_stop(w->pool); /* no worker holds a page from here on */
     for (size_t i = 0; w->cols && i < w->ncols; i++)
         dld_pq_column_clean_up(&w->cols[i]);
     for (size_t r = 0; r < w->nrgs; r++) {
@@ -491,7 +535,7 @@ static void s_destroy(void *impl)
     free(w->rgs);
     free(w->cols);
     free(w->descs);
-    dld_pq_compressor_clean_up(&w->comp);
+    dld_pq_cpool_destroy(w->pool);
     free(w);
 }
 
