@@ -1,9 +1,10 @@
 // The Parquet encode benchmark, both sides in one process so they share
 // the machine's state: our driver (bench_parquet) writes the rows; DuckDB
 // loads that file into an in-memory table (the same rows for both) and
-// COPYs it to Parquet with zstd on one thread. Runs alternate, ours then
-// DuckDB's, and the best and median of each are reported.
-//   node compare.mjs <bench_parquet> <rows> <runs> <out dir> [option value ...]
+// COPYs it to Parquet with zstd on DUCK_THREADS threads (default 1). Runs
+// alternate, ours then DuckDB's, and the best and median of each are
+// reported.
+//   [DUCK_THREADS=n] node compare.mjs <bench_parquet> <rows> <runs> <out dir> [option value ...]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,8 @@ const lit = (s) => `'${s.replaceAll("'", "''")}'`;
 const oursRun = () => JSON.parse(execFileSync(driver, [rowsArg, ours, ...opts], { encoding: 'utf8' }));
 
 const first = oursRun();
-const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
+const duckThreads = process.env.DUCK_THREADS || '1';
+const inst = await DuckDBInstance.create(':memory:', { threads: duckThreads });
 const con = await inst.connect();
 const q = async (sql) => (await con.runAndReadAll(sql)).getRows();
 await q(`CREATE TABLE t AS SELECT * FROM read_parquet(${lit(ours)})`);
@@ -46,7 +48,10 @@ const ob = fs.statSync(ours).size, db = fs.statSync(duck).size;
 const f = (x) => Math.round(x).toLocaleString('en-US');
 const col = (a, b, c = '') => console.log(a.padEnd(24) + b.padStart(14) + c.padStart(26));
 console.log(`rows: ${f(rows)}  (bigint, timestamp, decimal(12,2), short text, boolean, nullable long text)  zstd, ${runs} runs each, alternating`);
-col('', 'deltaload', `DuckDB ${typeof version === 'function' ? version() : ''} 1 thread`);
+const ti = opts.indexOf('compression_threads');
+const ourThreads = ti >= 0 ? opts[ti + 1] : 'default';
+console.log(`our options: ${opts.length ? opts.join(' ') : '(defaults)'}`);
+col('', `deltaload (${ourThreads} thr)`, `DuckDB ${typeof version === 'function' ? version() : ''} ${duckThreads} thr`);
 col('encode rows/s (best)', f(rows / best(o)), f(rows / best(d)));
 col('encode rows/s (median)', f(rows / median(o)), f(rows / median(d)));
 col('file bytes', f(ob), f(db));

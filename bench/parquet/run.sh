@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Parquet encode benchmark: our writer vs DuckDB's (single thread), same
-# rows, zstd. Not a test: prints figures side by side.
+# Parquet encode benchmark: our writer vs DuckDB's, same rows, zstd. Not a
+# test: prints figures side by side, twice:
+#   1. like for like on one thread: ours with compression_threads 1 against
+#      DuckDB with threads = 1 (the goal: at least DuckDB's throughput);
+#   2. both with their defaults on this machine: ours (compression threads
+#      = online CPUs, at most 4) against DuckDB with threads = nproc.
 #   bench/parquet/run.sh [rows] [runs] [option value ...]
 #   (default 3000000 rows, 5 runs each; options go to our writer)
 set -euo pipefail
@@ -16,4 +20,10 @@ cmake --build "$BUILD" --target dld_sdk -j2 >/dev/null
 cc -O2 -std=gnu11 -Isdk/include bench/parquet/bench_parquet.c -o "$OUT/bench_parquet" \
    -L"$BUILD/sdk" -ldeltaload_sdk -lzstd -lsnappy -lz -lcurl -lcrypto -lm -lpthread
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-DLD_NODE_DIR="$PWD/tests/node" node bench/parquet/compare.mjs "$OUT/bench_parquet" "$ROWS" "$RUNS" "$OUT" "${@:3}"
+echo "== one thread each"
+DUCK_THREADS=1 DLD_NODE_DIR="$PWD/tests/node" node bench/parquet/compare.mjs "$OUT/bench_parquet" "$ROWS" "$RUNS" "$OUT" \
+  compression_threads 1 "${@:3}"
+echo
+echo "== defaults: $(nproc) threads each"
+echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+DUCK_THREADS=$(nproc) DLD_NODE_DIR="$PWD/tests/node" node bench/parquet/compare.mjs "$OUT/bench_parquet" "$ROWS" "$RUNS" "$OUT" "${@:3}"

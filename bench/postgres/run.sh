@@ -29,6 +29,7 @@ tests/servers/pg.sh start "$PGDIR"
 . "$PGDIR/env"
 export PGOPTIONS='-c client_min_messages=warning'
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "generating $ROWS rows ..."
 psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TABLE bench_t (
@@ -103,7 +104,8 @@ delta_rows=$("$BIN" -c "$WORK/cfg.json" status --json | grep -o '"rows":[[:space
 
 rate() { echo "$ROWS / $1" | bc -l | xargs printf "%.0f"; }
 mib() { echo "$1 / 1024" | bc -l | xargs printf "%.0f"; }
-printf "\nrows: %s   CSV: %s MiB   deltaload Parquet (zstd): %s MiB   cores: %s\n\n" "$ROWS" "$csv_mb" "$parquet_mb" "$(nproc)"
+printf "\nrows: %s   CSV: %s MiB   deltaload Parquet (zstd): %s MiB   cores: %s   load average at the start: %s, now: %s\n\n" \
+  "$ROWS" "$csv_mb" "$parquet_mb" "$(nproc)" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-58s %9s %12s %10s\n" "method" "seconds" "rows/s" "peak MiB"
 printf "%-58s %9.2f %12s %10s\n" "(a) psql COPY (SELECT ...) TO STDOUT (FORMAT binary) > /dev/null" "$a_s" "$(rate "$a_s")" "$(mib "$a_kb")"
 printf "%-58s %9.2f %12s %10s\n" "(b) psql \\copy to CSV + DuckDB CSV -> Parquet zstd" "$b_s" "$(rate "$b_s")" "$(mib "$b_kb")"
