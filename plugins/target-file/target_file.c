@@ -31,6 +31,10 @@ static const struct dld_option s_options[] = {
      "Parquet: codec level (zstd 1-22, default 3; gzip 1-9, default 6); unset uses the codec's default.", NULL},
     {"row_group_size", DLD_OPT_INT, 0, "67108864", NULL, "Parquet: target uncompressed bytes per row group.", NULL},
     {"page_size", DLD_OPT_INT, 0, NULL, NULL, "Parquet: target uncompressed bytes per data page (default 1 MiB).", NULL},
+    {"compression_threads", DLD_OPT_INT, 0, NULL, NULL,
+     "Parquet: threads compressing pages (1-64; default: online CPUs, at most 4; 1 compresses in the writer's "
+     "thread). The file is the same whatever the value.",
+     NULL},
     {"dictionary_max_bytes", DLD_OPT_INT, 0, NULL, NULL,
      "Parquet: a column chunk's dictionary may grow to this many bytes before the rest of the chunk is written "
      "PLAIN (default 1 MiB).",
