@@ -25,25 +25,7 @@
 
 static const struct dld_option s_options[] = {
     {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "Root directory of the lake (created if missing).", NULL},
-    {"format", DLD_OPT_STRING, 0, "parquet", "parquet|csv", "File format of the data files.", NULL},
-    {"compression", DLD_OPT_STRING, 0, "zstd", "zstd|snappy|gzip|none", "Parquet compression codec.", NULL},
-    {"compression_level", DLD_OPT_INT, 0, NULL, NULL,
-     "Parquet: codec level (zstd 1-22, default 3; gzip 1-9, default 6); unset uses the codec's default.", NULL},
-    {"row_group_size", DLD_OPT_INT, 0, "67108864", NULL, "Parquet: target uncompressed bytes per row group.", NULL},
-    {"page_size", DLD_OPT_INT, 0, NULL, NULL, "Parquet: target uncompressed bytes per data page (default 1 MiB).", NULL},
-    {"compression_threads", DLD_OPT_INT, 0, NULL, NULL,
-     "Parquet: threads compressing pages (1-64; default: online CPUs, at most 4; 1 compresses in the writer's "
-     "thread). The file is the same whatever the value.",
-     NULL},
-    {"dictionary_max_bytes", DLD_OPT_INT, 0, NULL, NULL,
-     "Parquet: a column chunk's dictionary may grow to this many bytes before the rest of the chunk is written "
-     "PLAIN (default 1 MiB).",
-     NULL},
-    {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL,
-     "Start a new file once the current one reaches this many bytes.", NULL},
-    {"timestamp_unit", DLD_OPT_STRING, 0, "native", "native|ms",
-     "Parquet: write timestamps in their source unit, or in milliseconds for engines that read nothing finer.", NULL},
-    {"csv_header", DLD_OPT_BOOL, 0, "true", NULL, "CSV: write a header line with the column names.", NULL},
+    DLD_FORMAT_OPTION_ROWS,
     {"fsync", DLD_OPT_BOOL, 0, "true", NULL,
      "fsync files and directories before a load counts as staged or published (turn off only for tests).", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
