@@ -107,11 +107,30 @@ struct s_load {
     bool retry_inclusive_known;
 };
 
+static int s_renew_if_due(struct s_load *l, struct dld_error *err)
+{
+    int64_t now = dld_core_now_ms();
+    int64_t ttl = l->in->cfg->engine.lease_ttl_ms;
+    if (now - l->last_renew_ms < ttl / 3)
+        return DLD_OK;
+    int rc = l->st->lease_renew(l->in->state, l->item->name, l->token, ttl, err);
+    if (rc == DLD_OK)
+        l->last_renew_ms = now;
+    else
+        dld_error_prefix(err, "renewing the lease");
+    return rc;
+}
+
 static int s_record(struct s_load *l, uint32_t status, struct dld_error *err)
 {
+    /* a slow step (a long high-mark query, a big upload) may have eaten
+     * into the lease: renew it first when due, so the record is not refused */
+    int rc = s_renew_if_due(l, err);
+    if (rc)
+        return rc;
     l->run.status = status;
     l->run.ended_ms = dld_core_now_ms();
-    int rc = l->st->run_record(l->in->state, &l->run, l->token, err);
+    rc = l->st->run_record(l->in->state, &l->run, l->token, err);
     if (rc)
         dld_error_prefix(err, "recording %s", dld_run_status_name(status));
     return rc;
@@ -130,20 +149,6 @@ static void s_load_view(const struct s_load *l, const struct dld_run *run, struc
         .snapshot = l->res->snapshot,
         .started_ms = run->started_ms,
     };
-}
-
-static int s_renew_if_due(struct s_load *l, struct dld_error *err)
-{
-    int64_t now = dld_core_now_ms();
-    int64_t ttl = l->in->cfg->engine.lease_ttl_ms;
-    if (now - l->last_renew_ms < ttl / 3)
-        return DLD_OK;
-    int rc = l->st->lease_renew(l->in->state, l->item->name, l->token, ttl, err);
-    if (rc == DLD_OK)
-        l->last_renew_ms = now;
-    else
-        dld_error_prefix(err, "renewing the lease");
-    return rc;
 }
 
 /* A previous attempt died between PLANNED and COMMITTED: finish or undo it. */
@@ -372,7 +377,8 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     if ((rc = s_record(l, DLD_RUN_PUBLISHED, err)))
         goto done; /* published but unrecorded: recovery commits it; never discard visible files here */
     l->run.ended_ms = dld_core_now_ms();
-    rc = l->st->run_commit(l->in->state, &l->run, mode == DLD_MODE_DELTA, l->token, err);
+    if ((rc = s_renew_if_due(l, err)) == DLD_OK)
+        rc = l->st->run_commit(l->in->state, &l->run, mode == DLD_MODE_DELTA, l->token, err);
     if (rc) {
         dld_error_prefix(err, "committing");
         goto done; /* as above: the next run's recovery commits */

@@ -241,6 +241,22 @@ START_TEST(failed_cleanup_is_retried)
 }
 END_TEST
 
+/* A step slower than the lease (here a 1.5 s load_finish against a 1 s
+ * lease) renews the lease before recording the next transition. */
+START_TEST(slow_step_renews_lease)
+{
+    s_source(100);
+    char target[2048];
+    snprintf(target, sizeof target,
+             "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-target-file.so\", \"path\": \"lake\","
+             " \"finish_sleep_ms\": 1500}}",
+             getenv("DLD_PLUGIN_DIR"));
+    s_config(NULL, target, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_check_lake();
+}
+END_TEST
+
 /* kill -9 at random moments of loads with many batches and files */
 START_TEST(kill_at_random_points)
 {
@@ -541,6 +557,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, builtin_plugins_without_plugin_dir);
     tcase_add_test(tc, between_stops_at_endvalue);
     tcase_add_test(tc, failed_cleanup_is_retried);
+    tcase_add_test(tc, slow_step_renews_lease);
     tcase_add_test(tc, daemon_cycles_and_stops_on_sigterm);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=random */

@@ -149,6 +149,7 @@ struct s_w {
     long after_writes;
     long writes;
     bool fail_write, fail_discard; /* fail (not die) in these calls */
+    long finish_sleep_ms;          /* a slow load_finish (a big last upload) */
 };
 struct s_h {
     struct s_w *w;
@@ -167,6 +168,7 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     w->after_writes = dld_opt_int(options, "kill_after_writes", 0);
     w->fail_write = dld_opt_bool(options, "fail_write", false);
     w->fail_discard = dld_opt_bool(options, "fail_discard", false);
+    w->finish_sleep_ms = dld_opt_int(options, "finish_sleep_ms", 0);
     char **kv = s_inner_options(options);
     rc = VT->open(host, (const char *const *)kv, &w->inner, err);
     free(kv);
@@ -219,6 +221,8 @@ static int s_write(void *handle, const struct ArrowSchema *s, const struct Arrow
 static int s_finish(void *handle, struct dld_load_stats *st, struct dld_error *e)
 {
     struct s_h *h = handle;
+    if (h->w->finish_sleep_ms > 0)
+        usleep((useconds_t)h->w->finish_sleep_ms * 1000);
     int rc = VT->load_finish(h->inner, st, e);
     s_maybe(h->w, "finish");
     return rc;
@@ -260,6 +264,7 @@ static const struct dld_option s_opts[] = {
     {"kill_after_writes", DLD_OPT_INT, 0, "1", NULL, "for kill_in=write and fail_write: after this many batches", NULL},
     {"fail_write", DLD_OPT_BOOL, 0, "false", NULL, "return an error from load_write (after kill_after_writes)", NULL},
     {"fail_discard", DLD_OPT_BOOL, 0, "false", NULL, "return an error from load_discard", NULL},
+    {"finish_sleep_ms", DLD_OPT_INT, 0, "0", NULL, "sleep this long in load_finish", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 static const struct dld_plugin s_plugin = {sizeof(struct dld_plugin), DLD_ABI_MAJOR, DLD_ABI_MINOR, DLD_KIND_TARGET, 0,
