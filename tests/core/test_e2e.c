@@ -416,15 +416,19 @@ START_TEST(lease_held_then_expired)
     ck_assert_int_eq(RUN("run"), 0);
     s_mutate(1);
     s_crash_target("stop", 1);
-    /* the stopped process is killed after 1.5 s; its lease stays behind */
+    /* the stopped process is killed after 6 s; its lease stays behind */
     char dir2[PATH_MAX];
     snprintf(dir2, sizeof dir2, "%s", s_dir);
     pid_t child = fork();
     if (child == 0) {
-        e2e_run(dir2, (const char *const[]){"run", NULL}, 1500);
+        e2e_run(dir2, (const char *const[]){"run", NULL}, 6000);
         _exit(0);
     }
-    usleep(700000);
+    /* wait until it really is stopped inside the load (not a fixed sleep:
+     * a busy machine may take longer to get there) */
+    for (int i = 0; i < 100 && !strstr(e2e_output(s_dir), "SIGSTOP at finish"); i++)
+        usleep(50000);
+    ck_assert_msg(strstr(e2e_output(s_dir), "SIGSTOP at finish"), "the first run never stopped: %s", e2e_output(s_dir));
     s_config(NULL, NULL, NULL);
     ck_assert_int_eq(RUN("run"), 4);
     ck_assert_msg(strstr(e2e_output(s_dir), "leased"), "%s", e2e_output(s_dir));
