@@ -101,7 +101,7 @@ static void s_print_window(const struct dld_table_result *r)
     if (r->mode == DLD_MODE_FULL)
         printf("full snapshot");
     else
-        printf("%s%s, %s]", r->low_inclusive ? "[" : "(", r->low ? r->low : "-inf", r->high ? r->high : "(empty)");
+        printf("%s%s, %s]", r->low && r->low_inclusive ? "[" : "(", r->low ? r->low : "-inf", r->high ? r->high : "(empty)");
 }
 
 static int s_report(struct dld_cli *cli, struct dld_table_result *res, int n, bool plan)

@@ -260,7 +260,7 @@ int dld_cmd_history(struct dld_cli *cli)
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "rows")),
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "files")),
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "duration_ms")) / 1000.0,
-                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "low_inclusive")) ? "[" : "(",
+                   cJSON_IsString(low) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "low_inclusive")) ? "[" : "(",
                    cJSON_IsString(low) ? low->valuestring : "-inf", cJSON_IsString(high) ? high->valuestring : "-",
                    cJSON_IsString(e) ? "  " : "", cJSON_IsString(e) ? e->valuestring : "");
         }

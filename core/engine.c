@@ -513,7 +513,7 @@ static void s_log_result(const struct dld_table_result *r)
     case DLD_OUT_COMMITTED:
         dld_core_logf(DLD_LOG_INFO, r->name, "load %lld committed: %lld rows, %lld files, %lld bytes in %.2fs, window %s%s, %s]",
                       (long long)r->load_id, (long long)r->rows, (long long)r->files, (long long)r->bytes, secs,
-                      r->low_inclusive ? "[" : "(", r->low ? r->low : "-inf", r->high ? r->high : "+inf");
+                      r->low && r->low_inclusive ? "[" : "(", r->low ? r->low : "-inf", r->high ? r->high : "+inf");
         break;
     case DLD_OUT_NOOP:
         dld_core_logf(DLD_LOG_INFO, r->name, "nothing new (load %lld)", (long long)r->load_id);
