@@ -21,6 +21,14 @@
 #                         hashed and PUT, then CompleteMultipartUpload)
 #   whole pipeline        rows → CSV encoder → upload through the plugin's
 #                         vtable (context: includes encoding, curl does not)
+#
+# DLD_BENCH_BASELINE=<git revision> also builds the bench against that
+# revision's plugins/target-s3 upload sources and times it, interleaved, as
+# "upload path @<rev>: ..." lines (one PutObject, multipart c=4 8 MiB): a
+# before/after comparison in one run, against the same curl figures.
+# DLD_BENCH_PUT_ONLY=1 times only curl PUT and the one-PutObject lines (the
+# baseline's too, in alternating order round by round): many rounds quickly,
+# for a difference smaller than the noise between rounds.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -41,6 +49,18 @@ cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$root/sdk/include" -I"$root/tests/common" -I"
   "$here/s3_upload_bench.c" "$root/plugins/target-s3/s3_upload.c" "$root/plugins/target-s3/s3_ops.c" \
   "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" "$sdk" \
   -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lm -lpthread -ldl -o "$bin"
+base=${DLD_BENCH_BASELINE:-}
+if [ -n "$base" ]; then
+  echo "building the bench program against $base's upload sources" >&2
+  mkdir -p "$tmp/base"
+  for f in s3_upload.c s3_ops.c s3_internal.h; do
+    git -C "$root" show "$base:plugins/target-s3/$f" >"$tmp/base/$f"
+  done
+  cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$root/sdk/include" -I"$root/tests/common" -I"$root/tests/s3" -I"$tmp/base" \
+    "$here/s3_upload_bench.c" "$tmp/base/s3_upload.c" "$tmp/base/s3_ops.c" \
+    "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" "$sdk" \
+    -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lm -lpthread -ldl -o "$tmp/s3_upload_bench_base"
+fi
 
 DLD_NODE_DIR=$root/tests/node "$root/tests/s3/start.sh" "$state" >/dev/null
 export DLD_S3_STATE=$state DLD_PLUGIN_DIR=$(dirname "$plugin")
@@ -56,6 +76,7 @@ whole=$(( (bytes + mib - 1) / mib * mib ))
 [ "$whole" -ge $((5 * mib)) ] || whole=$((5 * mib))
 results=$tmp/results.txt
 : >"$results"
+: >"$tmp/complete.txt"
 
 now() { date +%s.%N; }
 # OpenSSL's SHA-256, the implementation the target uses (coreutils'
@@ -105,8 +126,8 @@ curl_multipart() { # concurrency part_size key
     echo "curl CompleteMultipartUpload failed: HTTP $code $(cat "$tmp/complete.out")" >&2; exit 1; }
   echo "$end - $start" | bc -l
 }
-target_upload() { # concurrency part_size key
-  out=$("$bin" upload "$file" "$1" "$2" "$3")
+target_upload() { # concurrency part_size key [program]
+  out=$("${4:-$bin}" upload "$file" "$1" "$2" "$3")
   echo "$out" | sed -n 's/.*server_complete_seconds=\([0-9.]*\).*/\1/p' >"$tmp/complete"
   echo "$out" | sed 's/.* seconds=\([0-9.]*\).*/\1/'
 }
@@ -119,8 +140,22 @@ cat "$tmp/encode.txt"
 for r in $(seq 1 "$rounds"); do
   echo "round $r"
   record "curl PUT (one request)" "$(curl_put 0 curl/one.csv)"
+  if [ -n "${DLD_BENCH_PUT_ONLY:-}" ]; then
+    for who in $( [ $((r % 2)) = 1 ] && echo "new base" || echo "base new"); do
+      if [ "$who" = new ]; then record "upload path: one PutObject" "$(target_upload 1 "$whole" t/put.csv)"
+      elif [ -n "$base" ]; then
+        record "upload path @$base: one PutObject" "$(target_upload 1 "$whole" t/put-base.csv "$tmp/s3_upload_bench_base")"
+      fi
+    done
+    continue
+  fi
   record "curl PUT + sha256 of the body" "$(curl_put 1 curl/one.csv)"
   record "upload path: one PutObject" "$(target_upload 1 "$whole" t/put.csv)"
+  if [ -n "$base" ]; then
+    record "upload path @$base: one PutObject" "$(target_upload 1 "$whole" t/put-base.csv "$tmp/s3_upload_bench_base")"
+    record "upload path @$base: multipart c=4 part=8MiB" \
+      "$(target_upload 4 $((8 * mib)) t/c4p8-base.csv "$tmp/s3_upload_bench_base")"
+  fi
   for cfg in "1 8" "4 8" "4 16"; do
     set -- $cfg
     record "upload path: multipart c=$1 part=$2MiB" "$(target_upload "$1" $(($2 * mib)) "t/c$1p$2.csv")"
@@ -153,6 +188,7 @@ awk -F'|' -v b="$bytes" '
       print line
     }
   }' "$results"
+[ -s "$tmp/complete.txt" ] || exit 0
 echo
 echo "# server side: seconds s3rver + proxy spent answering CompleteMultipartUpload (s3rver re-reads every"
 echo "# part and writes the whole object again; a single PUT does not pay this; real S3 does not either)"

@@ -30,15 +30,17 @@ struct s3_ctx {
 
 /* Every S3 call below returns a dld_code and fills err. Keys are raw
  * (unencoded) object keys. */
+/* payload_hash: the body's hex SHA-256 when the caller already has it, or
+ * NULL to hash it here (PutObject, UploadPart) */
 int s3_put_object(struct s3_ctx *s3, const char *key, const void *data, size_t len, const char *content_type,
-                  struct dld_error *err);
+                  const char *payload_hash, struct dld_error *err);
 int s3_head_object(struct s3_ctx *s3, const char *key, bool *exists, struct dld_error *err);
 int s3_delete_object(struct s3_ctx *s3, const char *key, struct dld_error *err);
 int s3_mpu_create(struct s3_ctx *s3, const char *key, const char *content_type, char **upload_id,
                   struct dld_error *err);
 /* *etag is malloc'ed */
 int s3_mpu_upload_part(struct s3_ctx *s3, const char *key, const char *upload_id, int part, const void *data,
-                       size_t len, char **etag, struct dld_error *err);
+                       size_t len, const char *payload_hash, char **etag, struct dld_error *err);
 int s3_mpu_complete(struct s3_ctx *s3, const char *key, const char *upload_id, char *const *etags, int nparts,
                     struct dld_error *err);
 int s3_mpu_abort(struct s3_ctx *s3, const char *key, const char *upload_id, struct dld_error *err);

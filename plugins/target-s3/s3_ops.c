@@ -67,6 +67,7 @@ struct s_req {
     size_t nheaders;
     const void *body;
     size_t body_len;
+    const char *payload_hash; /* NULL: the client hashes the body */
     bool idempotent;
 };
 
@@ -99,7 +100,7 @@ static int s_send(struct s3_ctx *s3, struct s_req *r, struct dld_aws_http_respon
         memset(resp, 0, sizeof(*resp));
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     } else {
-        const char *hash = NULL;
+        const char *hash = r->payload_hash;
         if (s3->unsigned_payload && r->body_len > 0)
             hash = DLD_AWS_UNSIGNED_PAYLOAD;
         struct dld_aws_call call = {
@@ -125,9 +126,10 @@ static void s_object_headers(struct s3_ctx *s3, struct s_req *r, const char *con
 }
 
 int s3_put_object(struct s3_ctx *s3, const char *key, const void *data, size_t len, const char *content_type,
-                  struct dld_error *err)
+                  const char *payload_hash, struct dld_error *err)
 {
-    struct s_req r = {.method = "PUT", .key = key, .body = data ? data : "", .body_len = len, .idempotent = true};
+    struct s_req r = {.method = "PUT", .key = key, .body = data ? data : "", .body_len = len,
+                      .payload_hash = payload_hash, .idempotent = true};
     s_object_headers(s3, &r, content_type);
     struct dld_aws_http_response resp;
     int rc = s_send(s3, &r, &resp, err);
@@ -203,12 +205,13 @@ static char *s_upload_query(const char *upload_id, int part)
 }
 
 int s3_mpu_upload_part(struct s3_ctx *s3, const char *key, const char *upload_id, int part, const void *data,
-                       size_t len, char **etag, struct dld_error *err)
+                       size_t len, const char *payload_hash, char **etag, struct dld_error *err)
 {
     char *q = s_upload_query(upload_id, part);
     if (!q)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    struct s_req r = {.method = "PUT", .key = key, .query = q, .body = data, .body_len = len, .idempotent = true};
+    struct s_req r = {.method = "PUT", .key = key, .query = q, .body = data, .body_len = len,
+                      .payload_hash = payload_hash, .idempotent = true};
     struct dld_aws_http_response resp;
     int rc = s_send(s3, &r, &resp, err);
     if (rc == DLD_OK) {

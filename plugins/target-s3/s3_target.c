@@ -517,7 +517,7 @@ static int s_load_publish(void *h, struct dld_error *err)
     if (!json || !key)
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     else
-        rc = s3_put_object(&l->inst->s3, key, json, strlen(json), "application/json", err);
+        rc = s3_put_object(&l->inst->s3, key, json, strlen(json), "application/json", NULL, err);
     free(json);
     free(name);
     free(key);

@@ -8,18 +8,31 @@
  * malloc is a new mapping the kernel zero-fills page by page, about 2000
  * page faults per part on the writer's critical path. On any failure the
  * multipart upload is aborted, so no parts linger (where the store
- * implements AbortMultipartUpload). */
+ * implements AbortMultipartUpload).
+ *
+ * The first part is hashed (SHA-256, for the signature) by a thread that
+ * follows the writer through the buffer, rather than in a second pass once
+ * the buffer is complete: a file that stays one PutObject, the common case,
+ * then starts going out almost as soon as the writer finishes (bench/s3:
+ * copying 116 MB then hashing it took ~0.14 s before the first byte was
+ * sent, while curl starts at once). Later parts are hashed by their sender
+ * threads, off the writer's path. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "s3_internal.h"
+
+#define S_HASH_STEP ((size_t)1 << 20)
 
 struct s_job {
     int part;
     char *data;
     size_t len;
+    char hash[65]; /* hex SHA-256 of data, or "" for the sender to compute */
     struct s_job *next;
 };
 
@@ -31,6 +44,15 @@ struct s3_upload {
     size_t len;
     size_t part_size;
     uint64_t bytes;
+
+    /* the first part's hasher: hashes u->buf[0, hash_avail) as it grows */
+    pthread_mutex_t hlock;
+    pthread_cond_t hcond;
+    pthread_t hasher;
+    bool hasher_on;
+    size_t hash_avail;   /* bytes the writer has published to the hasher */
+    bool hash_end;       /* no more bytes: finish the digest */
+    char first_hash[65]; /* hex, or "" if hashing failed */
 
     char *upload_id;
     int nparts;      /* parts handed out so far */
@@ -79,7 +101,8 @@ static void *s_worker(void *arg)
         int rc = DLD_OK;
         struct dld_error err = {.struct_size = sizeof(err)};
         if (!skip)
-            rc = s3_mpu_upload_part(u->s3, u->key, u->upload_id, j->part, j->data, j->len, &etag, &err);
+            rc = s3_mpu_upload_part(u->s3, u->key, u->upload_id, j->part, j->data, j->len, j->hash[0] ? j->hash : NULL,
+                                    &etag, &err);
 
         pthread_mutex_lock(&u->lock);
         if (u->spare && u->nspare < u->nthreads)
@@ -98,6 +121,72 @@ static void *s_worker(void *arg)
     return NULL;
 }
 
+static void s_hex(const unsigned char *md, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+static void *s_hasher(void *arg)
+{
+    struct s3_upload *u = arg;
+    const char *buf = u->buf; /* the first part's buffer stays put until the digest is done */
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    bool ok = sha && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1;
+    size_t done = 0;
+    pthread_mutex_lock(&u->hlock);
+    for (;;) {
+        while (done == u->hash_avail && !u->hash_end)
+            pthread_cond_wait(&u->hcond, &u->hlock);
+        size_t to = u->hash_avail;
+        bool end = u->hash_end;
+        pthread_mutex_unlock(&u->hlock);
+        /* bytes below hash_avail are no longer written to */
+        if (ok && to > done)
+            ok = EVP_DigestUpdate(sha, buf + done, to - done) == 1;
+        done = to;
+        pthread_mutex_lock(&u->hlock);
+        if (end && done == u->hash_avail)
+            break;
+    }
+    pthread_mutex_unlock(&u->hlock);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char hex[65] = "";
+    if (ok && EVP_DigestFinal_ex(sha, md, &n) == 1 && n == 32)
+        s_hex(md, hex);
+    EVP_MD_CTX_free(sha);
+    memcpy(u->first_hash, hex, sizeof(hex)); /* read after pthread_join */
+    return NULL;
+}
+
+/* hands the hasher the bytes written so far */
+static void s_hash_publish(struct s3_upload *u, bool end)
+{
+    pthread_mutex_lock(&u->hlock);
+    u->hash_avail = u->len;
+    u->hash_end = end;
+    pthread_cond_signal(&u->hcond);
+    pthread_mutex_unlock(&u->hlock);
+}
+
+/* ends the first part's hash: hex into out, or "" if it failed (the
+ * request then hashes the body itself) */
+static void s_hash_done(struct s3_upload *u, char out[65])
+{
+    out[0] = '\0';
+    if (!u->hasher_on)
+        return;
+    s_hash_publish(u, true);
+    pthread_join(u->hasher, NULL);
+    u->hasher_on = false;
+    memcpy(out, u->first_hash, 65);
+}
+
 struct s3_upload *s3_upload_new(struct s3_ctx *s3, const char *key, const char *content_type, struct dld_error *err)
 {
     struct s3_upload *u = calloc(1, sizeof(*u));
@@ -112,11 +201,17 @@ struct s3_upload *s3_upload_new(struct s3_ctx *s3, const char *key, const char *
     u->buf = malloc(u->part_size);
     pthread_mutex_init(&u->lock, NULL);
     pthread_cond_init(&u->cond, NULL);
+    pthread_mutex_init(&u->hlock, NULL);
+    pthread_cond_init(&u->hcond, NULL);
     if (!u->key || !u->content_type || !u->buf) {
         s3_upload_destroy(u);
         dld_error_set(err, DLD_ERR_FATAL, "out of memory (part buffer of %zu bytes)", (size_t)s3->part_size);
         return NULL;
     }
+    /* with UNSIGNED-PAYLOAD nothing is hashed at all; without a hasher
+     * thread the request hashes the body itself */
+    if (!s3->unsigned_payload)
+        u->hasher_on = pthread_create(&u->hasher, NULL, s_hasher, u) == 0;
     return u;
 }
 
@@ -179,6 +274,7 @@ static int s_queue_part(struct s3_upload *u, struct dld_error *err)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     }
     j->part = ++u->nparts;
+    s_hash_done(u, j->hash);
     j->data = u->buf;
     j->len = u->len;
     u->buf = fresh;
@@ -205,6 +301,9 @@ static int s_sink_write(void *ctx, const void *data, size_t len, struct dld_erro
         size_t n = len < room ? len : room;
         memcpy(u->buf + u->len, p, n);
         u->len += n;
+        /* wake the hasher per MiB, not per write */
+        if (u->hasher_on && u->len - u->hash_avail >= S_HASH_STEP)
+            s_hash_publish(u, false);
         u->bytes += n;
         p += n;
         len -= n;
@@ -258,7 +357,9 @@ int s3_upload_finish(struct s3_upload *u, struct dld_error *err)
     if (u->finished)
         return DLD_OK;
     if (!u->upload_id) {
-        rc = s3_put_object(u->s3, u->key, u->buf, u->len, u->content_type, err);
+        char hash[65];
+        s_hash_done(u, hash);
+        rc = s3_put_object(u->s3, u->key, u->buf, u->len, u->content_type, hash[0] ? hash : NULL, err);
         u->finished = rc == DLD_OK;
         return rc;
     }
@@ -304,6 +405,8 @@ void s3_upload_destroy(struct s3_upload *u)
     }
     if (!u->finished)
         s_abort(u);
+    char unused[65];
+    s_hash_done(u, unused); /* stops the hasher if the first part never ended */
     for (struct s_job *j = u->head; j;) {
         struct s_job *n = j->next;
         free(j->data);
@@ -323,6 +426,8 @@ void s3_upload_destroy(struct s3_upload *u)
     free(u->upload_id);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->cond);
+    pthread_mutex_destroy(&u->hlock);
+    pthread_cond_destroy(&u->hcond);
     free(u);
 }
 
