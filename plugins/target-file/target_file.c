@@ -370,10 +370,13 @@ static int s_load_publish(void *handle, struct dld_error *err)
             return dld_error_set(err, DLD_ERR_FATAL, "publishing %s: %s", h->files[i].name, strerror(e));
     }
     int rc = s_fsync_path(h->dir, h->t->fsync, err);
+    /* The staging directory is empty now: remove it before the manifest, so
+     * that a crash right after the manifest leaves nothing behind (recovery
+     * then only commits; it does not clean up a published load). */
+    if (rc == DLD_OK)
+        rmdir(h->staging);
     if (rc == DLD_OK)
         rc = s_write_manifest(h, err);
-    if (rc == DLD_OK) /* the staging directory is empty now; a leftover one is harmless */
-        rmdir(h->staging);
     return rc;
 }
 

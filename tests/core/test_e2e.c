@@ -267,7 +267,7 @@ START_TEST(kill_at_random_points)
              "\"max_file_size\": 4096}}");
     s_config(NULL, target, NULL);
     unsigned seed = (unsigned)getpid();
-    int killed = 0, last_rc = -1;
+    int killed = 0, last_rc = -1, max_delay = 25;
     for (int round = 0; round < 16; round++) {
         /* change the source only after a load finished, so no version is
          * overwritten before some load could see it */
@@ -280,8 +280,17 @@ START_TEST(kill_at_random_points)
             e2e_sql(s_db, sql);
             s_mutate(round);
         }
-        int delay = 1 + (int)(rand_r(&seed) % 25);
+        /* Kill somewhere inside the run: the range follows the machine's
+         * speed (a sanitizer build is several times slower), widening after
+         * a kill and set from the length of the last run that finished. */
+        int delay = 1 + (int)(rand_r(&seed) % (unsigned)max_delay);
+        int64_t t0 = dld_test_real_ms();
         int rc = e2e_run(s_dir, (const char *const[]){"run", NULL}, delay);
+        int64_t took = dld_test_real_ms() - t0;
+        if (rc == 128 + 9)
+            max_delay = max_delay * 3 / 2 > 10000 ? 10000 : max_delay * 3 / 2;
+        else
+            max_delay = took * 5 / 4 > 25 ? (int)(took * 5 / 4) : 25;
         last_rc = rc;
         killed += rc == 128 + 9;
         if (rc == 128 + 9)
