@@ -35,6 +35,7 @@ int dld_cmd_history(struct dld_cli *cli);
 int dld_cmd_reset(struct dld_cli *cli);
 int dld_cmd_tables(struct dld_cli *cli);
 int dld_cmd_plugins(struct dld_cli *cli);
+int dld_cmd_state(struct dld_cli *cli);
 
 /* helpers shared by the command files */
 int dld_cli_exit_for(int code);               /* dld_code → exit code */

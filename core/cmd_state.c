@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "runs.h"
 #include "host.h"
 #include "items.h"
 
@@ -234,17 +235,17 @@ int dld_cmd_history(struct dld_cli *cli)
     if (rc)
         return dld_cli_fail(rc, &err);
     const struct dld_state_vtable *vt = &cfg.kinds[DLD_KIND_STATE].loaded.vt.state;
-    char *text = NULL;
+    cJSON *arr = NULL;
     int code = DLD_EXIT_OK;
-    rc = vt->history(st, only, limit, &text, &err);
+    rc = dld_history_json(vt, st, only, limit, &arr, &err);
     if (rc) {
         code = dld_cli_fail(rc, &err);
     } else if (cli->json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "loads", cJSON_Parse(text));
+        cJSON_AddItemToObject(o, "loads", arr);
+        arr = NULL;
         dld_cli_print_json(o);
     } else {
-        cJSON *arr = cJSON_Parse(text);
         printf("%-20s %-24s %6s %-9s %-10s %10s %6s %9s  %s\n", "STARTED", "TABLE", "LOAD", "MODE", "STATUS", "ROWS",
                "FILES", "SECONDS", "WINDOW / ERROR");
         for (cJSON *r = arr ? arr->child : NULL; r; r = r->next) {
@@ -264,9 +265,8 @@ int dld_cmd_history(struct dld_cli *cli)
                    cJSON_IsString(low) ? low->valuestring : "-inf", cJSON_IsString(high) ? high->valuestring : "-",
                    cJSON_IsString(e) ? "  " : "", cJSON_IsString(e) ? e->valuestring : "");
         }
-        cJSON_Delete(arr);
     }
-    free(text);
+    cJSON_Delete(arr);
     vt->close(st);
     dld_config_clean_up(&cfg);
     return code;

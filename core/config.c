@@ -141,18 +141,20 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
     ec->batch_rows = 65536;
     ec->lease_ttl_ms = 120000;
     ec->retries = 1;
+    ec->retry_delay_ms = 1000;
     if (e == NULL)
         return DLD_OK;
     if (!cJSON_IsObject(e))
         return dld_error_set(err, DLD_ERR_CONFIG, "engine must be an object");
-    static const char *known[] = {"parallelism", "batch_rows", "lease_ttl_seconds", "retries", NULL};
+    static const char *known[] = {"parallelism", "batch_rows", "lease_ttl_seconds", "retries", "retry_delay_ms", NULL};
     for (const cJSON *c = e->child; c; c = c->next) {
         bool ok = false;
         for (int i = 0; known[i]; i++)
             ok |= strcmp(c->string, known[i]) == 0;
         if (!ok)
             return dld_error_set(err, DLD_ERR_CONFIG,
-                                 "engine: unknown key '%s' (valid: parallelism, batch_rows, lease_ttl_seconds, retries)",
+                                 "engine: unknown key '%s' (valid: parallelism, batch_rows, lease_ttl_seconds, retries, "
+                                 "retry_delay_ms)",
                                  c->string);
     }
     int64_t v;
@@ -173,6 +175,10 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
     if ((rc = s_int_member(e, "retries", 0, 10, &v, err)))
         return rc;
     ec->retries = (int)v;
+    v = ec->retry_delay_ms;
+    if ((rc = s_int_member(e, "retry_delay_ms", 0, 600000, &v, err)))
+        return rc;
+    ec->retry_delay_ms = v;
     return DLD_OK;
 }
 

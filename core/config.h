@@ -26,6 +26,7 @@ struct dld_engine_conf {
     int batch_rows;          /* rows per Arrow batch asked of the source */
     int64_t lease_ttl_ms;    /* a lease not renewed for this long may be taken over */
     int retries;             /* extra attempts of a window after a retryable error */
+    int64_t retry_delay_ms;  /* wait before the first retry; n-th retry waits n times as long */
 };
 
 struct dld_config {

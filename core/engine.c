@@ -1,18 +1,23 @@
 /*
  * The delta-load state machine, per table, one window at a time:
  *
- *   claim (lease) → recover a dead attempt → plan (fix the window inside the
- *   source's read snapshot, record it) → extract + write (stage) → publish →
- *   commit (watermark := high, with statistics) → release
+ *   claim (lease) → recover every unfinished load → plan (fix the window
+ *   inside the source's read snapshot, record it) → extract + write (stage)
+ *   → check the lease → publish → commit (watermark := high) → release
  *
  * Every transition is written to the state store before the next step
- * starts, so a process killed anywhere leaves a record the next run acts on:
- *   PLANNED / STAGED  → the target's files of that load are discarded and
- *                       the same window is loaded again;
- *   PUBLISHED, or STAGED with the target's manifest present
- *                     → the window is committed, not loaded twice.
- * The watermark only moves in run_commit, after the target has published,
- * and only forward: a delta window that yields no rows commits nothing.
+ * starts, so a process killed anywhere leaves a record the next run acts
+ * on. What a failure of each step does, whether this process may try the
+ * window again, and what recovery does with each unfinished status is the
+ * transition table below (s_steps and s_recovery): the one place those
+ * rules live. docs/semantics.md prints the same table.
+ *
+ * A load's identity on the target is its load uid (random, recorded in the
+ * run's info_json before any file is written); its manifest slot is claimed
+ * exactly once, by publish or by discard (lake.h), which is what fences a
+ * holder that stalled past its lease. The watermark only moves in
+ * run_commit, after the target has published, only forward, and never over
+ * an operator's reset.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,9 +26,12 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <deltaload/lake.h>
 
 #include "engine.h"
+#include "heartbeat.h"
 #include "host.h"
+#include "runs.h"
 
 #define S_COMPONENT "engine"
 
@@ -44,23 +52,100 @@ const char *dld_mode_name(uint32_t m)
     return m == DLD_MODE_DELTA ? "delta" : m == DLD_MODE_FULL ? "full" : m == DLD_MODE_BACKFILL ? "backfill" : "?";
 }
 
+/* host:pid:random. The random part keeps two processes that share a host
+ * name and a pid (containers all running as PID 1) apart. Computed once,
+ * before any worker thread reads it. */
+static char s_owner[320];
+static pthread_once_t s_owner_once = PTHREAD_ONCE_INIT;
+static void s_owner_init(void)
+{
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    char uid[17] = "0000000000000000";
+    struct dld_error err;
+    dld_error_init(&err);
+    if (dld_lake_new_uid(uid, &err) != DLD_OK) /* no random source: pid and time still differ */
+        snprintf(uid, sizeof uid, "%016llx", (unsigned long long)dld_core_now_ms());
+    snprintf(s_owner, sizeof s_owner, "%s:%ld:%.8s", host, (long)getpid(), uid);
+}
+
 const char *dld_engine_owner(void)
 {
-    static char owner[300];
-    if (owner[0] == '\0') {
-        char host[256] = "localhost";
-        gethostname(host, sizeof host - 1);
-        snprintf(owner, sizeof owner, "%s:%ld", host, (long)getpid());
-    }
-    return owner;
+    pthread_once(&s_owner_once, s_owner_init);
+    return s_owner;
 }
 
 static char *s_dup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* ---- the transition table ------------------------------------------------------
+ *
+ * Steps of one attempt, in order. For each: the status the state store
+ * holds while it runs, what may be on the target if it fails, how this
+ * process settles the load after a failure, and whether it may then try
+ * again (after a retryable error, within engine.retries):
+ *   RETRY_WINDOW   a new load of the same window: nothing of the failed
+ *                  load is left (never once anything may be visible);
+ *   RETRY_RECOVER  run recovery first: it commits the load if it was
+ *                  published (the cycle ends there) or discards it, and
+ *                  only then is the window loaded again;
+ *   RETRY_NEVER    stop; the next run's recovery settles it.
+ * Before any new attempt recovery runs again, so a load whose discard
+ * failed holds the table until the discard succeeds.
+ */
+enum s_step {
+    S_PLAN,              /* extract_begin: the source fixes the window */
+    S_RECORD_PLANNED,
+    S_WRITE,             /* load_begin, extract_next / load_write, load_finish */
+    S_RECORD_STAGED,
+    S_FENCE,             /* the lease re-checked right before publish */
+    S_PUBLISH,
+    S_RECORD_PUBLISHED,
+    S_COMMIT,            /* run_commit: the watermark moves */
+};
+enum s_settle {
+    SETTLE_RECORD_FAILED, /* nothing reached the target: record FAILED */
+    SETTLE_DISCARD,       /* unpublished files may exist: discard (claims the manifest slot), then FAILED */
+    SETTLE_ASK_TARGET,    /* published or not is unknown: published → commit, else as SETTLE_DISCARD */
+    SETTLE_LEAVE,         /* published: only a commit may follow; recovery makes it */
+};
+enum s_retry { RETRY_WINDOW, RETRY_RECOVER, RETRY_NEVER };
+
+static const struct s_step_rule {
+    const char *name;
+    uint32_t store_holds;     /* 0: no record of this load yet (or a lost one) */
+    const char *target_holds;
+    enum s_settle settle;
+    enum s_retry retry;
+} s_steps[] = {
+    /* step                  name                   store holds          target holds            on failure             retry */
+    [S_PLAN]             = {"planning",            0,                   "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
+    [S_RECORD_PLANNED]   = {"recording planned",   0,                   "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
+    [S_WRITE]            = {"writing",             DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
+    [S_RECORD_STAGED]    = {"recording staged",    DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
+    [S_FENCE]            = {"checking the lease",  DLD_RUN_STAGED,      "unpublished files",    SETTLE_DISCARD,       RETRY_NEVER},
+    [S_PUBLISH]          = {"publishing",          DLD_RUN_STAGED,      "files, maybe manifest", SETTLE_ASK_TARGET,   RETRY_RECOVER},
+    [S_RECORD_PUBLISHED] = {"recording published", DLD_RUN_STAGED,      "published load",       SETTLE_LEAVE,         RETRY_RECOVER},
+    [S_COMMIT]           = {"committing",          DLD_RUN_PUBLISHED,   "published load",       SETTLE_LEAVE,         RETRY_RECOVER},
+};
+
+/* Recovery: what the next run (or this one, before a retry) does with each
+ * status that is not final, for every such run of the table in load order.
+ * COMMITTED, FAILED, ABORTED and NOOP are final. */
+static const struct s_recovery_rule {
+    uint32_t status;
+    enum s_settle settle; /* final status after a discard: ABORTED */
+} s_recovery[] = {
+    {DLD_RUN_PLANNED, SETTLE_ASK_TARGET},   /* a stalled holder may still publish: the discard's claim fences it */
+    {DLD_RUN_STAGED, SETTLE_ASK_TARGET},
+    {DLD_RUN_PUBLISHED, SETTLE_LEAVE},      /* LEAVE in recovery means: commit it */
+};
 
 /* ---- per-worker plugin instances ------------------------------------------------ */
 struct s_instances {
     struct dld_config *cfg;
     void *source, *target, *state;
+    void *beat_state; /* the heartbeat thread's own state instance */
 };
 
 static int s_open(struct dld_config *cfg, uint32_t kind, void **inst, struct dld_error *err)
@@ -88,7 +173,9 @@ static void s_close_all(struct s_instances *in)
         in->cfg->kinds[DLD_KIND_TARGET].loaded.vt.target.close(in->target);
     if (in->state)
         in->cfg->kinds[DLD_KIND_STATE].loaded.vt.state.close(in->state);
-    in->source = in->target = in->state = NULL;
+    if (in->beat_state)
+        in->cfg->kinds[DLD_KIND_STATE].loaded.vt.state.close(in->beat_state);
+    in->source = in->target = in->state = in->beat_state = NULL;
 }
 
 /* ---- one load ------------------------------------------------------------------- */
@@ -101,42 +188,26 @@ struct s_load {
     const struct dld_run_request *req;
     struct dld_table_result *res;
     int64_t token;
-    int64_t last_renew_ms;
+    struct dld_heartbeat beat;
     struct dld_run run;       /* the record kept in the state store; strings owned here */
+    char uid[17];             /* the attempt's load uid */
+    enum s_step step;         /* the step that failed, when an attempt fails */
     char *retry_high;         /* high mark of an interrupted attempt to load again */
-    bool retry_inclusive_known;
+    bool recovered_commit;    /* the last recovery committed a published load */
 };
 
-static int s_renew_if_due(struct s_load *l, struct dld_error *err)
+/* The load's uid, from the run's info_json ("load_uid"); NULL for a run
+ * written before ABI 1.1 (legacy names on the target). malloc'ed. */
+static char *s_run_uid(const struct dld_run *run)
 {
-    int64_t now = dld_core_now_ms();
-    int64_t ttl = l->in->cfg->engine.lease_ttl_ms;
-    if (now - l->last_renew_ms < ttl / 3)
-        return DLD_OK;
-    int rc = l->st->lease_renew(l->in->state, l->item->name, l->token, ttl, err);
-    if (rc == DLD_OK)
-        l->last_renew_ms = now;
-    else
-        dld_error_prefix(err, "renewing the lease");
-    return rc;
+    cJSON *info = run->info_json ? cJSON_Parse(run->info_json) : NULL;
+    const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "load_uid"));
+    char *out = u && dld_lake_uid_valid(u) ? strdup(u) : NULL;
+    cJSON_Delete(info);
+    return out;
 }
 
-static int s_record(struct s_load *l, uint32_t status, struct dld_error *err)
-{
-    /* a slow step (a long high-mark query, a big upload) may have eaten
-     * into the lease: renew it first when due, so the record is not refused */
-    int rc = s_renew_if_due(l, err);
-    if (rc)
-        return rc;
-    l->run.status = status;
-    l->run.ended_ms = dld_core_now_ms();
-    rc = l->st->run_record(l->in->state, &l->run, l->token, err);
-    if (rc)
-        dld_error_prefix(err, "recording %s", dld_run_status_name(status));
-    return rc;
-}
-
-static void s_load_view(const struct s_load *l, const struct dld_run *run, struct dld_load *load)
+static void s_load_view(const struct s_load *l, const struct dld_run *run, const char *uid, struct dld_load *load)
 {
     *load = (struct dld_load){
         .struct_size = sizeof(*load),
@@ -148,106 +219,365 @@ static void s_load_view(const struct s_load *l, const struct dld_run *run, struc
         .high = run->high,
         .snapshot = l->res->snapshot,
         .started_ms = run->started_ms,
+        .load_uid = uid,
+        .lease_token = l->token,
     };
 }
 
-/* A previous attempt died between PLANNED and COMMITTED: finish or undo it. */
+/* The lease, checked now with the store (not only by the heartbeat): the
+ * fence right before the target is asked to publish. */
+static int s_fence(struct s_load *l, struct dld_error *err)
+{
+    char why[1100];
+    if (dld_heartbeat_lost(&l->beat, why, sizeof why))
+        return dld_error_set(err, DLD_ERR_CONFLICT, "%s", why);
+    int rc = l->st->lease_renew(l->in->state, l->item->name, l->token, l->in->cfg->engine.lease_ttl_ms, err);
+    if (rc)
+        dld_error_prefix(err, "checking the lease");
+    return rc;
+}
+
+static int s_record(struct s_load *l, struct dld_run *run, uint32_t status, struct dld_error *err)
+{
+    run->status = status;
+    run->ended_ms = dld_core_now_ms();
+    int rc = l->st->run_record(l->in->state, run, l->token, err);
+    if (rc)
+        dld_error_prefix(err, "recording %s", dld_run_status_name(status));
+    return rc;
+}
+
+/* Commits a published load: the run becomes COMMITTED and, for a delta,
+ * the watermark its high mark -- unless the watermark is no longer the one
+ * the load started from (an operator's reset while the load was published
+ * but not committed): then the load is committed and the reset stands. */
+static int s_commit(struct s_load *l, struct dld_run *run, struct dld_error *err)
+{
+    int32_t advance = run->mode == DLD_MODE_DELTA && run->high != NULL;
+    if (advance) {
+        struct dld_watermark wm = {.struct_size = sizeof(wm)};
+        int rc = l->st->watermark_get(l->in->state, l->item->name, &wm, err);
+        if (rc)
+            return rc;
+        const char *expected = run->low_inclusive ? NULL : run->low;
+        bool same = (wm.value == NULL && expected == NULL) || (wm.value && expected && !strcmp(wm.value, expected));
+        if (!same) {
+            advance = 0;
+            dld_core_logf(DLD_LOG_WARN, l->item->name,
+                          "the watermark was changed to %s while load %lld was published but not committed: "
+                          "committing the load and leaving the watermark as set",
+                          wm.value ? wm.value : "(cleared)", (long long)run->load_id);
+        }
+        dld_watermark_clean_up(dld_core_host(), &wm);
+    }
+    run->ended_ms = dld_core_now_ms();
+    int rc = l->st->run_commit(l->in->state, run, advance, l->token, err);
+    if (rc)
+        dld_error_prefix(err, "committing");
+    else
+        run->status = DLD_RUN_COMMITTED;
+    return rc;
+}
+
+/* Settles a load that did not reach COMMITTED, as its rule says. `final`
+ * is the status a discarded load ends in (FAILED in the failing process,
+ * ABORTED in recovery). *what says what happened, for the log. Returns
+ * non-zero when the load could not be settled: it stays as recorded and
+ * recovery tries again; the table makes no progress meanwhile. */
+static int s_settle(struct s_load *l, struct dld_run *run, enum s_settle how, uint32_t final, const char **what,
+                    struct dld_error *err)
+{
+    char *uid = s_run_uid(run);
+    struct dld_load load;
+    s_load_view(l, run, uid, &load);
+    int rc = DLD_OK, published = 0;
+    *what = "left for recovery";
+    switch (how) {
+    case SETTLE_LEAVE:
+        goto out;
+    case SETTLE_RECORD_FAILED:
+        rc = s_record(l, run, final, err);
+        *what = "recorded as failed";
+        goto out;
+    case SETTLE_ASK_TARGET:
+        if ((rc = l->tgt->load_is_published(l->in->target, &load, &published, err))) {
+            dld_error_prefix(err, "asking the target whether load %lld was published", (long long)run->load_id);
+            goto out;
+        }
+        if (published) {
+            rc = s_commit(l, run, err);
+            *what = "it was published: committed it";
+            goto out;
+        }
+        /* fall through */
+    case SETTLE_DISCARD:
+        rc = l->tgt->load_discard(l->in->target, &load, err);
+        if (rc == DLD_ERR_CONFLICT) {
+            /* the slot was taken by a publish after all (a holder that was
+             * still running): the load is visible, so it is committed */
+            int p = 0;
+            struct dld_error perr;
+            dld_error_init(&perr);
+            if (l->tgt->load_is_published(l->in->target, &load, &p, &perr) == DLD_OK && p) {
+                dld_error_init(err);
+                rc = s_commit(l, run, err);
+                *what = "it was published meanwhile: committed it";
+                goto out;
+            }
+        }
+        if (rc) {
+            dld_error_prefix(err, "removing the files of load %lld", (long long)run->load_id);
+            goto out;
+        }
+        rc = s_record(l, run, final, err);
+        *what = "removed its files";
+        goto out;
+    }
+out:
+    free(uid);
+    return rc;
+}
+
+static int s_cmp_load_id(const void *a, const void *b)
+{
+    int64_t x = ((const struct dld_run *)a)->load_id, y = ((const struct dld_run *)b)->load_id;
+    return x < y ? -1 : x > y;
+}
+
+/* The table's runs that are not final, in load order (*n of them). */
+struct s_runs {
+    struct dld_run *runs;
+    int n, cap;
+};
+
+/* runs_unfinished's iterator: a deep copy of the borrowed run */
+static int s_keep_run(void *ctx, const struct dld_run *borrowed)
+{
+    struct s_runs *rs = ctx;
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 4;
+        struct dld_run *grown = realloc(rs->runs, (size_t)cap * sizeof(*grown));
+        if (!grown)
+            return DLD_ERR_FATAL;
+        rs->runs = grown;
+        rs->cap = cap;
+    }
+    struct dld_run *r = &rs->runs[rs->n];
+    dld_struct_copy(r, sizeof(*r), borrowed); /* members a shorter record lacks read as zero */
+    char **strs[] = {&r->table, &r->low, &r->high, &r->error, &r->owner, &r->info_json};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (*strs[i] && !(*strs[i] = strdup(*strs[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(*strs[k]);
+            for (size_t k = i + 1; k < sizeof strs / sizeof strs[0]; k++)
+                *strs[k] = NULL;
+            return DLD_ERR_FATAL;
+        }
+    rs->n++;
+    return DLD_OK;
+}
+
+/* From history's JSON, for a store without runs_unfinished. */
+static int s_unfinished_from_history(struct s_load *l, struct s_runs *rs, struct dld_error *err)
+{
+    char *json = NULL;
+    int rc = l->st->history(l->in->state, l->item->name, 0, &json, err);
+    if (rc)
+        return rc;
+    cJSON *arr = cJSON_Parse(json);
+    dld_core_host()->free(json);
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return dld_error_set(err, DLD_ERR_FATAL, "the state store returned a malformed run list");
+    }
+    for (const cJSON *o = arr->child; o && rc == DLD_OK; o = o->next) {
+        struct dld_run r;
+        if (dld_run_from_json(o, l->item->name, &r) != DLD_OK)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "the state store returned a malformed run of '%s'", l->item->name);
+        else if ((r.status == DLD_RUN_PLANNED || r.status == DLD_RUN_STAGED || r.status == DLD_RUN_PUBLISHED) &&
+                 s_keep_run(rs, &r) != DLD_OK)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        dld_run_clean_up(dld_core_host(), &r);
+    }
+    cJSON_Delete(arr);
+    return rc;
+}
+
+static int s_unfinished(struct s_load *l, struct dld_run **out, int *n, struct dld_error *err)
+{
+    struct s_runs rs = {0};
+    int rc;
+    if (l->st->runs_unfinished) {
+        rc = l->st->runs_unfinished(l->in->state, l->item->name, s_keep_run, &rs, err);
+        if (rc && err->message[0] == '\0')
+            dld_error_set(err, rc, "reading the unfinished runs of '%s'", l->item->name);
+    } else {
+        rc = s_unfinished_from_history(l, &rs, err);
+    }
+    if (rc == DLD_OK)
+        qsort(rs.runs, (size_t)rs.n, sizeof(*rs.runs), s_cmp_load_id);
+    else {
+        for (int i = 0; i < rs.n; i++)
+            dld_run_clean_up(dld_core_host(), &rs.runs[i]);
+        free(rs.runs);
+        rs.runs = NULL;
+        rs.n = 0;
+    }
+    *out = rs.runs;
+    *n = rs.n;
+    return rc;
+}
+
+/* The state store has no record of the table: refuse when its lake folder
+ * already holds published loads (a lost or a second state store would load
+ * them all again, and restart load ids). */
+static int s_check_lake_unclaimed(struct s_load *l, struct dld_error *err)
+{
+    if (l->tgt->manifest_list == NULL)
+        return DLD_OK; /* a target built for ABI 1.0: nothing to ask */
+    char *json = NULL;
+    int rc = l->tgt->manifest_list(l->in->target, &l->item->t, &json, err);
+    if (rc) {
+        dld_error_prefix(err, "listing the lake's manifests");
+        return rc;
+    }
+    cJSON *arr = cJSON_Parse(json);
+    dld_core_host()->free(json);
+    int published = 0;
+    int64_t newest = 0;
+    for (const cJSON *m = cJSON_IsArray(arr) ? arr->child : NULL; m; m = m->next) {
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
+        if (status && strcmp(status, "published"))
+            continue;
+        published++;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "load_id");
+        if (cJSON_IsNumber(id) && id->valuedouble > (double)newest)
+            newest = (int64_t)id->valuedouble;
+    }
+    cJSON_Delete(arr);
+    if (published == 0)
+        return DLD_OK;
+    return dld_error_set(err, DLD_ERR_CONFLICT,
+                         "the state store has no record of table '%s' but its lake folder holds %d published load(s) "
+                         "(newest: load %lld); loading now would load them again. Restore the watermark and history "
+                         "from the lake with `deltaload state rebuild --table %s` (or point the config at the state "
+                         "store that wrote them)",
+                         l->item->name, published, (long long)newest, l->item->name);
+}
+
+/* Settles every unfinished load of the table, in load order, before any new
+ * load starts; sets the next load id. */
 static int s_recover(struct s_load *l, struct dld_error *err)
 {
+    l->recovered_commit = false;
     struct dld_run last = {.struct_size = sizeof(last)};
     int rc = l->st->run_last(l->in->state, l->item->name, &last, err);
     if (rc == DLD_ERR_NOT_FOUND) {
         dld_error_init(err);
         l->run.load_id = 1;
-        return DLD_OK;
+        return l->req->plan_only ? DLD_OK : s_check_lake_unclaimed(l, err);
     }
     if (rc)
         return rc;
     l->run.load_id = last.load_id + 1;
-    if (last.status == DLD_RUN_FAILED && !l->req->plan_only) {
-        /* A failed load's files were removed when it failed, unless that
-         * clean-up failed too (the target was unreachable). Discarding is
-         * idempotent, so do it again before anything else: until it
-         * succeeds the table makes no progress and keeps saying why. */
+    char *last_uid = s_run_uid(&last);
+    bool legacy_failed = last.status == DLD_RUN_FAILED && last_uid == NULL;
+    free(last_uid);
+    if (legacy_failed && !l->req->plan_only) {
+        /* Written before ABI 1.1, a FAILED record did not promise that its
+         * files were gone (the clean-up could have failed): discarding is
+         * idempotent, so do it again, as that version did. */
         struct dld_load load;
-        s_load_view(l, &last, &load);
+        s_load_view(l, &last, NULL, &load);
         rc = l->tgt->load_discard(l->in->target, &load, err);
         if (rc)
             dld_error_prefix(err, "removing the files of failed load %lld", (long long)last.load_id);
-        dld_run_clean_up(dld_core_host(), &last);
-        return rc;
     }
-    bool interrupted = last.status == DLD_RUN_PLANNED || last.status == DLD_RUN_STAGED ||
-                       last.status == DLD_RUN_PUBLISHED;
-    if (!interrupted || l->req->plan_only) {
-        if (interrupted && l->req->plan_only)
-            l->res->recovery = s_dup("an interrupted load will be recovered by the next run");
-        dld_run_clean_up(dld_core_host(), &last);
-        return DLD_OK;
-    }
-    struct dld_load load;
-    s_load_view(l, &last, &load);
-    int published = last.status == DLD_RUN_PUBLISHED;
-    if (!published && (rc = l->tgt->load_is_published(l->in->target, &load, &published, err)))
-        goto out;
-    char msg[512];
-    if (published) {
-        /* the files are visible: make the state agree instead of loading again */
-        last.ended_ms = dld_core_now_ms();
-        rc = l->st->run_commit(l->in->state, &last, last.mode == DLD_MODE_DELTA, l->token, err);
-        snprintf(msg, sizeof msg, "load %lld (%s) was published but not committed: committed it",
-                 (long long)last.load_id, dld_run_status_name(last.status));
-    } else {
-        if ((rc = l->tgt->load_discard(l->in->target, &load, err)))
-            goto out;
-        uint32_t was = last.status;
-        last.status = DLD_RUN_ABORTED;
-        last.ended_ms = dld_core_now_ms();
-        free(last.error);
-        last.error = strdup("interrupted; files removed by recovery");
-        rc = l->st->run_record(l->in->state, &last, l->token, err);
-        /* retry the same window (same high mark) if it was a delta */
-        if (rc == DLD_OK && last.mode == DLD_MODE_DELTA && last.high)
-            l->retry_high = strdup(last.high);
-        snprintf(msg, sizeof msg, "load %lld was interrupted at %s: removed its files%s", (long long)last.load_id,
-                 dld_run_status_name(was), l->retry_high ? ", loading the same window again" : "");
-    }
-    if (rc == DLD_OK) {
-        dld_core_logf(DLD_LOG_WARN, l->item->name, "recovery: %s", msg);
-        l->res->recovery = strdup(msg);
-    }
-out:
     dld_run_clean_up(dld_core_host(), &last);
     if (rc)
-        dld_error_prefix(err, "recovering load %lld", (long long)(l->run.load_id - 1));
+        return rc;
+
+    struct dld_run *runs = NULL;
+    int n = 0;
+    if ((rc = s_unfinished(l, &runs, &n, err)))
+        return rc;
+    if (n > 0 && l->req->plan_only) {
+        l->res->recovery = s_dup("an interrupted load will be recovered by the next run");
+        goto out;
+    }
+    for (int i = 0; i < n && rc == DLD_OK; i++) {
+        struct dld_run *r = &runs[i];
+        enum s_settle how = SETTLE_ASK_TARGET;
+        for (size_t k = 0; k < sizeof s_recovery / sizeof s_recovery[0]; k++)
+            if (s_recovery[k].status == r->status)
+                how = s_recovery[k].settle;
+        uint32_t was = r->status;
+        const char *what = NULL;
+        if (how == SETTLE_LEAVE) {
+            rc = s_commit(l, r, err); /* recorded as published: commit it */
+            what = "it was published: committed it";
+        } else {
+            free(r->error);
+            r->error = strdup("interrupted; settled by recovery");
+            rc = s_settle(l, r, how, DLD_RUN_ABORTED, &what, err);
+        }
+        if (rc)
+            break;
+        if (r->status == DLD_RUN_COMMITTED)
+            l->recovered_commit = true;
+        else if (r->mode == DLD_MODE_DELTA && r->high && i == n - 1) {
+            free(l->retry_high); /* load the same window (same high mark) again */
+            l->retry_high = strdup(r->high);
+        }
+        char msg[512];
+        snprintf(msg, sizeof msg, "load %lld was interrupted at %s: %s%s", (long long)r->load_id,
+                 dld_run_status_name(was), what,
+                 r->status == DLD_RUN_ABORTED && l->retry_high && i == n - 1 ? ", loading the same window again" : "");
+        dld_core_logf(DLD_LOG_WARN, l->item->name, "recovery: %s", msg);
+        free(l->res->recovery);
+        l->res->recovery = strdup(msg);
+    }
+    if (rc)
+        dld_error_prefix(err, "recovering load %lld", (long long)(n ? runs[n - 1].load_id : 0));
+out:
+    for (int i = 0; i < n; i++)
+        dld_run_clean_up(dld_core_host(), &runs[i]);
+    free(runs);
     return rc;
 }
 
-static char *s_info_json(const struct dld_extract_info *info)
+static char *s_info_json(const struct dld_extract_info *info, const char *uid)
 {
     cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
     if (info->query)
         cJSON_AddStringToObject(o, "query", info->query);
     if (info->snapshot)
         cJSON_AddStringToObject(o, "snapshot", info->snapshot);
+    cJSON_AddStringToObject(o, "load_uid", uid);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
 
-/* Streams batches from source to target; returns rows written. */
+/* Streams batches from source to target; sets the run's rows. */
 static int s_stream(struct s_load *l, void *cursor, void *handle, struct dld_error *err)
 {
     int64_t rows = 0;
+    char why[1100];
     for (;;) {
         if (dld_core_cancelled())
-            return dld_error_set(err, DLD_ERR_RETRY, "interrupted by a signal");
+            return dld_error_set(err, DLD_ERR_FATAL, "interrupted by a signal");
+        if (dld_heartbeat_lost(&l->beat, why, sizeof why))
+            return dld_error_set(err, DLD_ERR_CONFLICT, "%s", why);
         struct ArrowSchema schema = {0};
         struct ArrowArray batch = {0};
         int rc = l->src->extract_next(cursor, &schema, &batch, err);
         if (rc == DLD_DONE)
             break;
         if (rc != DLD_OK) {
+            dld_arrow_release(&schema, &batch);
             dld_error_prefix(err, "reading %s", l->item->table);
             return rc;
         }
@@ -259,14 +589,13 @@ static int s_stream(struct s_load *l, void *cursor, void *handle, struct dld_err
             return rc;
         }
         dld_progress_update(l->item->name, rows, l->run.started_ms);
-        if ((rc = s_renew_if_due(l, err)))
-            return rc;
     }
     l->run.rows = rows;
     return DLD_OK;
 }
 
-/* One attempt at one window: plan → extract/write → publish → commit. */
+/* One attempt at one window: plan → extract/write → publish → commit. On
+ * failure l->step names the step, and the load is settled by its rule. */
 static int s_attempt(struct s_load *l, struct dld_error *err)
 {
     struct dld_item const *it = l->item;
@@ -277,6 +606,9 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     uint32_t mode = l->req->backfill_from ? DLD_MODE_BACKFILL : it->mode;
     const char *low = NULL, *high = NULL;
     int low_inclusive = 0;
+    l->step = S_PLAN;
+    if ((rc = dld_lake_new_uid(l->uid, err)))
+        return rc;
     if (mode == DLD_MODE_DELTA) {
         if ((rc = l->st->watermark_get(l->in->state, it->name, &wm, err)))
             return rc;
@@ -301,25 +633,25 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     struct dld_load load = {0};
     void *cursor = NULL, *handle = NULL;
     l->run.mode = mode;
+    l->run.status = 0;
     l->run.started_ms = dld_core_now_ms();
+    free(l->run.high);
+    l->run.high = NULL;
+    free(l->run.low);
+    l->run.low = s_dup(low);
+    l->run.low_inclusive = low_inclusive;
+    free(l->run.info_json);
+    l->run.info_json = NULL;
     rc = l->src->extract_begin(l->in->source, &xr, &info, &cursor, err);
     if (rc != DLD_OK) {
         dld_error_prefix(err, "planning %s", it->name);
-        free(l->run.low);
-        l->run.low = s_dup(low);
-        l->run.low_inclusive = low_inclusive;
         if (l->req->plan_only)
             goto done;
         goto fail; /* recorded as a failed load, so status and history show why */
     }
-    /* the window is fixed now: record it before reading any row */
-    free(l->run.low);
-    free(l->run.high);
-    free(l->run.info_json);
-    l->run.low = s_dup(low);
-    l->run.low_inclusive = low_inclusive;
+    /* the window is fixed now: record it, and the load's uid, before reading any row */
     l->run.high = s_dup(info.high);
-    l->run.info_json = s_info_json(&info);
+    l->run.info_json = s_info_json(&info, l->uid);
     res->mode = mode;
     res->load_id = l->run.load_id;
     free(res->low), free(res->high), free(res->query), free(res->snapshot);
@@ -332,15 +664,23 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
         res->outcome = DLD_OUT_PLANNED;
         goto done;
     }
+    if (l->run.info_json == NULL) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto fail;
+    }
     if (mode != DLD_MODE_FULL && info.high == NULL) {
         /* nothing at all in range: no files, nothing moves */
-        rc = s_record(l, DLD_RUN_NOOP, err);
+        l->step = S_RECORD_PLANNED;
+        if ((rc = s_record(l, &l->run, DLD_RUN_NOOP, err)))
+            goto fail;
         res->outcome = DLD_OUT_NOOP;
         goto done;
     }
-    if ((rc = s_record(l, DLD_RUN_PLANNED, err)))
-        goto done;
-    s_load_view(l, &l->run, &load);
+    l->step = S_RECORD_PLANNED;
+    if ((rc = s_record(l, &l->run, DLD_RUN_PLANNED, err)))
+        goto fail;
+    l->step = S_WRITE;
+    s_load_view(l, &l->run, l->uid, &load);
     if ((rc = l->tgt->load_begin(l->in->target, &load, &handle, err))) {
         dld_error_prefix(err, "starting the load");
         goto fail;
@@ -349,41 +689,46 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
         goto fail;
     l->src->extract_end(cursor);
     cursor = NULL;
+    struct dld_load_stats stats = {.struct_size = sizeof(stats)};
+    if ((rc = l->tgt->load_finish(handle, &stats, err))) {
+        dld_error_prefix(err, "finishing files");
+        goto fail;
+    }
     if (mode != DLD_MODE_FULL && l->run.rows == 0) {
         /* An empty delta window commits nothing: the watermark must never
          * move without rows behind it (a lag or a clock may put high below
          * the watermark, and moving back would load rows twice). */
         l->tgt->load_free(handle);
         handle = NULL;
-        if ((rc = l->tgt->load_discard(l->in->target, &load, err)))
+        const char *what;
+        rc = stats.files > 0 ? s_settle(l, &l->run, SETTLE_DISCARD, DLD_RUN_NOOP, &what, err)
+                             : s_record(l, &l->run, DLD_RUN_NOOP, err);
+        if (rc)
             goto fail;
-        rc = s_record(l, DLD_RUN_NOOP, err);
         res->outcome = DLD_OUT_NOOP;
         goto done;
     }
-    struct dld_load_stats stats = {.struct_size = sizeof(stats)};
-    if ((rc = l->tgt->load_finish(handle, &stats, err))) {
-        dld_error_prefix(err, "finishing files");
-        goto fail;
-    }
     l->run.bytes = stats.bytes;
     l->run.files = stats.files;
-    if ((rc = s_record(l, DLD_RUN_STAGED, err)))
+    l->step = S_RECORD_STAGED;
+    if ((rc = s_record(l, &l->run, DLD_RUN_STAGED, err)))
         goto fail;
+    l->step = S_FENCE;
+    if ((rc = s_fence(l, err)))
+        goto fail;
+    l->step = S_PUBLISH;
     if ((rc = l->tgt->load_publish(handle, err))) {
         dld_error_prefix(err, "publishing");
         goto fail;
     }
-    if ((rc = s_record(l, DLD_RUN_PUBLISHED, err)))
-        goto done; /* published but unrecorded: recovery commits it; never discard visible files here */
-    l->run.ended_ms = dld_core_now_ms();
-    if ((rc = s_renew_if_due(l, err)) == DLD_OK)
-        rc = l->st->run_commit(l->in->state, &l->run, mode == DLD_MODE_DELTA, l->token, err);
-    if (rc) {
-        dld_error_prefix(err, "committing");
-        goto done; /* as above: the next run's recovery commits */
-    }
-    l->run.status = DLD_RUN_COMMITTED;
+    l->tgt->load_free(handle);
+    handle = NULL;
+    l->step = S_RECORD_PUBLISHED;
+    if ((rc = s_record(l, &l->run, DLD_RUN_PUBLISHED, err)))
+        goto fail;
+    l->step = S_COMMIT;
+    if ((rc = s_commit(l, &l->run, err)))
+        goto fail;
     res->outcome = DLD_OUT_COMMITTED;
     goto done;
 fail:
@@ -391,18 +736,30 @@ fail:
         l->tgt->load_free(handle);
         handle = NULL;
     }
+    if (cursor) {
+        l->src->extract_end(cursor);
+        cursor = NULL;
+    }
     {
-        struct dld_error derr;
-        dld_error_init(&derr);
-        if (load.table != NULL && l->tgt->load_discard(l->in->target, &load, &derr) != DLD_OK)
-            dld_core_logf(DLD_LOG_ERROR, it->name, "could not remove the files of failed load %lld: %s",
-                          (long long)l->run.load_id, derr.message);
+        const struct s_step_rule *r = &s_steps[l->step];
         free(l->run.error);
         l->run.error = strdup(err->message);
-        struct dld_error rerr;
-        dld_error_init(&rerr);
-        if (s_record(l, DLD_RUN_FAILED, &rerr) != DLD_OK)
-            dld_core_logf(DLD_LOG_ERROR, it->name, "could not record the failure: %s", rerr.message);
+        struct dld_error serr;
+        dld_error_init(&serr);
+        const char *what = NULL;
+        if (s_settle(l, &l->run, r->settle, DLD_RUN_FAILED, &what, &serr) != DLD_OK) {
+            dld_core_logf(DLD_LOG_ERROR, it->name, "load %lld failed %s (%s) and could not be settled: %s",
+                          (long long)l->run.load_id, r->name, r->target_holds, serr.message);
+            what = "left for recovery";
+        }
+        dld_core_logf(DLD_LOG_WARN, it->name, "load %lld failed %s (target holds: %s): %s", (long long)l->run.load_id,
+                      r->name, r->target_holds, what);
+        if (l->run.status == DLD_RUN_COMMITTED) {
+            /* published after all and committed by the settling */
+            dld_error_init(err);
+            rc = DLD_OK;
+            res->outcome = DLD_OUT_COMMITTED;
+        }
     }
 done:
     if (handle)
@@ -417,6 +774,16 @@ done:
     host->free(info.snapshot);
     dld_watermark_clean_up(host, &wm);
     return rc;
+}
+
+/* Waits before a retry, in short steps; false when a signal asked to stop
+ * meanwhile (a retry never starts after SIGINT/SIGTERM). */
+static bool s_backoff(int64_t delay_ms, int attempt)
+{
+    int64_t end = dld_core_now_ms() + delay_ms * (1 + attempt);
+    while (!dld_core_cancelled() && dld_core_now_ms() < end)
+        usleep(20 * 1000);
+    return !dld_core_cancelled();
 }
 
 static void s_load_table(struct s_instances *in, const struct dld_item *item, const struct dld_run_request *req,
@@ -451,7 +818,9 @@ static void s_load_table(struct s_instances *in, const struct dld_item *item, co
         if (rc)
             goto failed;
         leased = true;
-        l.last_renew_ms = dld_core_now_ms();
+        if (dld_heartbeat_start(&l.beat, l.st, in->beat_state, item->name, l.token, cfg->engine.lease_ttl_ms))
+            dld_core_logf(DLD_LOG_WARN, item->name, "no lease heartbeat (could not start it): the lease is only "
+                                                    "checked before publishing");
     }
     if ((rc = s_recover(&l, &err)))
         goto failed;
@@ -461,25 +830,43 @@ static void s_load_table(struct s_instances *in, const struct dld_item *item, co
         l.run.error = NULL;
         l.run.rows = l.run.bytes = l.run.files = 0;
         rc = s_attempt(&l, &err);
-        if (rc == DLD_OK || !err.retryable || attempt >= cfg->engine.retries || req->plan_only ||
-            dld_core_cancelled())
+        if (rc == DLD_OK || req->plan_only)
             break;
-        dld_core_logf(DLD_LOG_WARN, item->name, "load %lld failed (%s), retrying the same window: %s",
-                      (long long)l.run.load_id, dld_code_name(rc), err.message);
-        /* retry the same window as a new load */
-        if (l.run.mode == DLD_MODE_DELTA && l.run.high && !l.retry_high)
+        const struct s_step_rule *r = &s_steps[l.step];
+        if (!err.retryable || attempt >= cfg->engine.retries || r->retry == RETRY_NEVER || dld_core_cancelled())
+            break;
+        dld_core_logf(DLD_LOG_WARN, item->name, "load %lld failed %s (%s), %s: %s", (long long)l.run.load_id, r->name,
+                      dld_code_name(rc), r->retry == RETRY_WINDOW ? "retrying the same window" : "recovering it",
+                      err.message);
+        if (r->retry == RETRY_WINDOW && l.run.mode == DLD_MODE_DELTA && l.run.high && !l.retry_high)
             l.retry_high = strdup(l.run.high);
-        l.run.load_id++;
+        if (!s_backoff(cfg->engine.retry_delay_ms, attempt))
+            break;
+        struct dld_error rerr;
+        dld_error_init(&rerr);
+        /* recovery first: it settles what the failed attempt left (and
+         * holds the table while a discard keeps failing) */
+        if ((rc = s_recover(&l, &rerr))) {
+            err = rerr;
+            break;
+        }
+        if (l.recovered_commit) { /* the failed load was published: committed by recovery */
+            rc = DLD_OK;
+            res->outcome = DLD_OUT_COMMITTED;
+            break;
+        }
+        /* nothing of the failed load is left on the target now: the same
+         * window may be loaded again as a new load */
         dld_error_init(&err);
-        sleep((unsigned)(1 + attempt));
     }
     if (rc == DLD_OK)
         goto out;
 failed:
     res->outcome = DLD_OUT_FAILED;
     res->error = strdup(err.message[0] ? err.message : dld_code_name(rc));
-    dld_core_logf(DLD_LOG_ERROR, item->name, "failed: %s", res->error);
+    dld_core_logf(DLD_LOG_ERROR, item->name, "failed: %s", res->error ? res->error : "");
 out:
+    dld_heartbeat_stop(&l.beat);
     if (leased) {
         struct dld_error rerr;
         dld_error_init(&rerr);
@@ -534,6 +921,8 @@ static void *s_worker(void *arg)
         open_rc = s_open(p->cfg, DLD_KIND_SOURCE, &in.source, &err);
     if (open_rc == DLD_OK && !p->req->plan_only)
         open_rc = s_open(p->cfg, DLD_KIND_TARGET, &in.target, &err);
+    if (open_rc == DLD_OK && !p->req->plan_only)
+        open_rc = s_open(p->cfg, DLD_KIND_STATE, &in.beat_state, &err);
     for (;;) {
         pthread_mutex_lock(&p->lock);
         int i = p->next < p->n ? p->next++ : -1;
@@ -636,11 +1025,18 @@ int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, st
     struct s_pool pool = {.cfg = cfg, .req = req};
     pool.items = calloc((size_t)cap + 1, sizeof(*pool.items));
     pool.results = calloc((size_t)cap + 1, sizeof(*pool.results));
-    pthread_mutex_init(&pool.lock, NULL);
     /* results for items that cannot run are filled here; runnable ones are
      * packed first so workers take them from the front */
     struct dld_table_result *skipped = calloc((size_t)cap + 1, sizeof(*skipped));
     int nskipped = 0;
+    if (!pool.items || !pool.results || !skipped) {
+        free(pool.items);
+        free(pool.results);
+        free(skipped);
+        cJSON_Delete(arr);
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    pthread_mutex_init(&pool.lock, NULL);
     for (const cJSON *c = arr->child; c; c = c->next) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "targetTableName");
         const char *n = cJSON_IsString(name) ? name->valuestring : "(unnamed)";
@@ -685,10 +1081,23 @@ int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, st
         }
     }
     int nthreads = cfg->engine.parallelism < pool.n ? cfg->engine.parallelism : pool.n;
+    if (nthreads > 64)
+        nthreads = 64;
     pthread_t threads[64];
-    for (int i = 0; i < nthreads; i++)
-        pthread_create(&threads[i], NULL, s_worker, &pool);
-    for (int i = 0; i < nthreads; i++)
+    int started = 0;
+    for (int i = 0; i < nthreads; i++) {
+        int e = pthread_create(&threads[started], NULL, s_worker, &pool);
+        if (e == 0)
+            started++;
+        else
+            dld_core_logf(DLD_LOG_WARN, S_COMPONENT, "could not start worker thread %d of %d: %s", i + 1, nthreads,
+                          strerror(e));
+    }
+    /* with no thread at all the tables still run, one after another, here;
+     * with fewer, the ones started take every table between them */
+    if (started == 0 && pool.n > 0)
+        s_worker(&pool);
+    for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     for (int i = 0; i < nskipped; i++)
         pool.results[pool.n + i] = skipped[i];

@@ -92,6 +92,11 @@ void dld_core_install_signals(void)
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A peer that closes a connection must give an error, not kill the
+     * process: libcurl runs with CURLOPT_NOSIGNAL (threads), so it cannot
+     * block SIGPIPE itself, and libpq's own blocking is per call. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 int dld_core_cancelled(void) { return s_cancel; }

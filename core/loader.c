@@ -3,6 +3,12 @@
  * (say exactly which field differs and what each side has) and SQLite's
  * versioned vtables (copy what the plugin declared into zeroed host structs;
  * test optional members for NULL afterwards).
+ *
+ * Minor skew (abi.h, "version skew between host and plugin"): any minor of
+ * our major loads. A plugin built for a newer minor may declare a larger
+ * descriptor and vtable: we copy the members we know and ignore the rest.
+ * One built for an older minor declares smaller ones: the members it lacks
+ * stay NULL/zero in our copies, and callers test optional members for NULL.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -115,7 +121,12 @@ static int s_check(const char *path, dld_plugin_entry_fn entry, uint32_t kind, c
     size_t host_size;
     const struct s_required *req = s_required_for(kind, &host_size);
     uint32_t vt_size = *(const uint32_t *)out->desc.vtable;
-    memcpy(&out->vt, out->desc.vtable, vt_size < host_size ? vt_size : host_size);
+    /* a newer minor's vtable is longer than ours: copy the part we know, and
+     * let our copy's struct_size say how much of it the plugin declared */
+    size_t known = vt_size < host_size ? vt_size : host_size;
+    memcpy(&out->vt, out->desc.vtable, known);
+    if (known >= sizeof(uint32_t))
+        out->vt.source.struct_size = (uint32_t)known;
     for (; req->member; req++) {
         if (vt_size < req->offset + sizeof(void *))
             return dld_error_set(err, DLD_ERR_CONFIG, "%s: the %s vtable is %u bytes, too small to hold required member %s",

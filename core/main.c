@@ -21,6 +21,7 @@ static const char s_usage[] =
     "  history    past loads, newest first\n"
     "  reset      set a table's watermark: --table NAME --to VALUE (or --clear)\n"
     "  tables     list|show|set|enable|disable|remove controller items\n"
+    "  state      rebuild --table NAME | --all: restore watermarks and history from the lake\n"
     "  plugins    list | describe NAME: installed plugins and their options\n"
     "  version    print the version and plugin ABI\n"
     "\n"
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
         {"run", dld_cmd_run},         {"plan", dld_cmd_plan},       {"backfill", dld_cmd_backfill},
         {"daemon", dld_cmd_daemon},   {"status", dld_cmd_status},   {"history", dld_cmd_history},
         {"reset", dld_cmd_reset},     {"tables", dld_cmd_tables},   {"plugins", dld_cmd_plugins},
+        {"state", dld_cmd_state},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

@@ -111,16 +111,7 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(sched_local); /* the prototype -Wmissing-prototypes wants */
-
-DLD_PLUGIN_ENTRY(sched_local)
-{
-    *out = NULL;
-    if (host == NULL || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(sched_local, s_plugin);
 
 #if defined(DLD_BUILTIN)
 /* The core's builtin list names entries dld_builtin_entry_<kind>_<name>;

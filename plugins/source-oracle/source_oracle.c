@@ -164,8 +164,16 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
 static int s_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,
                            void **cursor, struct dld_error *err)
 {
+    struct dld_ora_source *src = inst;
+    /* filled at this plugin's size, handed over as far as the host's struct_size reaches;
+     * a failed begin hands nothing over */
+    struct dld_extract_info got = {.struct_size = sizeof(got)};
     struct dld_ora_cursor *c = NULL;
-    int rc = dld_ora_extract_begin(inst, req, info, &c, err);
+    int rc = dld_ora_extract_begin(src, req, &got, &c, err);
+    if (rc == DLD_OK)
+        dld_extract_info_put(src->host, info, &got);
+    else
+        dld_extract_info_clean_up(src->host, &got);
     *cursor = c;
     return rc;
 }
@@ -205,10 +213,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(source_oracle)
-{
-    if (host == NULL || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(source_oracle, s_plugin);

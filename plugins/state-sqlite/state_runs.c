@@ -132,12 +132,12 @@ int dld_state_sqlite_run_commit(void *inst, const struct dld_run *run, int32_t a
 }
 
 /* Copies one row (RUN_COLUMNS order) into out; strings host->alloc'ed. */
-static int s_run_from_row(struct dld_state_sqlite *s, sqlite3_stmt *st, struct dld_run *out, struct dld_error *err)
+static int s_run_from_row(struct dld_state_sqlite *s, sqlite3_stmt *st, struct dld_run *host_out,
+                          struct dld_error *err)
 {
     const struct dld_host *h = s->host;
-    uint32_t size = out->struct_size ? out->struct_size : (uint32_t)sizeof(*out);
-    memset(out, 0, sizeof(*out));
-    out->struct_size = size;
+    /* filled at this plugin's size, handed over as far as the host's struct_size reaches */
+    struct dld_run run = {.struct_size = sizeof(run)}, *out = &run;
     out->load_id = sqlite3_column_int64(st, 1);
     out->mode = (uint32_t)sqlite3_column_int(st, 2);
     out->status = (uint32_t)sqlite3_column_int(st, 3);
@@ -159,6 +159,7 @@ static int s_run_from_row(struct dld_state_sqlite *s, sqlite3_stmt *st, struct d
             return dld_error_set(err, DLD_ERR_FATAL, "%s: out of memory", DLD_STATE_SQLITE_NAME);
         }
     }
+    dld_run_put(h, host_out, out);
     return DLD_OK;
 }
 
@@ -237,6 +238,8 @@ static cJSON *s_run_json(sqlite3_stmt *st)
     return o;
 }
 
+static int s_runs_json(struct dld_state_sqlite *s, sqlite3_stmt *st, char **runs_json, struct dld_error *err);
+
 int dld_state_sqlite_history(void *inst, const char *table, int32_t limit, char **runs_json, struct dld_error *err)
 {
     struct dld_state_sqlite *s = inst;
@@ -250,6 +253,62 @@ int dld_state_sqlite_history(void *inst, const char *table, int32_t limit, char 
         return ret;
     dld_state_sqlite_bind_text(st, 1, table);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* -1: no limit */
+    return s_runs_json(s, st, runs_json, err);
+}
+
+/* Hands every row of st to each (a borrowed run); finalizes st. */
+static int s_each_run(struct dld_state_sqlite *s, sqlite3_stmt *st, int (*each)(void *ctx, const struct dld_run *run),
+                      void *ctx, struct dld_error *err)
+{
+    int ret = DLD_OK, rc = SQLITE_DONE;
+    while (ret == DLD_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct dld_run run = {.struct_size = sizeof(run)};
+        if ((ret = s_run_from_row(s, st, &run, err)) != DLD_OK)
+            break;
+        ret = each(ctx, &run);
+        dld_run_clean_up(s->host, &run);
+    }
+    if (ret == DLD_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = dld_state_sqlite_fail(s, rc, "reading runs", err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int dld_state_sqlite_runs_unfinished(void *inst, const char *table, int (*each)(void *ctx, const struct dld_run *run),
+                                     void *ctx, struct dld_error *err)
+{
+    struct dld_state_sqlite *s = inst;
+    sqlite3_stmt *st;
+    int ret = dld_state_sqlite_prepare(s,
+                                       "SELECT " RUN_COLUMNS " FROM runs WHERE table_name = ?1 "
+                                       "AND status IN (1, 2, 3) ORDER BY load_id",
+                                       &st, err);
+    if (ret != DLD_OK)
+        return ret;
+    dld_state_sqlite_bind_text(st, 1, table);
+    return s_each_run(s, st, each, ctx, err);
+}
+
+int dld_state_sqlite_runs_history(void *inst, const char *table, int32_t limit,
+                                  int (*each)(void *ctx, const struct dld_run *run), void *ctx, struct dld_error *err)
+{
+    struct dld_state_sqlite *s = inst;
+    sqlite3_stmt *st;
+    int ret = dld_state_sqlite_prepare(s,
+                                       "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR table_name = ?1 "
+                                       "ORDER BY started_ms DESC, load_id DESC, table_name LIMIT ?2",
+                                       &st, err);
+    if (ret != DLD_OK)
+        return ret;
+    dld_state_sqlite_bind_text(st, 1, table);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* -1: no limit */
+    return s_each_run(s, st, each, ctx, err);
+}
+
+/* Steps st to the end, as a JSON array of runs; finalizes st. */
+static int s_runs_json(struct dld_state_sqlite *s, sqlite3_stmt *st, char **runs_json, struct dld_error *err)
+{
+    int ret = DLD_OK;
     cJSON *arr = cJSON_CreateArray();
     int rc = SQLITE_DONE, oom = arr == NULL;
     while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {

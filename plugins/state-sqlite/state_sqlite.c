@@ -195,16 +195,18 @@ static int s_lease_free_for(struct dld_state_sqlite *s, const char *table, const
         dld_state_sqlite_format_ms(expires, when, sizeof(when));
         if (holder == NULL)
             holder = "";
-        if (strcmp(holder, owner) != 0) {
-            if (expires >= now)
-                ret = dld_error_set(err, DLD_ERR_CONFLICT,
-                                    "%s: table '%s' is leased by '%s' until %s (in %" PRId64 " ms)",
-                                    DLD_STATE_SQLITE_NAME, table, holder, when, expires - now);
-            else
-                dld_log(s->host, DLD_LOG_INFO, DLD_STATE_SQLITE_NAME,
-                        "taking over table '%s': the lease of '%s' (token %" PRId64 ") expired at %s", table, holder,
-                        token, when);
-        }
+        /* An unexpired lease is refused to everyone, its own owner
+         * included: an owner never retakes a lease it does not remember
+         * holding (it would run beside the load that holds it). */
+        if (expires >= now)
+            ret = dld_error_set(err, DLD_ERR_CONFLICT,
+                                "%s: table '%s' is leased by '%s'%s until %s (in %" PRId64 " ms)",
+                                DLD_STATE_SQLITE_NAME, table, holder, strcmp(holder, owner) ? "" : " (this process)",
+                                when, expires - now);
+        else if (strcmp(holder, owner) != 0)
+            dld_log(s->host, DLD_LOG_INFO, DLD_STATE_SQLITE_NAME,
+                    "taking over table '%s': the lease of '%s' (token %" PRId64 ") expired at %s", table, holder,
+                    token, when);
     } else if (rc != SQLITE_DONE) {
         ret = dld_state_sqlite_fail(s, rc, "reading the lease", err);
     }
@@ -352,12 +354,11 @@ static int s_lease_release(void *inst, const char *table, int64_t token, struct 
 
 /* ---- watermarks ------------------------------------------------------------------ */
 
-static int s_watermark_get(void *inst, const char *table, struct dld_watermark *out, struct dld_error *err)
+static int s_watermark_get(void *inst, const char *table, struct dld_watermark *host_out, struct dld_error *err)
 {
     struct dld_state_sqlite *s = inst;
-    out->value = NULL;
-    out->load_id = 0;
-    out->updated_ms = 0;
+    /* filled at this plugin's size, handed over as far as the host's struct_size reaches */
+    struct dld_watermark wm = {.struct_size = sizeof(wm)}, *out = &wm;
     sqlite3_stmt *st;
     int ret = dld_state_sqlite_prepare(s, "SELECT value, load_id, updated_ms FROM watermarks WHERE table_name = ?1",
                                        &st, err);
@@ -375,6 +376,9 @@ static int s_watermark_get(void *inst, const char *table, struct dld_watermark *
         ret = dld_state_sqlite_fail(s, rc, "reading the watermark", err);
     }
     sqlite3_finalize(st);
+    if (ret != DLD_OK)
+        dld_watermark_clean_up(s->host, out);
+    dld_watermark_put(s->host, host_out, out);
     return ret;
 }
 
@@ -434,6 +438,8 @@ static const struct dld_state_vtable s_vtable = {
     .run_last = dld_state_sqlite_run_last,
     .run_commit = dld_state_sqlite_run_commit,
     .history = dld_state_sqlite_history,
+    .runs_unfinished = dld_state_sqlite_runs_unfinished,
+    .runs_history = dld_state_sqlite_runs_history,
 };
 
 static const struct dld_option s_options[] = {
@@ -460,13 +466,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(state_sqlite); /* the prototype -Wmissing-prototypes wants */
-
-DLD_PLUGIN_ENTRY(state_sqlite)
-{
-    *out = NULL;
-    if (host == NULL || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(state_sqlite, s_plugin);

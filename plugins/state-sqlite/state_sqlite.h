@@ -55,6 +55,10 @@ int dld_state_sqlite_run_record(void *inst, const struct dld_run *run, int64_t t
 int dld_state_sqlite_run_last(void *inst, const char *table, struct dld_run *out, struct dld_error *err);
 int dld_state_sqlite_run_commit(void *inst, const struct dld_run *run, int32_t advance, int64_t token,
                                 struct dld_error *err);
+int dld_state_sqlite_runs_unfinished(void *inst, const char *table, int (*each)(void *ctx, const struct dld_run *run),
+                                     void *ctx, struct dld_error *err);
+int dld_state_sqlite_runs_history(void *inst, const char *table, int32_t limit,
+                                  int (*each)(void *ctx, const struct dld_run *run), void *ctx, struct dld_error *err);
 int dld_state_sqlite_history(void *inst, const char *table, int32_t limit, char **runs_json,
                              struct dld_error *err);
 

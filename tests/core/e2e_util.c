@@ -230,10 +230,20 @@ char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem)
             snprintf(prob, sizeof prob, "unreadable manifest %s", e->d_name);
             continue;
         }
-        cJSON *f;
-        cJSON_ArrayForEach(f, cJSON_GetObjectItem(m, "files"))
+        /* only published loads count ("aborted" slots claimed by a discard
+         * list no files; a manifest without status predates 1.1: published) */
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(m, "status"));
+        bool published = status == NULL || strcmp(status, "published") == 0;
+        if (!published && cJSON_GetArraySize(cJSON_GetObjectItem(m, "files")) > 0)
+            snprintf(prob, sizeof prob, "%s manifest %s lists files", status, e->d_name);
+        cJSON *f, *files = published ? cJSON_GetObjectItem(m, "files") : NULL;
+        cJSON_ArrayForEach(f, files)
         {
             const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
+            if (name == NULL) {
+                snprintf(prob, sizeof prob, "manifest %s lists a file without a name", e->d_name);
+                continue;
+            }
             s_push(&listed, strdup(name));
             char fp[4600];
             snprintf(fp, sizeof fp, "%s/%s", table_dir, name);
@@ -242,23 +252,27 @@ char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem)
                 snprintf(prob, sizeof prob, "manifest %s lists missing file %s", e->d_name, name);
                 continue;
             }
-            s_csv_rows(csv, &rows);
+            size_t nl = strlen(name);
+            if (nl > 4 && strcmp(name + nl - 4, ".csv") == 0) /* other formats: presence only */
+                s_csv_rows(csv, &rows);
             free(csv);
         }
         cJSON_Delete(m);
     }
     if (d)
         closedir(d);
-    /* every data file must be listed; no staging leftovers */
+    /* every file in the table folder must be listed by a published
+     * manifest (what a reader listing the folder sees); no staging leftovers */
     d = opendir(table_dir);
     for (struct dirent *e; d && (e = readdir(d));) {
-        if (strncmp(e->d_name, "LOAD", 4) != 0)
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "_manifests") ||
+            !strcmp(e->d_name, "_staging"))
             continue;
         bool found = false;
         for (size_t i = 0; i < listed.n && !found; i++)
             found = strcmp(listed.v[i], e->d_name) == 0;
         if (!found)
-            snprintf(prob, sizeof prob, "data file %s is in no manifest", e->d_name);
+            snprintf(prob, sizeof prob, "data file %s is in no published manifest", e->d_name);
     }
     if (d)
         closedir(d);
@@ -274,6 +288,27 @@ char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem)
         free(listed.v[i]);
     free(listed.v);
     (void)ncols;
+    return s_join(&rows);
+}
+
+char *e2e_folder_rows(const char *table_dir)
+{
+    struct s_lines rows = {0};
+    DIR *d = opendir(table_dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t nl = strlen(e->d_name);
+        if (strncmp(e->d_name, "LOAD", 4) != 0 || nl < 4 || strcmp(e->d_name + nl - 4, ".csv") != 0)
+            continue;
+        char fp[4600];
+        snprintf(fp, sizeof fp, "%s/%s", table_dir, e->d_name);
+        char *csv = s_slurp(fp);
+        if (csv) {
+            s_csv_rows(csv, &rows);
+            free(csv);
+        }
+    }
+    if (d)
+        closedir(d);
     return s_join(&rows);
 }
 

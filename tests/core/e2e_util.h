@@ -20,11 +20,18 @@ const char *e2e_sql_value(const char *db, const char *sql);
 
 void e2e_write(const char *path, const char *text);
 
-/* Rows of a lake table as "c1|c2|..." lines, sorted, from every file listed
- * in a published manifest. Also checks the lake's hygiene and reports a
- * problem (unlisted data file, staging leftovers, file missing) in *problem
- * (static buffer, "" when clean). Returns a malloc'ed newline-joined text. */
+/* Rows of a lake table as "c1|c2|..." lines, sorted, from every CSV file
+ * listed in a published manifest (aborted manifests are skipped; files of
+ * other formats are only checked to exist). Also checks the lake's hygiene
+ * and reports a problem (a file in the table folder that no published
+ * manifest lists, staging leftovers, file missing, an aborted manifest that
+ * lists files) in *problem (static buffer, "" when clean). Returns a
+ * malloc'ed newline-joined text. */
 char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem);
+
+/* What a reader that lists the folder sees: the rows of every LOAD*.csv file
+ * in the table folder (not its _staging/ or _manifests/), same format. */
+char *e2e_folder_rows(const char *table_dir);
 
 /* Source rows (SELECT ... ORDER BY) as the same "c1|c2" sorted lines. */
 char *e2e_source_rows(const char *db, const char *select);

@@ -225,7 +225,7 @@ START_TEST(failed_cleanup_is_retried)
              getenv("DLD_PLUGIN_DIR"));
     s_config(NULL, target, NULL);
     ck_assert_int_eq(RUN("run"), 1);
-    ck_assert_msg(strstr(e2e_output(s_dir), "could not remove the files of failed load"), "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "could not be settled: removing the files of load"), "%s", e2e_output(s_dir));
     /* the failed load's files are still there: the lake is not clean yet */
     char tdir[PATH_MAX + 32];
     snprintf(tdir, sizeof tdir, "%s/lake/raw/main/orders", s_dir);
@@ -234,7 +234,7 @@ START_TEST(failed_cleanup_is_retried)
     ck_assert_msg(problem[0] != '\0', "expected leftovers of the failed load");
     /* the clean-up keeps failing: the table makes no progress and says why */
     ck_assert_int_eq(RUN("run"), 1);
-    ck_assert_msg(strstr(e2e_output(s_dir), "removing the files of failed load"), "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "recovering load 2: removing the files of load 2"), "%s", e2e_output(s_dir));
     s_config(NULL, NULL, NULL);
     ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
     s_check_lake();
@@ -371,7 +371,7 @@ START_TEST(plan_writes_nothing)
     const char *out = e2e_output(s_dir);
     ck_assert_msg(strstr(out, "window [1, 10]"), "%s", out);
     ck_assert_msg(strstr(out, "SELECT * FROM \"main\".\"orders\" WHERE \"seq\" IS NOT NULL AND \"seq\" >= ?1 AND "
-                              "\"seq\" <= ?2 -- ?1='1', ?2='10'"),
+                              "\"seq\" <= ?2 -- ?1=1, ?2=10"),
                   "%s", out);
     struct stat st;
     char p[PATH_MAX + 32];
@@ -518,6 +518,64 @@ START_TEST(between_stops_at_endvalue)
 }
 END_TEST
 
+/* lines of a lake listing that start with prefix */
+static int s_lines_with(const char *rows, const char *prefix)
+{
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const char *p = rows; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += strncmp(p, prefix, len) == 0;
+    return n;
+}
+
+/* source-sqlite: text times with mixed offsets load once each across runs
+ * (compared as instants), and values that do not fit the filter column
+ * (startvalue, reset --to, backfill bounds) fail the table by name */
+START_TEST(sqlite_time_forms_and_bad_values)
+{
+    e2e_sql(s_db, "CREATE TABLE ev(id INTEGER PRIMARY KEY, ts DATETIME, val TEXT);"
+                  "INSERT INTO ev VALUES (1, '2026-01-01T09:00Z', 'a'), (2, '2026-01-01T10:00+02:00', 'b'),"
+                  " (3, '2026-01-01T09:30Z', 'c');"
+                  "CREATE TABLE num(id INTEGER PRIMARY KEY, seq INTEGER, val TEXT); INSERT INTO num VALUES (1, 1, 'x');");
+    char cfg[PATH_MAX + 32], text[4096];
+    snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\"], \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},"
+             " \"target\": {\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\"}},"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},"
+             " \"tables\": [{\"targetTableName\": \"ev\", \"sourceSchema\": \"main\", \"sourceTable\": \"ev\","
+             " \"filtercolumn\": \"ts\", \"filteroperator\": \"gte\", \"ouputs3Prefix\": \"raw\"},"
+             " {\"targetTableName\": \"num\", \"sourceSchema\": \"main\", \"sourceTable\": \"num\","
+             " \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\", \"startvalue\": \"abc\", \"ouputs3Prefix\": \"raw\"}]}",
+             getenv("DLD_PLUGIN_DIR"));
+    e2e_write(cfg, text);
+    ck_assert_int_eq(RUN("run"), 1);
+    const char *out = e2e_output(s_dir);
+    ck_assert_msg(strstr(out, "startvalue 'abc' does not fit filter column seq (INTEGER"), "%s", out);
+    /* as text, 10:00+02:00 (08:00Z) would be the high mark and 09:45Z would never load */
+    e2e_sql(s_db, "INSERT INTO ev VALUES (4, '2026-01-01T09:45Z', 'd'), (5, '2026-01-01T11:50+02:00', 'e')");
+    ck_assert_msg(RUN("run", "--table", "ev") == 0, "%s", e2e_output(s_dir));
+    char tdir[PATH_MAX + 32];
+    snprintf(tdir, sizeof tdir, "%s/lake/raw/main/ev", s_dir);
+    const char *problem;
+    char *lake = e2e_lake_rows(tdir, 3, &problem);
+    ck_assert_msg(problem[0] == '\0', "%s", problem);
+    ck_assert_msg(s_lines_with(lake, "") == 5, "%s", lake);
+    for (int id = 1; id <= 5; id++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "%d|", id);
+        ck_assert_msg(s_lines_with(lake, prefix) == 1, "id %d: %s", id, lake);
+    }
+    free(lake);
+    ck_assert_int_eq(RUN("reset", "--table", "ev", "--to", "not-a-date"), 0);
+    ck_assert_int_eq(RUN("run", "--table", "ev"), 1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "'not-a-date' does not fit filter column ts (DATETIME)"), "%s",
+                  e2e_output(s_dir));
+    ck_assert_int_ne(RUN("backfill", "--table", "ev", "--from", "2026-01-01T09:00Z", "--to", "yesterday"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "'yesterday' does not fit filter column ts"), "%s", e2e_output(s_dir));
+}
+END_TEST
+
 /* daemon: cycles on the scheduler; --max-cycles ends it, so does SIGTERM */
 START_TEST(daemon_cycles_and_stops_on_sigterm)
 {
@@ -569,6 +627,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, lease_held_then_expired);
     tcase_add_test(tc, builtin_plugins_without_plugin_dir);
     tcase_add_test(tc, between_stops_at_endvalue);
+    tcase_add_test(tc, sqlite_time_forms_and_bad_values);
     tcase_add_test(tc, failed_cleanup_is_retried);
     tcase_add_test(tc, slow_step_renews_lease);
     tcase_add_test(tc, daemon_cycles_and_stops_on_sigterm);

@@ -53,9 +53,12 @@ static int s_begin(void *inst, const struct dld_extract_request *req, struct dld
     cur->next = low < 1 ? 1 : low;
     cur->last = high;
     cur->batch_rows = req->batch_rows ? req->batch_rows : 1024;
+    /* write only what the host's info has room for (DLD_SET skips, and does
+     * not even evaluate, a member beyond its struct_size) */
     if (req->mode != DLD_MODE_FULL && cur->next <= cur->last) /* NULL high: nothing in range */
-        info->high = dld_host_sprintf(c->host, "%lld", (long long)high);
-    info->query = dld_host_sprintf(c->host, "ids %lld..%lld", (long long)cur->next, (long long)cur->last);
+        DLD_SET(info, struct dld_extract_info, high, dld_host_sprintf(c->host, "%lld", (long long)high));
+    DLD_SET(info, struct dld_extract_info, query,
+            dld_host_sprintf(c->host, "ids %lld..%lld", (long long)cur->next, (long long)cur->last));
     *cursor = cur;
     return DLD_OK;
 }
@@ -107,10 +110,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(source_counter)
-{
-    if (!dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(source_counter, s_plugin);

@@ -32,9 +32,13 @@ extern "C" {
 
 /* A major mismatch is refused by the loader. The minor is bumped when
  * members are appended to any struct below; older plugins then read as
- * having those members NULL/zero. */
+ * having those members NULL/zero.
+ *   1.0  first release
+ *   1.1  struct dld_load: load_uid, lease_token (fenced, store-independent
+ *        load identity); dld_target_vtable: manifest_list;
+ *        dld_state_vtable: runs_unfinished, runs_history, setup (optional) */
 #define DLD_ABI_MAJOR 1
-#define DLD_ABI_MINOR 0
+#define DLD_ABI_MINOR 1
 
 /* ---- plugin kinds ---------------------------------------------------- */
 enum dld_kind {
@@ -184,6 +188,47 @@ DLD_PIN(struct dld_host, alloc, 8);
 DLD_PIN(struct dld_host, log, 32);
 DLD_PIN(struct dld_error, message, 16);
 #endif
+
+/* ---- version skew between host and plugin -------------------------------
+ * One major, any minors. The loader refuses another major (naming both
+ * versions) and loads a plugin of any minor of its own major:
+ *
+ *   plugin built for a NEWER minor than the host:
+ *     loads. The host copies only the descriptor and vtable members it
+ *     knows (a larger struct_size is fine; what lies beyond is ignored) and
+ *     never calls members it does not know. The plugin must not assume the
+ *     host has the newer members of the structs the host passes or expects
+ *     filled (dld_load, dld_extract_info, dld_run, ...): it reads and writes
+ *     a member only when the host's struct_size covers it (DLD_HAS below,
+ *     dld_struct_copy and the *_put helpers in sdk.h). host->abi_minor says
+ *     which minor the host has; a plugin that cannot work without a newer
+ *     host refuses it in its entry (DLD_PLUGIN_DEFINE_INIT in sdk.h), and
+ *     the loader then names the plugin and the host's ABI.
+ *   plugin built for an OLDER minor than the host:
+ *     loads. Vtable and descriptor members it lacks read as NULL/zero in the
+ *     host's copy (the loader copies into zeroed structs); the optional ones
+ *     (e.g. dld_target_vtable.manifest_list, 1.1) are tested for NULL before
+ *     every call and the host falls back or reports the feature as missing.
+ *     The structs the host passes have the host's (larger) struct_size; a
+ *     plugin ignores members it does not know.
+ *   required members (those of 1.0) are checked at load: a vtable too short
+ *   for one, or one left NULL, is refused with the member's name.
+ *
+ * DLD_HAS(ptr, type, member): the struct at ptr (non-NULL), whose struct_size
+ * the other side set, is large enough to hold member of type. A plugin
+ * writes a member of an output struct, or reads a member of a borrowed one
+ * appended after 1.0, only when DLD_HAS says so:
+ *     if (DLD_HAS(load, struct dld_load, load_uid) && load->load_uid) ...
+ *     DLD_SET(info, struct dld_extract_info, query, text);  // skipped if it does not fit
+ * DLD_SET does not evaluate value when the member does not fit, so nothing
+ * is allocated for a member the host cannot see. */
+#define DLD_MEMBER_END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+#define DLD_HAS(ptr, type, member) ((size_t)(ptr)->struct_size >= DLD_MEMBER_END(type, member))
+#define DLD_SET(ptr, type, member, value)       \
+    do {                                        \
+        if (DLD_HAS(ptr, type, member))         \
+            (ptr)->member = (value);            \
+    } while (0)
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,50 @@ char *dld_host_sprintf(const struct dld_host *host, const char *fmt, ...) DLD_PR
 void dld_run_clean_up(const struct dld_host *host, struct dld_run *run);
 void dld_watermark_clean_up(const struct dld_host *host, struct dld_watermark *wm);
 
+/* ---- plugin entry -------------------------------------------------------------
+ * DLD_PLUGIN_DEFINE(ident, descriptor); defines the plugin's one exported
+ * entry (DLD_PLUGIN_ENTRY, abi.h) the same way in every plugin: it refuses a
+ * host with another ABI major or an incomplete host table (dld_host_usable)
+ * with DLD_ERR_UNSUPPORTED and *out = NULL, and otherwise sets *out to
+ * &descriptor (a static struct dld_plugin). DLD_PLUGIN_DEFINE_INIT adds
+ * init(host), called once the host passed those checks; a non-zero return
+ * refuses the host with that code (use it to keep the host table, or to
+ * refuse a host whose abi_minor is too old for the plugin). */
+typedef int (*dld_plugin_init_fn)(const struct dld_host *host);
+int dld_plugin_accept(const struct dld_host *host, const struct dld_plugin *descriptor, dld_plugin_init_fn init,
+                      const struct dld_plugin **out);
+#define DLD_PLUGIN_DEFINE_INIT(ident, descriptor, init)                  \
+    DLD_PLUGIN_ENTRY(ident)                                              \
+    {                                                                    \
+        return dld_plugin_accept(host, &(descriptor), (init), out);      \
+    }                                                                    \
+    _Static_assert(sizeof(descriptor) >= sizeof(struct dld_plugin), #descriptor " is not a plugin descriptor")
+#define DLD_PLUGIN_DEFINE(ident, descriptor) DLD_PLUGIN_DEFINE_INIT(ident, descriptor, NULL)
+
+/* ---- structs of another size (the host's may be older or newer) ---------------
+ * dld_struct_copy copies a struct that starts with its uint32_t struct_size
+ * (src, whose size src->struct_size says) into dst of dst_size bytes: it
+ * copies min(src->struct_size, dst_size) bytes, zeroes the rest of dst and
+ * sets dst's struct_size to dst_size. Returns the bytes taken from src.
+ *   borrowed input:  struct dld_load l; dld_struct_copy(&l, sizeof l, load);
+ *                    (members the host does not have read as NULL/zero)
+ *   output:          dld_struct_copy(stats, stats->struct_size, &mine);
+ *                    (writes exactly as much as the host's struct holds)
+ * Never copy a borrowed struct by value (`*load`): that reads past a
+ * shorter host struct. */
+size_t dld_struct_copy(void *dst, size_t dst_size, const void *src);
+
+/* Hands an output struct the plugin filled at its own size (src, strings
+ * host->alloc'ed) over to the host's dst: writes only what dst->struct_size
+ * covers, frees (host->free) the strings of members dst has no room for,
+ * and leaves src zeroed (its struct_size kept): ownership moved. */
+struct dld_extract_info;
+void dld_extract_info_put(const struct dld_host *host, struct dld_extract_info *dst, struct dld_extract_info *src);
+void dld_run_put(const struct dld_host *host, struct dld_run *dst, struct dld_run *src);
+void dld_watermark_put(const struct dld_host *host, struct dld_watermark *dst, struct dld_watermark *src);
+/* frees the strings of an extract info (those its struct_size covers), then NULLs them */
+void dld_extract_info_clean_up(const struct dld_host *host, struct dld_extract_info *info);
+
 /* ---- options (key/value pairs from the host) ---------------------------------- */
 const char *dld_opt_get(const char *const *options, const char *name); /* NULL if absent */
 int64_t dld_opt_int(const char *const *options, const char *name, int64_t fallback);

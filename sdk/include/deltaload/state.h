@@ -7,7 +7,9 @@
  * item written by the replaced AWS pattern reads back unchanged.
  *
  * Fencing: lease_acquire returns a token that increases with every
- * acquisition of a table's lease. run_record, run_commit and watermark_set
+ * acquisition of a table's lease. It refuses (DLD_ERR_CONFLICT) while any
+ * owner, the caller included, holds an unexpired lease: an owner
+ * (host:pid:random) never retakes a lease it does not remember holding. run_record, run_commit and watermark_set
  * succeed only while that token is still the table's current lease
  * (DLD_ERR_CONFLICT otherwise), so a process that lost its lease (it stalled
  * past the TTL and another took over) cannot move the table's state.
@@ -49,7 +51,9 @@ struct dld_run {
     int64_t started_ms, ended_ms;
     char *error;          /* last error message, NULL if none */
     char *owner;          /* host:pid of the process that ran it */
-    char *info_json;      /* query, snapshot and other details as a JSON object, or NULL */
+    char *info_json;      /* query, snapshot and other details as a JSON object, or NULL.
+                           * From ABI 1.1 it carries "load_uid", the load's identity on
+                           * the target (target.h): a store keeps info_json verbatim. */
 };
 
 struct dld_watermark {
@@ -91,6 +95,27 @@ struct dld_state_vtable {
     int (*run_commit)(void *inst, const struct dld_run *run, int32_t advance, int64_t token, struct dld_error *err);
     /* newest first; table NULL = all tables; as a JSON array text */
     int (*history)(void *inst, const char *table, int32_t limit, char **runs_json, struct dld_error *err);
+    /* ---- ABI 1.1, optional (the host checks struct_size and NULL) ---- */
+    /* The runs of a table that are not final (planned, staged, published),
+     * in load_id order, handed one by one to `each` (an iterator, not an
+     * array: struct dld_run may grow, and each record carries its own
+     * struct_size). The run and its strings are borrowed for the call; the
+     * host copies what it keeps. `each` returns non-zero to stop, which is
+     * then returned. Without this member the host reads the whole history. */
+    int (*runs_unfinished)(void *inst, const char *table, int (*each)(void *ctx, const struct dld_run *run), void *ctx,
+                           struct dld_error *err);
+    /* Runs newest first (started_ms, then load_id, descending), of one table
+     * or of all (table NULL), at most limit (0: no limit), handed to `each`
+     * as runs_unfinished does: typed records the core formats itself, so
+     * every store answers `status` and `history` identically. Without it the
+     * host parses history's JSON. */
+    int (*runs_history)(void *inst, const char *table, int32_t limit,
+                        int (*each)(void *ctx, const struct dld_run *run), void *ctx, struct dld_error *err);
+    /* `deltaload state init`: create what the store needs (tables, indexes)
+     * when create is non-zero and it is missing, else only check it; either
+     * way *report (host->alloc'ed) says what exists, what was created and
+     * what is wrong. DLD_ERR_CONFIG when something exists but is wrong. */
+    int (*setup)(void *inst, int32_t create, char **report, struct dld_error *err);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
@@ -98,6 +123,9 @@ DLD_PIN(struct dld_state_vtable, open, 8);
 DLD_PIN(struct dld_state_vtable, item_put, 24);
 DLD_PIN(struct dld_state_vtable, lease_acquire, 56);
 DLD_PIN(struct dld_state_vtable, history, 120);
+DLD_PIN(struct dld_state_vtable, runs_unfinished, 128);
+DLD_PIN(struct dld_state_vtable, runs_history, 136);
+DLD_PIN(struct dld_state_vtable, setup, 144);
 DLD_PIN(struct dld_run, load_id, 16);
 #endif
 

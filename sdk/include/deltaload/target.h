@@ -9,8 +9,21 @@
  * of that load, staged or visible; idempotent).
  *
  * Layout: <root>/<output_prefix>/<source_schema>/<target_table_name>/
- *   LOAD<8-digit load id>-<4-digit part>.<ext>
- *   _manifests/LOAD<8-digit load id>.json
+ *   LOAD<8-digit load id>-<load uid>-<4-digit part>.<ext>
+ *   _manifests/LOAD<8-digit load id>-<load uid>.json
+ *
+ * Identity and fencing (ABI 1.1, see docs/semantics.md): a load is named by
+ * its load uid, random per load, so no two state stores (or a state store
+ * that was lost and recreated) can ever name the same files. The manifest
+ * slot of a load is claimed exactly once, with a create-only write: either
+ * by load_publish (the load becomes visible) or by load_discard (an
+ * "aborted" manifest that lists no files). Whoever comes second loses:
+ * a stalled holder that publishes after another process discarded its load
+ * gets DLD_ERR_CONFLICT and its files are never referenced; a discard that
+ * comes after the publish gets DLD_ERR_CONFLICT and removes nothing.
+ * A target never removes or overwrites files of a load it was not asked
+ * about. The SDK's lake layer (lake.h) implements all of this once; a
+ * target built on it only provides storage primitives.
  */
 #ifndef DELTALOAD_TARGET_H
 #define DELTALOAD_TARGET_H
@@ -33,6 +46,9 @@ struct dld_load {
     const char *high;
     const char *snapshot;     /* source's consistency token, or NULL */
     int64_t started_ms;
+    /* ---- ABI 1.1 (read only when struct_size covers them: DLD_HAS) ---- */
+    const char *load_uid;     /* 16 lower-case hex digits, random per load; NULL from a 1.0 host */
+    int64_t lease_token;      /* fencing token of the lease the load runs under (written to the manifest) */
 };
 
 struct dld_load_stats {
@@ -55,12 +71,25 @@ struct dld_target_vtable {
     /* Frees the handle; files stay as they are (discard is explicit). */
     void (*load_free)(void *handle);
     int (*load_discard)(void *inst, const struct dld_load *load, struct dld_error *err);
+    /* *published is set only for a manifest that carries this load's uid and
+     * lists files ("aborted" manifests written by load_discard do not count). */
     int (*load_is_published)(void *inst, const struct dld_load *load, int *published, struct dld_error *err);
+    /* ---- ABI 1.1, optional (the host checks struct_size and NULL) ---- */
+    /* Every manifest of the table (published and aborted), as a JSON array of
+     * the manifest objects, sorted by load_id; "[]" for an empty or missing
+     * folder. host->alloc'ed. Used by `deltaload state rebuild` and by the
+     * check that refuses to load a table the state store has no record of
+     * while its lake folder holds loads. */
+    int (*manifest_list)(void *inst, const struct dld_table *table, char **manifests_json, struct dld_error *err);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
 DLD_PIN(struct dld_target_vtable, open, 8);
 DLD_PIN(struct dld_target_vtable, load_is_published, 72);
+DLD_PIN(struct dld_target_vtable, manifest_list, 80);
+DLD_PIN(struct dld_load, started_ms, 64);
+DLD_PIN(struct dld_load, load_uid, 72);
+DLD_PIN(struct dld_load, lease_token, 80);
 #endif
 
 #ifdef __cplusplus

@@ -79,15 +79,9 @@ static const struct dld_plugin s_plugin = {
 #ifdef BAD_NO_ENTRY
 __attribute__((visibility("default"))) int not_the_entry(void);
 __attribute__((visibility("default"))) int not_the_entry(void) { return s_plugin.kind; }
+#elif defined(BAD_REFUSE)
+static int s_refuse(const struct dld_host *host) { return DLD_ERR_UNSUPPORTED; }
+DLD_PLUGIN_DEFINE_INIT(bad, s_plugin, s_refuse);
 #else
-DLD_PLUGIN_ENTRY(bad)
-{
-#ifdef BAD_REFUSE
-    (void)s_plugin;
-    return DLD_ERR_UNSUPPORTED;
-#else
-    *out = &s_plugin;
-    return DLD_OK;
-#endif
-}
+DLD_PLUGIN_DEFINE(bad, s_plugin);
 #endif

@@ -126,10 +126,14 @@ static int s_run_last(void *i, const char *t, struct dld_run *o, struct dld_erro
 static int s_run_commit(void *i, const struct dld_run *r, int32_t adv, int64_t tok, struct dld_error *e) { struct s_w *w = i; MUTATE(w, "run_commit", VT->run_commit(w->inner, r, adv, tok, e)); }
 static int s_history(void *i, const char *t, int32_t l, char **j, struct dld_error *e) { return VT->history(((struct s_w *)i)->inner, t, l, j, e); }
 
+/* The 1.0 members; the optional ones appended since stay NULL, so the host
+ * takes its fallbacks (the inner store's extras are not forwarded). */
 static const struct dld_state_vtable s_vt = {
-    sizeof(struct dld_state_vtable), s_open, s_close, s_item_put, s_item_get, s_item_list, s_item_delete,
-    s_lease_acquire, s_lease_renew, s_lease_release, s_wm_get, s_wm_set, s_run_record, s_run_last, s_run_commit,
-    s_history,
+    .struct_size = sizeof(struct dld_state_vtable), .open = s_open, .close = s_close, .item_put = s_item_put,
+    .item_get = s_item_get, .item_list = s_item_list, .item_delete = s_item_delete, .lease_acquire = s_lease_acquire,
+    .lease_renew = s_lease_renew, .lease_release = s_lease_release, .watermark_get = s_wm_get,
+    .watermark_set = s_wm_set, .run_record = s_run_record, .run_last = s_run_last, .run_commit = s_run_commit,
+    .history = s_history,
 };
 static const struct dld_option s_opts[] = {
     {"inner", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "the real state plugin (.so)", NULL},
@@ -252,8 +256,18 @@ static int s_is_published(void *inst, const struct dld_load *l, int *p, struct d
 {
     return VT->load_is_published(((struct s_w *)inst)->inner, l, p, e);
 }
+/* optional (ABI 1.1): an inner target without it lists nothing, which is what the host assumes then */
+static int s_manifest_list(void *inst, const struct dld_table *t, char **json, struct dld_error *e)
+{
+    if (!DLD_HAS(VT, struct dld_target_vtable, manifest_list) || VT->manifest_list == NULL) {
+        *json = dld_host_strdup(s_host, "[]");
+        return *json ? DLD_OK : dld_error_set(e, DLD_ERR_FATAL, "crash wrapper: out of memory");
+    }
+    return VT->manifest_list(((struct s_w *)inst)->inner, t, json, e);
+}
 static const struct dld_target_vtable s_vt = {sizeof(struct dld_target_vtable), s_open, s_close, s_begin, s_write,
-                                              s_finish, s_publish, s_free, s_discard, s_is_published};
+                                              s_finish, s_publish, s_free, s_discard, s_is_published,
+                                              s_manifest_list};
 static const struct dld_option s_opts[] = {
     {"inner", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "the real target plugin (.so)", NULL},
     {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "passed on", NULL},
@@ -271,9 +285,9 @@ static const struct dld_plugin s_plugin = {sizeof(struct dld_plugin), DLD_ABI_MA
     "crash", "test", "fault injection: SIGKILL inside a target call", s_opts, &s_vt};
 #endif
 
-DLD_PLUGIN_ENTRY(crash)
+static int s_keep_host(const struct dld_host *host)
 {
     s_host = host;
-    *out = &s_plugin;
     return DLD_OK;
 }
+DLD_PLUGIN_DEFINE_INIT(crash, s_plugin, s_keep_host);

@@ -29,8 +29,4 @@ static const struct dld_option s_opts[] = {
 static const struct dld_plugin s_plugin = {sizeof(struct dld_plugin), DLD_ABI_MAJOR, DLD_ABI_MINOR,
     DLD_KIND_SCHEDULER, 0, "fast", "test", "test scheduler: fires every interval_ms", s_opts, &s_vt};
 
-DLD_PLUGIN_ENTRY(sched_fast)
-{
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(sched_fast, s_plugin);
