@@ -44,7 +44,7 @@ static const char s_usage[] =
     "read, never changed.\n";
 
 struct s_rebuilt {
-    int published, aborted, renumbered;
+    int published, aborted, renumbered, orphans;
     int64_t last_load_id;
     char *watermark; /* malloc'ed */
 };
@@ -103,6 +103,7 @@ static int s_rebuild_table(struct dld_config *cfg, void *state, void *target, co
     for (const cJSON *m = arr->child; m && rc == DLD_OK; m = m->next) {
         const char *status = s_str(m, "status");
         bool published = status == NULL || !strcmp(status, "published"); /* legacy manifests have no status */
+        bool orphaned = status && !strcmp(status, "orphaned");
         const char *mode = s_str(m, "mode");
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(m, "window");
         struct dld_run run = {.struct_size = sizeof(run)};
@@ -146,8 +147,23 @@ static int s_rebuild_table(struct dld_config *cfg, void *state, void *target, co
                 out->watermark = strdup(run.high);
             }
         } else {
+            if (orphaned || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "leftover_files")) > 0) {
+                /* files of a load that never published and that no store
+                 * remembers: claim its manifest slot as aborted (fencing a
+                 * writer that may still run) and remove them, as recovery would */
+                struct dld_load load = {.struct_size = sizeof(load), .table = &it->t, .load_id = s_num(m, "load_id"),
+                                        .mode = run.mode, .load_uid = s_str(m, "load_uid"), .lease_token = token};
+                if ((rc = tg->load_discard(target, &load, err))) {
+                    dld_error_prefix(err, "removing the files of load %lld that never published",
+                                     (long long)load.load_id);
+                    free(run.info_json);
+                    break;
+                }
+                out->orphans++;
+            }
             run.status = DLD_RUN_ABORTED;
-            run.error = (char *)"aborted (rebuilt from the lake)";
+            run.error = (char *)(orphaned ? "never published; files removed by state rebuild"
+                                          : "aborted (rebuilt from the lake)");
             rc = st->run_record(state, &run, token, err);
             out->aborted++;
         }
@@ -212,15 +228,17 @@ static int s_rebuild(struct dld_cli *cli, const char *table, bool all)
             cJSON_AddNumberToObject(o, "published_loads", r.published);
             cJSON_AddNumberToObject(o, "aborted_loads", r.aborted);
             cJSON_AddNumberToObject(o, "renumbered_loads", r.renumbered);
+            cJSON_AddNumberToObject(o, "unpublished_loads_removed", r.orphans);
             cJSON_AddNumberToObject(o, "last_load_id", (double)r.last_load_id);
             if (r.watermark)
                 cJSON_AddStringToObject(o, "watermark", r.watermark);
             else
                 cJSON_AddNullToObject(o, "watermark");
             if (!cli->json)
-                printf("%s: rebuilt %d published and %d aborted load(s) from the lake%s; watermark %s; the next load "
-                       "is %lld\n",
+                printf("%s: rebuilt %d published and %d aborted load(s) from the lake%s%s; watermark %s; the next "
+                       "load is %lld\n",
                        n, r.published, r.aborted, r.renumbered ? " (some renumbered: duplicate load ids)" : "",
+                       r.orphans ? " (files of unpublished loads removed)" : "",
                        r.watermark ? r.watermark : "none (the item's startvalue applies)",
                        (long long)r.last_load_id + 1);
         }

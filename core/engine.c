@@ -123,7 +123,7 @@ static const struct s_step_rule {
     [S_RECORD_PLANNED]   = {"recording planned",   0,                   "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
     [S_WRITE]            = {"writing",             DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
     [S_RECORD_STAGED]    = {"recording staged",    DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
-    [S_FENCE]            = {"checking the lease",  DLD_RUN_STAGED,      "unpublished files",    SETTLE_DISCARD,       RETRY_NEVER},
+    [S_FENCE]            = {"checking the lease",  DLD_RUN_STAGED,      "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
     [S_PUBLISH]          = {"publishing",          DLD_RUN_STAGED,      "files, maybe manifest", SETTLE_ASK_TARGET,   RETRY_RECOVER},
     [S_RECORD_PUBLISHED] = {"recording published", DLD_RUN_STAGED,      "published load",       SETTLE_LEAVE,         RETRY_RECOVER},
     [S_COMMIT]           = {"committing",          DLD_RUN_PUBLISHED,   "published load",       SETTLE_LEAVE,         RETRY_RECOVER},
@@ -443,10 +443,11 @@ static int s_check_lake_unclaimed(struct s_load *l, struct dld_error *err)
     }
     cJSON *arr = cJSON_Parse(json);
     dld_core_host()->free(json);
-    int published = 0;
+    int published = 0, orphaned = 0;
     int64_t newest = 0;
     for (const cJSON *m = cJSON_IsArray(arr) ? arr->child : NULL; m; m = m->next) {
         const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
+        orphaned += status && !strcmp(status, "orphaned");
         if (status && strcmp(status, "published"))
             continue;
         published++;
@@ -455,8 +456,15 @@ static int s_check_lake_unclaimed(struct s_load *l, struct dld_error *err)
             newest = (int64_t)id->valuedouble;
     }
     cJSON_Delete(arr);
-    if (published == 0)
+    if (published == 0 && orphaned == 0)
         return DLD_OK;
+    if (published == 0)
+        return dld_error_set(err, DLD_ERR_CONFLICT,
+                             "the state store has no record of table '%s' but its lake folder holds the files of %d "
+                             "load(s) that never published (their record went with a lost state store). Remove them "
+                             "with `deltaload state rebuild --table %s` (or point the config at the state store that "
+                             "wrote them)",
+                             l->item->name, orphaned, l->item->name);
     return dld_error_set(err, DLD_ERR_CONFLICT,
                          "the state store has no record of table '%s' but its lake folder holds %d published load(s) "
                          "(newest: load %lld); loading now would load them again. Restore the watermark and history "
@@ -751,6 +759,18 @@ fail:
             dld_core_logf(DLD_LOG_ERROR, it->name, "load %lld failed %s (%s) and could not be settled: %s",
                           (long long)l->run.load_id, r->name, r->target_holds, serr.message);
             what = "left for recovery";
+            if (r->store_holds != 0) {
+                /* keep the status (recovery settles it) but say why, so
+                 * status and history show the error while it waits */
+                char *msg = NULL;
+                if (asprintf(&msg, "%s (not yet cleaned up: %s)", err->message, serr.message) >= 0) {
+                    free(l->run.error);
+                    l->run.error = msg;
+                }
+                dld_error_init(&serr);
+                if (s_record(l, &l->run, r->store_holds, &serr) != DLD_OK)
+                    dld_core_logf(DLD_LOG_WARN, it->name, "could not record the error either: %s", serr.message);
+            }
         }
         dld_core_logf(DLD_LOG_WARN, it->name, "load %lld failed %s (target holds: %s): %s", (long long)l->run.load_id,
                       r->name, r->target_holds, what);
@@ -822,8 +842,17 @@ static void s_load_table(struct s_instances *in, const struct dld_item *item, co
             dld_core_logf(DLD_LOG_WARN, item->name, "no lease heartbeat (could not start it): the lease is only "
                                                     "checked before publishing");
     }
-    if ((rc = s_recover(&l, &err)))
-        goto failed;
+    /* recovery, retried like a load after a retryable error (a lost
+     * response of its commit, a busy store) */
+    for (int attempt = 0; (rc = s_recover(&l, &err)) != DLD_OK; attempt++) {
+        if (!err.retryable || attempt >= cfg->engine.retries || req->plan_only)
+            goto failed;
+        dld_core_logf(DLD_LOG_WARN, item->name, "recovery failed (%s), trying again: %s", dld_code_name(rc),
+                      err.message);
+        if (!s_backoff(cfg->engine.retry_delay_ms, attempt))
+            goto failed;
+        dld_error_init(&err);
+    }
     for (int attempt = 0;; attempt++) {
         /* a fresh record for every attempt; strings of the previous one go */
         free(l.run.error);

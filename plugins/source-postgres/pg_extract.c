@@ -115,10 +115,11 @@ static int s_capture_high(struct dld_pg_cursor *cur, const struct dld_extract_re
                           struct dld_pg_buf *note, struct dld_error *err)
 {
     struct dld_pg_buf sql = {0};
-    const char *params[3];
+    const char *params[4];
     char lag[48];
     int nparams = 0;
-    int rc = dld_pg_high_sql(&sql, cur->pg->conn, &cur->table, req, &nparams, params, lag, sizeof lag, err);
+    int rc = dld_pg_high_sql(&sql, cur->pg->conn, &cur->table, req, &cur->pg->settings, &nparams, params, lag,
+                             sizeof lag, err);
     if (rc) {
         dld_pg_buf_clean_up(&sql);
         return rc;
@@ -236,10 +237,12 @@ static int s_make_builder(struct dld_pg_cursor *cur, struct dld_error *err)
     return DLD_OK;
 }
 
-int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,
+int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *host_info,
                          void **cursor, struct dld_error *err)
 {
     struct dld_pg_instance *pg = inst;
+    /* filled at this plugin's size, handed over as far as the host's struct_size reaches */
+    struct dld_extract_info got = {.struct_size = sizeof(got)}, *info = &got;
     *cursor = NULL;
     if (!req || !req->table || !req->table->source_table)
         return dld_error_set(err, DLD_ERR_CONFIG, "postgres: the request names no table");
@@ -259,17 +262,14 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
         rc = s_make_builder(cur, err);
     if (rc) {
         /* a failed begin hands nothing over: the host need not free info */
-        char **strs[] = {&info->high, &info->query, &info->snapshot};
-        for (size_t i = 0; i < 3; i++) {
-            pg->host->free(*strs[i]);
-            *strs[i] = NULL;
-        }
+        dld_extract_info_clean_up(pg->host, info);
         dld_error_prefix(err, "table %s", cur->target_name ? cur->target_name : "?");
         s_finish_txn(cur);
         s_cursor_free(cur);
         return rc;
     }
     dld_log(pg->host, DLD_LOG_DEBUG, DLD_PG_NAME, "table %s: %s", cur->target_name, cur->copy_sql);
+    dld_extract_info_put(pg->host, host_info, info);
     *cursor = cur;
     return DLD_OK;
 }

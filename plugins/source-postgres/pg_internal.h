@@ -65,6 +65,10 @@ struct dld_pg_settings {
     int32_t numeric_scale;    /* scale of unconstrained numeric as decimal */
     int64_t batch_bytes;      /* finish a batch when this much is buffered */
     int64_t statement_timeout_ms;
+    /* where writers of naive timestamps live (IANA name, checked at open
+     * against pg_timezone_names): lag bounds of timestamp and date columns
+     * are that zone's wall clock */
+    char writer_time_zone[128];
 };
 
 struct dld_pg_instance {
@@ -128,11 +132,12 @@ int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *
 int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
                     const struct dld_extract_request *req, const char *high, struct dld_error *err);
 /* SELECT max(col)::text FROM table WHERE col > $1 [AND col <= endvalue for a
- * `between` item] [AND col <= now() - lag], with its parameter values
- * (at most 3; borrowed from req or lagbuf). */
+ * `between` item] [AND col <= now() - lag, or for timestamp/date columns
+ * (now() - lag) AT TIME ZONE writer_time_zone], with its parameter values
+ * (at most 4; borrowed from req, lagbuf or the settings). */
 int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
-                    const struct dld_extract_request *req, int *nparams, const char **params, char *lagbuf,
-                    size_t lagcap, struct dld_error *err);
+                    const struct dld_extract_request *req, const struct dld_pg_settings *settings, int *nparams,
+                    const char **params, char *lagbuf, size_t lagcap, struct dld_error *err);
 
 /* ---- pg_extract.c (the vtable's extraction members) ------------------------- */
 int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,

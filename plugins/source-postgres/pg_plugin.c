@@ -3,6 +3,7 @@
  * `deltaload plugins describe postgres` documentation) and the instance.
  * One instance holds one libpq connection and serves one thread at a time.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,11 @@ static const struct dld_option s_options[] = {
      "on a value that does not fit exactly, or exact decimal text.", NULL},
     {"numeric_scale", DLD_OPT_INT, 0, "9", NULL,
      "Scale (0..38) of numeric columns without a declared precision when read as decimal.", NULL},
+    {"writer_time_zone", DLD_OPT_STRING, 0, "UTC", NULL,
+     "Time zone (IANA name, e.g. Europe/Berlin; checked against pg_timezone_names) in which writers store "
+     "`timestamp without time zone` and `date` filter values: an item's lag is counted back from that zone's wall "
+     "clock. In a daylight-saving fall-back an hour of naive values repeats: use a lag above an hour, or timestamptz. "
+     "timestamptz columns are instants and ignore it.", NULL},
     {"batch_bytes", DLD_OPT_INT, 0, "33554432", NULL,
      "A batch is handed to the target once this many bytes are buffered (or the host's batch rows are reached): "
      "the bound on the source's memory whatever the window size.", NULL},
@@ -60,7 +66,42 @@ static int s_settings(struct dld_pg_settings *s, const char *const *options, str
     s->statement_timeout_ms = dld_opt_int(options, "statement_timeout", 0);
     if (s->statement_timeout_ms < 0)
         return dld_error_set(err, DLD_ERR_CONFIG, "postgres: statement_timeout must not be negative");
+    const char *tz = dld_opt_get(options, "writer_time_zone");
+    if (!tz || !*tz)
+        tz = "UTC";
+    if (strlen(tz) >= sizeof s->writer_time_zone)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: writer_time_zone is too long (%zu bytes)", strlen(tz));
+    snprintf(s->writer_time_zone, sizeof s->writer_time_zone, "%s", tz);
     return DLD_OK;
+}
+
+/* writer_time_zone must be a zone the server knows by name: an abbreviation
+ * (CET) or a POSIX spec would be taken with rules the user did not mean. */
+static int s_check_time_zone(struct dld_pg_instance *pg, struct dld_error *err)
+{
+    const char *tz = pg->settings.writer_time_zone;
+    if (!strcmp(tz, "UTC"))
+        return DLD_OK;
+    const char *params[] = {tz};
+    PGresult *res = PQexecParams(pg->conn,
+                                 "SELECT name FROM pg_catalog.pg_timezone_names WHERE lower(name) = lower($1)"
+                                 " ORDER BY name = $1 DESC LIMIT 1",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int rc = dld_pg_error(err, pg->conn, res, "checking writer_time_zone");
+        PQclear(res);
+        return rc;
+    }
+    int rc = DLD_OK;
+    if (PQntuples(res) != 1)
+        rc = dld_error_set(err, DLD_ERR_CONFIG,
+                           "postgres: writer_time_zone '%s' is not a time zone name this server knows (see "
+                           "SELECT name FROM pg_timezone_names; e.g. Europe/Berlin, America/New_York, UTC)",
+                           tz);
+    else /* the server's own spelling */
+        snprintf(pg->settings.writer_time_zone, sizeof pg->settings.writer_time_zone, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
 }
 
 static void s_close(void *inst)
@@ -89,6 +130,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     /* connect now, so a wrong host or password shows at start-up */
     if (!rc)
         rc = dld_pg_connect(pg, err);
+    if (!rc)
+        rc = s_check_time_zone(pg, err);
     if (rc) {
         s_close(pg);
         return rc;
@@ -120,12 +163,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-/* the macro declares nothing before defining: a prototype for -Wmissing-prototypes */
-DLD_PLUGIN_ENTRY(source_postgres);
-DLD_PLUGIN_ENTRY(source_postgres)
-{
-    if (!host || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(source_postgres, s_plugin);

@@ -209,8 +209,8 @@ int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
 }
 
 int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
-                    const struct dld_extract_request *req, int *nparams, const char **params, char *lagbuf,
-                    size_t lagcap, struct dld_error *err)
+                    const struct dld_extract_request *req, const struct dld_pg_settings *settings, int *nparams,
+                    const char **params, char *lagbuf, size_t lagcap, struct dld_error *err)
 {
     const struct dld_table *t = req->table;
     const char *col = s_filter_name(pt);
@@ -243,14 +243,8 @@ int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
         sep = " AND ";
     }
     if (t->lag_seconds > 0) {
-        const char *now;
-        if (fc->kind == DLD_PG_TIMESTAMP && fc->spec.tz)
-            now = "now()";
-        else if (fc->kind == DLD_PG_TIMESTAMP)
-            now = "localtimestamp"; /* the session time zone is UTC */
-        else if (fc->kind == DLD_PG_DATE)
-            now = "localtimestamp";
-        else
+        bool instant = fc->kind == DLD_PG_TIMESTAMP && fc->spec.tz;
+        if (fc->kind != DLD_PG_TIMESTAMP && fc->kind != DLD_PG_DATE)
             return dld_error_set(err, DLD_ERR_CONFIG,
                                  "postgres: table %s: lag applies to date and timestamp filter columns; %s is %s "
                                  "(see docs/postgres.md, \"Consistency and lag\")",
@@ -259,11 +253,24 @@ int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
         if ((rc = dld_pg_append_ident(b, conn, NULL, col, err)))
             return rc;
         snprintf(lagbuf, lagcap, "%lld seconds", (long long)t->lag_seconds);
-        if (fc->kind == DLD_PG_DATE)
-            dld_pg_buf_appendf(b, " <= (%s - $%d::interval)::date", now, *nparams + 1);
-        else
-            dld_pg_buf_appendf(b, " <= %s - $%d::interval", now, *nparams + 1);
-        params[(*nparams)++] = lagbuf;
+        int lag_param = ++*nparams;
+        params[lag_param - 1] = lagbuf;
+        if (instant) {
+            /* timestamptz: instants, no zone involved */
+            dld_pg_buf_appendf(b, " <= now() - $%d::interval", lag_param);
+        } else {
+            /* timestamp/date: the wall clock of the writers' zone at the
+             * instant now - lag (the interval is taken from the instant, so a
+             * daylight-saving change inside the lag does not shorten it) */
+            const char *zone = settings && settings->writer_time_zone[0] ? settings->writer_time_zone : "UTC";
+            int tz_param = ++*nparams;
+            params[tz_param - 1] = zone;
+            if (fc->kind == DLD_PG_DATE)
+                dld_pg_buf_appendf(b, " <= ((now() - $%d::interval) AT TIME ZONE $%d::text)::date", lag_param,
+                                   tz_param);
+            else
+                dld_pg_buf_appendf(b, " <= (now() - $%d::interval) AT TIME ZONE $%d::text", lag_param, tz_param);
+        }
     }
     if (b->oom)
         return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");

@@ -18,6 +18,7 @@
 #include <deltaload/deltaload.h>
 
 #include "sqlite_types.h"
+#include "sqlite_window.h"
 
 #define S_NAME "sqlite"
 
@@ -42,6 +43,7 @@ struct s_cursor {
     struct dld_batch_builder *builder;
     struct dld_column_spec *specs;
     char **names;
+    char *filter_decl; /* declared type of the filter column */
     size_t ncols;
     uint32_t batch_rows;
     bool done;
@@ -74,6 +76,13 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         return DLD_ERR_CONFIG;
     }
     sqlite3_busy_timeout(s->db, (int)dld_opt_int(options, "busy_timeout_ms", 10000));
+    rc = dld_sq_register_functions(s->db);
+    if (rc != SQLITE_OK) {
+        dld_error_set(err, DLD_ERR_FATAL, "cannot register dld_instant_us: %s", sqlite3_errmsg(s->db));
+        sqlite3_close(s->db);
+        free(s);
+        return DLD_ERR_FATAL;
+    }
     const char *attach = dld_opt_get(options, "attach");
     if (attach) {
         cJSON *a = cJSON_Parse(attach);
@@ -131,111 +140,14 @@ static void s_quote(char *out, size_t cap, const char *ident)
     out[o] = '\0';
 }
 
-/* Text of a query with a growable buffer. */
-struct s_sql {
-    char *s;
-    size_t len, cap;
-};
-
-static void s_add(struct s_sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_add(struct s_sql *q, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (q->len + (size_t)n + 1 > q->cap) {
-        size_t cap = (q->len + (size_t)n + 1) * 2;
-        char *p = realloc(q->s, cap);
-        if (p == NULL)
-            return;
-        q->s = p;
-        q->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(q->s + q->len, q->cap - q->len, fmt, ap);
-    va_end(ap);
-    q->len += (size_t)n;
-}
-
-/* The values bound to ?1, ?2, ... in order */
-struct s_binds {
-    const char *v[4];
-    int n;
-};
-
-/* WHERE clause of the window (see docs/semantics.md) */
-static int s_where(const struct dld_extract_request *req, const char *col, const char *lag_bound, struct s_sql *q,
-                   struct s_binds *b, bool for_high, struct dld_error *err)
-{
-    const struct dld_table *t = req->table;
-    if (req->mode == DLD_MODE_FULL) {
-        const char *op = t->filter_operator;
-        if (col[0] == '\0' || op == NULL)
-            return DLD_OK;
-        if (!strcmp(op, "eq")) { s_add(q, " WHERE %s = ?1", col); b->v[b->n++] = t->start_value; }
-        else if (!strcmp(op, "noteq")) { s_add(q, " WHERE %s <> ?1", col); b->v[b->n++] = t->start_value; }
-        else if (!strcmp(op, "lte")) { s_add(q, " WHERE %s <= ?1", col); b->v[b->n++] = t->start_value; }
-        else if (!strcmp(op, "null")) s_add(q, " WHERE %s IS NULL", col);
-        else if (!strcmp(op, "notnull")) s_add(q, " WHERE %s IS NOT NULL", col);
-        else if (!strcmp(op, "notbetween")) {
-            s_add(q, " WHERE %s NOT BETWEEN ?1 AND ?2", col);
-            b->v[b->n++] = t->start_value;
-            b->v[b->n++] = t->end_value;
-        } else
-            return dld_error_set(err, DLD_ERR_CONFIG, "filteroperator %s is not a full-load operator", op);
-        return DLD_OK;
-    }
-    if (col[0] == '\0')
-        return dld_error_set(err, DLD_ERR_CONFIG, "a delta load needs a filtercolumn");
-    const char *glue = " WHERE";
-    s_add(q, "%s %s IS NOT NULL", glue, col);
-    glue = " AND";
-    if (req->low) {
-        s_add(q, "%s %s %s ?%d", glue, col, req->low_inclusive ? ">=" : ">", b->n + 1);
-        b->v[b->n++] = req->low;
-    }
-    if (!for_high && req->high) {
-        s_add(q, "%s %s <= ?%d", glue, col, b->n + 1);
-        b->v[b->n++] = req->high;
-    }
-    if (for_high) {
-        /* between: the window never passes endvalue */
-        if (t->filter_operator && !strcmp(t->filter_operator, "between") && t->end_value) {
-            s_add(q, "%s %s <= ?%d", glue, col, b->n + 1);
-            b->v[b->n++] = t->end_value;
-        }
-        if (lag_bound)
-            s_add(q, "%s %s <= %s", glue, col, lag_bound);
-    }
-    return DLD_OK;
-}
-
-static char *s_query_text(const struct dld_host *host, const char *sql, const struct s_binds *b)
-{
-    struct s_sql q = {0};
-    s_add(&q, "%s", sql);
-    for (int i = 0; i < b->n; i++) {
-        s_add(&q, "%s?%d='", i ? ", " : " -- ", i + 1);
-        for (const char *p = b->v[i] ? b->v[i] : ""; *p; p++)
-            s_add(&q, *p == '\'' ? "''" : "%c", *p);
-        s_add(&q, "'");
-    }
-    char *out = dld_host_strdup(host, q.s ? q.s : "");
-    free(q.s);
-    return out;
-}
-
-static int s_prepare(struct s_source *s, const char *sql, const struct s_binds *b, sqlite3_stmt **st,
+static int s_prepare(struct s_source *s, const char *sql, const struct dld_sq_binds *b, sqlite3_stmt **st,
                      struct dld_error *err)
 {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return s_sqlite_error(err, s->db, rc, "preparing the query");
-    for (int i = 0; i < b->n; i++)
-        sqlite3_bind_text(*st, i + 1, b->v[i], -1, SQLITE_TRANSIENT);
+    if (b)
+        dld_sq_bind_all(*st, b);
     return DLD_OK;
 }
 
@@ -251,17 +163,17 @@ static void s_cursor_free(struct s_cursor *c)
         free(c->names[i]);
     free(c->names);
     free(c->specs);
+    free(c->filter_decl);
     free(c);
 }
 
 /* Column types from a LIMIT 0 statement's declared types. */
-static int s_describe(struct s_cursor *c, const char *from, struct dld_error *err)
+static int s_describe(struct s_cursor *c, const char *from, const char *filter, struct dld_error *err)
 {
     char sql[1024];
     snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", from);
     sqlite3_stmt *st = NULL;
-    struct s_binds none = {0};
-    int rc = s_prepare(c->src, sql, &none, &st, err);
+    int rc = s_prepare(c->src, sql, NULL, &st, err);
     if (rc)
         return rc;
     c->ncols = (size_t)sqlite3_column_count(st);
@@ -270,7 +182,10 @@ static int s_describe(struct s_cursor *c, const char *from, struct dld_error *er
     for (size_t i = 0; c->specs && c->names && i < c->ncols; i++) {
         c->names[i] = strdup(sqlite3_column_name(st, (int)i));
         c->specs[i].name = c->names[i];
-        dld_sqlite_map_decltype(sqlite3_column_decltype(st, (int)i), &c->specs[i]);
+        const char *decl = sqlite3_column_decltype(st, (int)i);
+        dld_sqlite_map_decltype(decl, &c->specs[i]);
+        if (filter && c->names[i] && !strcmp(c->names[i], filter) && !c->filter_decl)
+            c->filter_decl = strdup(decl ? decl : "");
     }
     sqlite3_finalize(st);
     c->builder = c->specs ? dld_batch_builder_new(c->specs, c->ncols) : NULL;
@@ -287,10 +202,12 @@ static int s_column_type(struct s_cursor *c, const char *column, uint32_t *type)
     return -1;
 }
 
-static int s_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,
+static int s_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *host_info,
                            void **cursor, struct dld_error *err)
 {
     struct s_source *s = inst;
+    /* filled at this plugin's size, handed over as far as the host's struct_size reaches */
+    struct dld_extract_info got = {.struct_size = sizeof(got)}, *info = &got;
     const struct dld_table *t = req->table;
     int rc;
     if ((rc = dld_ident_check("sourceTable", t->source_table, err)) ||
@@ -324,72 +241,82 @@ static int s_extract_begin(void *inst, const struct dld_extract_request *req, st
         return s_sqlite_error(err, s->db, rc, "starting a read transaction");
     }
     c->in_txn = true;
-    if ((rc = s_describe(c, from, err)))
+    if ((rc = s_describe(c, from, t->filter_column, err)))
         goto fail;
     uint32_t ctype = 0;
     if (t->filter_column && s_column_type(c, t->filter_column, &ctype) != 0) {
         rc = dld_error_set(err, DLD_ERR_CONFIG, "table %s has no column named %s", t->source_table, t->filter_column);
         goto fail;
     }
-    char lag_bound[96] = "";
-    if (req->mode == DLD_MODE_DELTA && t->lag_seconds > 0) {
-        /* the lag holds the high mark back from now; only meaningful for time columns */
-        if (ctype == DLD_T_TIMESTAMP)
-            snprintf(lag_bound, sizeof lag_bound, "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%lld seconds')",
-                     (long long)t->lag_seconds);
-        else if (ctype == DLD_T_DATE32)
-            snprintf(lag_bound, sizeof lag_bound, "date('now', '-%lld seconds')", (long long)t->lag_seconds);
-        else {
-            rc = dld_error_set(err, DLD_ERR_CONFIG, "lag applies to DATE/DATETIME/TIMESTAMP filter columns; %s is not one",
-                               t->filter_column);
-            goto fail;
-        }
-    }
+    struct dld_sq_window w = {
+        .db = s->db,
+        .host = s->host,
+        .req = req,
+        .from = from,
+        .qc = qc,
+        .column = t->filter_column ? t->filter_column : "",
+        .decl = c->filter_decl ? c->filter_decl : "",
+        .ctype = ctype,
+    };
+    if ((rc = dld_sq_window_plan(&w, err)))
+        goto fail;
     char *high = NULL;
+    struct dld_sq_sql note = {0};
     if (req->mode != DLD_MODE_FULL && req->high == NULL) {
-        struct s_sql q = {0};
-        struct s_binds b = {0};
-        s_add(&q, "SELECT max(%s) FROM %s", qc, from);
-        rc = s_where(req, qc, lag_bound[0] ? lag_bound : NULL, &q, &b, true, err);
+        struct dld_sq_sql q = {0};
+        struct dld_sq_binds b = {0};
+        rc = dld_sq_high_sql(&w, &q, &b, err);
         sqlite3_stmt *st = NULL;
         if (rc == DLD_OK)
             rc = s_prepare(s, q.s, &b, &st, err);
+        if (rc == DLD_OK) {
+            /* the plan shows how the high mark was taken, lag bound included */
+            dld_sq_add(&note, "\n-- high mark: %s", q.s);
+            dld_sq_describe_binds(&note, &b);
+        }
         free(q.s);
         if (rc)
             goto fail;
         int step = sqlite3_step(st);
-        if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            high = dld_host_strdup(s->host, (const char *)sqlite3_column_text(st, 0));
-        else if (step != SQLITE_ROW)
+        if (step == SQLITE_ROW)
+            high = dld_sq_capture_high(&w, st);
+        else if (step != SQLITE_DONE)
             rc = s_sqlite_error(err, s->db, step, "reading the high mark");
         sqlite3_finalize(st);
-        if (rc)
+        if (rc) {
+            free(note.s);
             goto fail;
+        }
     } else if (req->high) {
         high = dld_host_strdup(s->host, req->high);
     }
     info->high = high;
-    struct dld_extract_request fixed = *req;
-    fixed.high = high;
-    struct s_sql q = {0};
-    struct s_binds b = {0};
-    s_add(&q, "SELECT * FROM %s", from);
-    rc = s_where(&fixed, qc, NULL, &q, &b, false, err);
+    struct dld_sq_sql q = {0};
+    struct dld_sq_binds b = {0};
+    dld_sq_add(&q, "SELECT * FROM %s", from);
+    rc = dld_sq_rows_where(&w, &q, &b, err);
     if (rc == DLD_OK && (req->mode == DLD_MODE_FULL || high))
         rc = s_prepare(s, q.s, &b, &c->stmt, err);
     if (rc == DLD_OK) {
-        info->query = s_query_text(s->host, q.s, &b);
+        dld_sq_describe_binds(&q, &b);
+        if (note.s)
+            dld_sq_add(&q, "%s", note.s);
+        rc = q.oom ? dld_error_set(err, DLD_ERR_FATAL, "out of memory") : DLD_OK;
+    }
+    if (rc == DLD_OK) {
+        info->query = dld_host_strdup(s->host, q.s);
         info->snapshot = dld_host_strdup(s->host, "sqlite read transaction");
     }
     free(q.s);
+    free(note.s);
     if (rc)
         goto fail;
     c->done = c->stmt == NULL; /* nothing in range */
+    dld_extract_info_put(s->host, host_info, info);
     *cursor = c;
     return DLD_OK;
 fail:
-    s->host->free(info->high);
-    info->high = NULL;
+    dld_extract_info_clean_up(s->host, info);
     s_cursor_free(c);
     return rc;
 }
@@ -446,10 +373,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(source_sqlite)
-{
-    if (!dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(source_sqlite, s_plugin);

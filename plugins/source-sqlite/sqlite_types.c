@@ -187,3 +187,74 @@ int dld_sqlite_append(struct dld_batch_builder *b, size_t col, const struct dld_
         return dld_batch_append_bytes(b, col, text, (size_t)sqlite3_column_bytes(stmt, i));
     }
 }
+
+/* where the zone of a time text starts (its length when it has none) */
+static size_t s_zone_at(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 10; i < n; i++)
+        if (s[i] == 'Z' || s[i] == '+' || s[i] == '-')
+            return i;
+    return n;
+}
+
+int dld_sqlite_time_form(const char *s, char *out, size_t cap)
+{
+    int64_t us;
+    size_t n = strlen(s);
+    if (n + 1 > cap || dld_sqlite_parse_timestamp(s, &us) != 0)
+        return -1;
+    size_t z = s_zone_at(s);
+    for (size_t i = 0; i < n; i++)
+        out[i] = i < z && isdigit((unsigned char)s[i]) ? '9' : s[i];
+    out[n] = '\0';
+    return 0;
+}
+
+static int64_t s_floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+int dld_sqlite_time_render(const char *form, int64_t us, char *out, size_t cap)
+{
+    size_t n = strlen(form), z = s_zone_at(form);
+    int64_t off = 0; /* seconds east of UTC */
+    if (z < n && form[z] != 'Z') {
+        int oh = 0, om = 0;
+        if (s_digits(form + z + 1, 2, &oh))
+            return -1;
+        const char *q = form + z + 3;
+        if (*q == ':')
+            q++;
+        if (*q && s_digits(q, 2, &om))
+            return -1;
+        off = (oh * 60 + om) * 60 * (form[z] == '-' ? -1 : 1);
+    }
+    int64_t local = us + off * 1000000;
+    int64_t days = s_floor_div(local, 86400 * INT64_C(1000000));
+    int64_t in_day = local - days * 86400 * INT64_C(1000000);
+    int64_t y;
+    unsigned m, d;
+    dld_civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        return -1;
+    char buf[96];
+    int len = snprintf(buf, sizeof buf, "%04d-%02u-%02u", (int)y, m, d);
+    if (z > 10) {
+        int64_t secs = in_day / 1000000, frac = in_day % 1000000;
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%c%02d:%02d", form[10], (int)(secs / 3600),
+                        (int)(secs / 60 % 60));
+        if (z > 16 && form[16] == ':')
+            len += snprintf(buf + len, sizeof buf - (size_t)len, ":%02d", (int)(secs % 60));
+        if (z > 19 && form[19] == '.') {
+            char digits[8];
+            snprintf(digits, sizeof digits, "%06lld", (long long)frac);
+            buf[len++] = '.';
+            for (size_t i = 20; i < z && len < 80; i++)
+                buf[len++] = i - 20 < 6 ? digits[i - 20] : '0';
+            buf[len] = '\0';
+        }
+    }
+    if ((size_t)len + (n - z) + 1 > cap)
+        return -1;
+    snprintf(out, cap, "%s%s", buf, form + z);
+    return 0;
+}

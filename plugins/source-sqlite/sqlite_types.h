@@ -18,4 +18,14 @@ int dld_sqlite_parse_timestamp(const char *s, int64_t *us);
 /* "2024-01-02" → days since the epoch */
 int dld_sqlite_parse_date(const char *s, int32_t *days);
 
+/* The form of a time text: its digits before the zone as '9', the zone
+ * ("Z", "+02:00") as written: "2026-01-01T10:00+02:00" → "9999-99-99T99:99+02:00".
+ * Two texts of one form order as text the way their instants order.
+ * Returns 0, or -1 when s is not a timestamp dld_sqlite_parse_timestamp reads. */
+int dld_sqlite_time_form(const char *s, char *out, size_t cap);
+/* Writes the instant `us` (µs since the epoch, UTC) in a form made by
+ * dld_sqlite_time_form, rounded down to the form's precision, at the form's
+ * offset. Returns 0, or -1 if it does not fit. */
+int dld_sqlite_time_render(const char *form, int64_t us, char *out, size_t cap);
+
 #endif

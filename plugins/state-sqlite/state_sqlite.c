@@ -421,6 +421,35 @@ static int s_watermark_set(void *inst, const char *table, const char *value, int
 
 /* ---- descriptor -------------------------------------------------------------------- */
 
+/* `deltaload state init`: the schema is created when the file is opened,
+ * so there is nothing to create; report what is there. */
+static int s_setup(void *inst, int32_t create, char **report, struct dld_error *err)
+{
+    struct dld_state_sqlite *s = inst;
+    (void)create;
+    sqlite3_stmt *st;
+    int ret = dld_state_sqlite_prepare(s,
+                                       "SELECT (SELECT user_version FROM pragma_user_version), "
+                                       "(SELECT group_concat(name, ', ') FROM (SELECT name FROM sqlite_master "
+                                       "WHERE type = 'table' ORDER BY name))",
+                                       &st, err);
+    if (ret != DLD_OK)
+        return ret;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *file = sqlite3_db_filename(s->db, "main");
+        *report = dld_host_sprintf(s->host, "%s: SQLite state store %s, schema version %d, tables: %s",
+                                   DLD_STATE_SQLITE_NAME, file ? file : "", sqlite3_column_int(st, 0),
+                                   (const char *)sqlite3_column_text(st, 1));
+        if (*report == NULL)
+            ret = dld_error_set(err, DLD_ERR_FATAL, "%s: out of memory", DLD_STATE_SQLITE_NAME);
+    } else {
+        ret = dld_state_sqlite_fail(s, rc, "reading the schema", err);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
 static const struct dld_state_vtable s_vtable = {
     .struct_size = sizeof(struct dld_state_vtable),
     .open = s_open,
@@ -440,6 +469,7 @@ static const struct dld_state_vtable s_vtable = {
     .history = dld_state_sqlite_history,
     .runs_unfinished = dld_state_sqlite_runs_unfinished,
     .runs_history = dld_state_sqlite_runs_history,
+    .setup = s_setup,
 };
 
 static const struct dld_option s_options[] = {

@@ -26,6 +26,8 @@ struct s3_ctx {
     char *expected_owner;
     int64_t part_size;
     int concurrency;
+    int max_attempts;            /* the client's retry policy, reused for 409s of conditional writes */
+    int64_t retry_base_delay_ms;
 };
 
 /* Every S3 call below returns a dld_code and fills err. Keys are raw
@@ -34,6 +36,17 @@ struct s3_ctx {
  * NULL to hash it here (PutObject, UploadPart) */
 int s3_put_object(struct s3_ctx *s3, const char *key, const void *data, size_t len, const char *content_type,
                   const char *payload_hash, struct dld_error *err);
+/* PutObject with If-None-Match: * (create only). DLD_ERR_CONFLICT, not
+ * retryable, when the key exists (412 PreconditionFailed) — also when the
+ * object is our own, written by an attempt whose answer was lost and that
+ * the client retried: the caller reads it back to tell. A 409
+ * (ConditionalRequestConflict: a concurrent conditional write of the key) is
+ * retried here with backoff, then DLD_ERR_RETRY. */
+int s3_put_object_if_absent(struct s3_ctx *s3, const char *key, const void *data, size_t len,
+                            const char *content_type, struct dld_error *err);
+/* GetObject of a small object into memory: *data malloc'ed and
+ * NUL-terminated, *len without the NUL. DLD_ERR_NOT_FOUND when absent. */
+int s3_get_object(struct s3_ctx *s3, const char *key, char **data, size_t *len, struct dld_error *err);
 int s3_head_object(struct s3_ctx *s3, const char *key, bool *exists, struct dld_error *err);
 int s3_delete_object(struct s3_ctx *s3, const char *key, struct dld_error *err);
 int s3_mpu_create(struct s3_ctx *s3, const char *key, const char *content_type, char **upload_id,

@@ -1,9 +1,12 @@
 /* The S3 operations target-s3 uses, each one signed request (or a few,
  * for paged listings) through the SDK's AWS client, which handles retries,
  * throttling and error mapping. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -136,6 +139,77 @@ int s3_put_object(struct s3_ctx *s3, const char *key, const void *data, size_t l
     dld_aws_http_response_clean_up(&resp);
     if (rc)
         dld_error_prefix(err, "PutObject s3://%s/%s", s3->bucket, key);
+    return rc;
+}
+
+static void s_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int s3_put_object_if_absent(struct s3_ctx *s3, const char *key, const void *data, size_t len, const char *content_type,
+                            struct dld_error *err)
+{
+    /* If-None-Match: * makes the PUT create-only: S3 answers 412
+     * PreconditionFailed when the key exists, and 409
+     * ConditionalRequestConflict when another conditional write of the key
+     * is in flight (nothing was written: try again). The client retries
+     * resets and 5xx itself (idempotent): a retry after a lost answer finds
+     * our own object and gets 412, which the lake layer resolves by reading
+     * the object back. */
+    int attempts = s3->max_attempts > 0 ? s3->max_attempts : 5;
+    int64_t delay = s3->retry_base_delay_ms > 0 ? s3->retry_base_delay_ms : 100;
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        struct s_req r = {.method = "PUT", .key = key, .body = data ? data : "", .body_len = len, .idempotent = true};
+        s_object_headers(s3, &r, content_type);
+        s_add_header(&r, "If-None-Match", "*");
+        struct dld_aws_http_response resp;
+        err->http_status = 0; /* not a 409 of an earlier attempt when this one has no answer */
+        rc = s_send(s3, &r, &resp, err);
+        dld_aws_http_response_clean_up(&resp);
+        if (rc != DLD_ERR_CONFLICT || err->http_status != 409)
+            break;
+        /* 409: the other writer may still lose; ours was not applied */
+        if (attempt >= attempts) {
+            /* retryable now (the HTTP status and AWS code stay as they are) */
+            char msg[sizeof(err->message)];
+            snprintf(msg, sizeof(msg), "%s", err->message);
+            rc = dld_error_set(err, DLD_ERR_RETRY, "gave up after %d attempts: %s", attempt, msg);
+            break;
+        }
+        dld_log(s3->host, DLD_LOG_WARN, S3_PLUGIN, "%s (attempt %d of %d); retrying in %" PRId64 " ms", err->message,
+                attempt, attempts, delay);
+        s_sleep_ms(delay);
+        delay *= 2;
+    }
+    if (rc == DLD_ERR_CONFLICT) /* 412: something is there already; the caller decides what it is */
+        err->retryable = 0;
+    if (rc)
+        dld_error_prefix(err, "PutObject (If-None-Match: *) s3://%s/%s", s3->bucket, key);
+    return rc;
+}
+
+int s3_get_object(struct s3_ctx *s3, const char *key, char **data, size_t *len, struct dld_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    struct s_req r = {.method = "GET", .key = key, .idempotent = true};
+    struct dld_aws_http_response resp;
+    int rc = s_send(s3, &r, &resp, err);
+    if (rc == DLD_OK) {
+        /* the transport NUL-terminates bodies; an empty object may have none */
+        *data = resp.body ? resp.body : calloc(1, 1);
+        *len = resp.body ? resp.body_len : 0;
+        resp.body = NULL;
+        if (!*data)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    dld_aws_http_response_clean_up(&resp);
+    if (rc)
+        dld_error_prefix(err, "GetObject s3://%s/%s", s3->bucket, key);
     return rc;
 }
 

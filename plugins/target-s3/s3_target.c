@@ -1,9 +1,14 @@
-/* target-s3: the lake on S3 (or MinIO, Ceph, R2 with path_style). Same
- * layout and manifests as target-file (lake.h), rooted at
- * s3://<bucket>/<prefix>/. Files are written directly under their final
- * keys and the manifest, written last, is what "published" means; recovery
- * (load_discard) deletes a dead load's objects by listing its table
- * directory and aborts its open multipart uploads. */
+/* target-s3: the lake on S3 (or MinIO, Ceph, R2 with path_style), rooted at
+ * s3://<bucket>/<prefix>/. A storage backend of the SDK's lake layer
+ * (lake.h), which names, publishes, fences and discards loads as for every
+ * target; this file only moves bytes:
+ *   - data files stream into an upload (PutObject or a parallel multipart
+ *     upload, s3_upload.c) directly under their final keys: no promote step;
+ *   - the manifest slot is claimed with PutObject If-None-Match: * (create
+ *     only; S3 answers 412 when the key exists);
+ *   - listing reports objects and open multipart uploads (an upload is a
+ *     file in flight, as a staged copy is for target-file), and removing a
+ *     name deletes the object and aborts its open uploads. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,26 +25,11 @@
 
 struct s3_inst {
     struct s3_ctx s3;
-    char **options; /* deep copy, NULL-terminated: handed to the format writers */
+    char **options; /* deep copy, NULL-terminated: the lake layer's options (format, writer, max_file_size) */
     char *format;
     int64_t max_file_size;
     bool warned_no_list_uploads;
-};
-
-struct s3_load {
-    struct s3_inst *inst;
-    struct dld_table table;
-    struct dld_load load;
-    char *dir; /* "<prefix>/<table dir>" */
-    struct ArrowSchema schema;
-    bool have_schema;
-    struct dld_format_writer *writer;
-    struct s3_upload *upload;
-    char *cur_name;
-    struct dld_lake_file *files;
-    int nfiles, cap;
-    int64_t rows, bytes;
-    bool finished;
+    struct dld_lake_storage storage; /* ctx: this instance */
 };
 
 /* ---- options ------------------------------------------------------------------ */
@@ -162,6 +152,7 @@ static bool s_valid_bucket(const char *b)
 }
 
 static void s_close(void *p);
+static void s_storage_init(struct s3_inst *inst);
 
 static int s_open(const struct dld_host *host, const char *const *options, void **out, struct dld_error *err)
 {
@@ -183,6 +174,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     inst->max_file_size = dld_opt_int(options, "max_file_size", 268435456);
     s3->part_size = dld_opt_int(options, "part_size", 8388608);
     s3->concurrency = (int)dld_opt_int(options, "concurrency", 4);
+    s3->max_attempts = (int)dld_opt_int(options, "max_attempts", 5);
+    s3->retry_base_delay_ms = dld_opt_int(options, "retry_base_delay_ms", 100);
     if (!inst->options || !inst->format) {
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         goto done;
@@ -276,6 +269,7 @@ done:
         s_close(inst);
         return rc;
     }
+    s_storage_init(inst);
     *out = inst;
     return DLD_OK;
 }
@@ -300,31 +294,41 @@ static void s_close(void *p)
 }
 
 /* ---- keys --------------------------------------------------------------------- */
-static int s_load_dir(struct s3_inst *inst, const struct dld_table *t, char **out, struct dld_error *err)
+/* "<prefix>/<dir>/<name>" with empty parts skipped; name may be NULL or "" */
+static char *s_key(const struct s3_inst *inst, const char *dir, const char *name)
 {
-    char *dir = NULL;
-    int rc = dld_lake_table_dir(t, &dir, err);
-    if (rc)
-        return rc;
-    if (*inst->s3.prefix) {
-        char *full = NULL;
-        if (asprintf(&full, "%s/%s", inst->s3.prefix, dir) < 0)
-            full = NULL;
-        free(dir);
-        dir = full;
+    const char *parts[3] = {inst->s3.prefix, dir, name};
+    size_t len = 1;
+    for (int i = 0; i < 3; i++)
+        len += (parts[i] ? strlen(parts[i]) : 0) + 1;
+    char *k = malloc(len);
+    if (!k)
+        return NULL;
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i] || !*parts[i])
+            continue;
+        if (n)
+            k[n++] = '/';
+        size_t l = strlen(parts[i]);
+        memcpy(k + n, parts[i], l);
+        n += l;
     }
-    if (!dir)
-        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    *out = dir;
-    return DLD_OK;
+    k[n] = '\0';
+    return k;
 }
 
-static char *s_key(const char *dir, const char *name)
+/* the key of the directory itself, with a trailing '/' ("" for the bucket's root) */
+static char *s_dir_key(const struct s3_inst *inst, const char *dir)
 {
-    char *k = NULL;
-    if (asprintf(&k, "%s/%s", dir, name) < 0)
-        return NULL;
-    return k;
+    char *d = s_key(inst, dir, NULL);
+    if (!d || !*d)
+        return d;
+    char *out = NULL;
+    if (asprintf(&out, "%s/", d) < 0)
+        out = NULL;
+    free(d);
+    return out;
 }
 
 static const char *s_content_type(const char *format)
@@ -336,339 +340,341 @@ static const char *s_content_type(const char *format)
     return "application/octet-stream";
 }
 
-/* ---- a load ------------------------------------------------------------------- */
-static char *s_dup(const char *s)
+static void s_warn_no_list_uploads(struct s3_inst *inst)
 {
-    return s ? strdup(s) : NULL;
+    if (!inst->warned_no_list_uploads)
+        dld_log(inst->s3.host, DLD_LOG_WARN, S3_PLUGIN,
+                "the store does not implement ListMultipartUploads/AbortMultipartUpload: unfinished uploads of "
+                "discarded loads are left to a lifecycle rule (AbortIncompleteMultipartUpload)");
+    inst->warned_no_list_uploads = true;
 }
 
-static void s_free_load_copy(struct s3_load *l)
+/* ---- storage for the lake layer ------------------------------------------------ */
+static int s_file_open(void *ctx, const char *dir, const char *name, const char *content_type, void **file,
+                       struct dld_sink *sink, struct dld_error *err)
 {
-    free((char *)l->table.target_table_name);
-    free((char *)l->table.source_schema);
-    free((char *)l->table.source_table);
-    free((char *)l->table.filter_column);
-    free((char *)l->table.filter_operator);
-    free((char *)l->table.output_prefix);
-    free((char *)l->load.low);
-    free((char *)l->load.high);
-    free((char *)l->load.snapshot);
-}
-
-static void s_load_free(void *h);
-
-static int s_load_begin(void *p, const struct dld_load *load, void **out, struct dld_error *err)
-{
-    struct s3_inst *inst = p;
-    *out = NULL;
-    struct s3_load *l = calloc(1, sizeof(*l));
-    if (!l)
-        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    l->inst = inst;
-    const struct dld_table *t = load->table;
-    /* the load is borrowed for this call only: keep what the manifest needs */
-    l->table.struct_size = sizeof(l->table);
-    l->table.target_table_name = s_dup(t->target_table_name);
-    l->table.source_schema = s_dup(t->source_schema);
-    l->table.source_table = s_dup(t->source_table);
-    l->table.filter_column = s_dup(t->filter_column);
-    l->table.filter_operator = s_dup(t->filter_operator);
-    l->table.output_prefix = s_dup(t->output_prefix);
-    l->load.struct_size = sizeof(l->load);
-    l->load.table = &l->table;
-    l->load.load_id = load->load_id;
-    l->load.mode = load->mode;
-    l->load.low = s_dup(load->low);
-    l->load.low_inclusive = load->low_inclusive;
-    l->load.high = s_dup(load->high);
-    l->load.snapshot = s_dup(load->snapshot);
-    l->load.started_ms = load->started_ms;
-    int rc = s_load_dir(inst, t, &l->dir, err);
-    if (rc) {
-        s_load_free(l);
-        return rc;
-    }
-    *out = l;
-    return DLD_OK;
-}
-
-/* closes the current file: writer trailer, last part, CompleteMultipartUpload */
-static int s_close_file(struct s3_load *l, struct dld_error *err)
-{
-    if (!l->writer)
-        return DLD_OK;
-    int rc = dld_format_writer_finish(l->writer, err);
-    if (!rc)
-        rc = s3_upload_finish(l->upload, err);
-    if (!rc) {
-        struct dld_lake_file *f = &l->files[l->nfiles++];
-        f->name = l->cur_name;
-        f->rows = dld_format_writer_rows(l->writer);
-        f->bytes = (int64_t)s3_upload_bytes(l->upload);
-        l->cur_name = NULL;
-        l->rows += f->rows;
-        l->bytes += f->bytes;
-    }
-    dld_format_writer_destroy(l->writer);
-    l->writer = NULL;
-    s3_upload_destroy(l->upload); /* aborts the multipart upload if it did not complete */
-    l->upload = NULL;
-    return rc;
-}
-
-static int s_open_file(struct s3_load *l, struct dld_error *err)
-{
-    struct s3_inst *inst = l->inst;
-    if (l->nfiles == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 4;
-        struct dld_lake_file *f = realloc(l->files, (size_t)cap * sizeof(*f));
-        if (!f)
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        l->files = f;
-        l->cap = cap;
-    }
-    if (l->nfiles >= 9999)
-        return dld_error_set(err, DLD_ERR_CONFIG, "a load may have at most 9999 files: raise max_file_size");
-    l->cur_name = dld_lake_file_name(l->load.load_id, l->nfiles + 1, dld_format_extension(inst->format));
-    char *key = l->cur_name ? s_key(l->dir, l->cur_name) : NULL;
+    struct s3_inst *inst = ctx;
+    *file = NULL;
+    char *key = s_key(inst, dir, name);
     if (!key)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    l->upload = s3_upload_new(&inst->s3, key, s_content_type(inst->format), err);
+    struct s3_upload *u =
+        s3_upload_new(&inst->s3, key, content_type ? content_type : s_content_type(inst->format), err);
     free(key);
-    if (!l->upload)
-        return err->code;
-    char id[32], low_incl[8];
-    snprintf(id, sizeof(id), "%" PRId64, l->load.load_id);
-    snprintf(low_incl, sizeof(low_incl), "%s", l->load.low_inclusive ? "true" : "false");
-    const char *meta[16];
-    int m = 0;
-    meta[m++] = "deltaload.table";
-    meta[m++] = l->table.target_table_name;
-    meta[m++] = "deltaload.load_id";
-    meta[m++] = id;
-    if (l->load.low) {
-        meta[m++] = "deltaload.window_low";
-        meta[m++] = l->load.low;
-        meta[m++] = "deltaload.window_low_inclusive";
-        meta[m++] = low_incl;
-    }
-    if (l->load.high) {
-        meta[m++] = "deltaload.window_high";
-        meta[m++] = l->load.high;
-    }
-    meta[m] = NULL;
-    struct dld_sink sink = s3_upload_sink(l->upload);
-    l->writer = dld_format_writer_new(inst->format, (const char *const *)inst->options, &l->schema, &sink, meta, err);
-    if (!l->writer) {
-        s3_upload_destroy(l->upload);
-        l->upload = NULL;
+    if (!u)
         return err->code ? err->code : DLD_ERR_FATAL;
-    }
+    *file = u;
+    *sink = s3_upload_sink(u);
     return DLD_OK;
 }
 
-static int s_load_write(void *h, const struct ArrowSchema *schema, const struct ArrowArray *batch,
-                        struct dld_error *err)
+/* sends what is left, completes the object (or aborts the multipart upload) */
+static int s_file_close(void *ctx, void *file, int64_t *bytes, struct dld_error *err)
 {
-    struct s3_load *l = h;
-    int rc;
-    if (l->finished)
-        return dld_error_set(err, DLD_ERR_FATAL, "target s3: write after load_finish");
-    if (!l->have_schema) {
-        if (dld_arrow_schema_copy(schema, &l->schema) != DLD_OK)
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        l->have_schema = true;
-    }
-    if (!l->writer && (rc = s_open_file(l, err)))
-        return rc;
-    if ((rc = dld_format_writer_write(l->writer, batch, err)))
-        return rc;
-    if (dld_format_writer_size(l->writer) >= (uint64_t)l->inst->max_file_size)
-        return s_close_file(l, err);
-    return DLD_OK;
+    (void)ctx;
+    struct s3_upload *u = file;
+    int rc = s3_upload_finish(u, err);
+    if (bytes)
+        *bytes = rc ? 0 : (int64_t)s3_upload_bytes(u);
+    s3_upload_destroy(u); /* aborts the multipart upload if it did not complete */
+    return rc;
 }
 
-static int s_load_finish(void *h, struct dld_load_stats *stats, struct dld_error *err)
+static void s_file_abandon(void *ctx, void *file)
 {
-    struct s3_load *l = h;
-    int rc = s_close_file(l, err);
-    if (rc)
-        return rc;
-    l->finished = true;
-    if (stats) {
-        stats->rows = l->rows;
-        stats->bytes = l->bytes;
-        stats->files = l->nfiles;
-    }
-    return DLD_OK;
+    (void)ctx;
+    s3_upload_destroy(file);
 }
 
-static int s_load_publish(void *h, struct dld_error *err)
+static int s_put_if_absent(void *ctx, const char *dir, const char *name, const void *data, size_t len,
+                           struct dld_error *err)
 {
-    struct s3_load *l = h;
-    if (!l->finished)
-        return dld_error_set(err, DLD_ERR_FATAL, "target s3: publish before load_finish");
-    const struct dld_host *host = l->inst->s3.host;
-    int64_t now = host && host->now_ms ? host->now_ms() : 0;
-    char *json = dld_lake_manifest_json(&l->load, l->inst->format, l->files, l->nfiles, now);
-    char *name = dld_lake_manifest_name(l->load.load_id);
-    char *key = name ? s_key(l->dir, name) : NULL;
-    int rc;
-    if (!json || !key)
-        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    else
-        rc = s3_put_object(&l->inst->s3, key, json, strlen(json), "application/json", NULL, err);
-    free(json);
-    free(name);
+    struct s3_inst *inst = ctx;
+    char *key = s_key(inst, dir, name);
+    if (!key)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    size_t n = strlen(name);
+    const char *type = n > 5 && !strcmp(name + n - 5, ".json") ? "application/json" : "application/octet-stream";
+    int rc = s3_put_object_if_absent(&inst->s3, key, data, len, type, err);
     free(key);
     return rc;
 }
 
-static void s_load_free(void *h)
+static int s_get(void *ctx, const char *dir, const char *name, char **data, size_t *len, struct dld_error *err)
 {
-    struct s3_load *l = h;
-    if (!l)
-        return;
-    if (l->writer)
-        dld_format_writer_destroy(l->writer);
-    s3_upload_destroy(l->upload);
-    for (int i = 0; i < l->nfiles; i++)
-        free((char *)l->files[i].name);
-    free(l->files);
-    free(l->cur_name);
-    if (l->have_schema && l->schema.release)
-        l->schema.release(&l->schema);
-    free(l->dir);
-    s_free_load_copy(l);
-    free(l);
+    struct s3_inst *inst = ctx;
+    char *key = s_key(inst, dir, name);
+    if (!key)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int rc = s3_get_object(&inst->s3, key, data, len, err);
+    free(key);
+    return rc;
 }
 
-/* ---- recovery ------------------------------------------------------------------ */
-struct s_collect {
-    int64_t load_id;
-    size_t dir_len;
-    char **keys;
+/* a set of names, for the one listing of objects and uploads */
+struct s_names {
+    char **v;
     size_t n, cap;
+};
+
+static bool s_names_has(const struct s_names *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], name))
+            return true;
+    return false;
+}
+
+static int s_names_add(struct s_names *s, const char *name)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof(char *));
+        if (!v)
+            return DLD_ERR_FATAL;
+        s->v = v;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(name)))
+        return DLD_ERR_FATAL;
+    s->n++;
+    return DLD_OK;
+}
+
+static void s_names_clean_up(struct s_names *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+struct s_list_ctx {
+    size_t dir_len; /* of "<prefix>/<dir>/" */
+    int (*fn)(void *fnctx, const char *name);
+    void *fnctx;
+    struct s_names seen; /* names reported (an object and an upload may share one) */
+    bool stopped;
     bool oom;
 };
 
-static int s_collect_key(void *ctx, const char *key)
+static int s_list_report(struct s_list_ctx *c, const char *key)
 {
-    struct s_collect *c = ctx;
-    /* only direct children of the table directory that belong to the load */
     const char *name = key + c->dir_len;
-    if (strchr(name, '/') || !dld_lake_name_is_load(name, c->load_id))
+    if (s_names_has(&c->seen, name))
         return DLD_OK;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        char **k = realloc(c->keys, cap * sizeof(char *));
-        if (!k) {
-            c->oom = true;
-            return DLD_ERR_FATAL;
-        }
-        c->keys = k;
-        c->cap = cap;
-    }
-    c->keys[c->n] = strdup(key);
-    if (!c->keys[c->n]) {
+    if (s_names_add(&c->seen, name)) {
         c->oom = true;
         return DLD_ERR_FATAL;
     }
-    c->n++;
+    if (c->fn(c->fnctx, name)) {
+        c->stopped = true;
+        return DLD_DONE;
+    }
     return DLD_OK;
+}
+
+static int s_list_object(void *ctx, const char *key)
+{
+    return s_list_report(ctx, key);
+}
+
+static int s_list_upload(void *ctx, const char *key, const char *upload_id)
+{
+    (void)upload_id;
+    return s_list_report(ctx, key);
+}
+
+/* objects under dir/prefix, then the names of open multipart uploads there
+ * (files in flight: a killed writer leaves them behind) */
+static int s_list(void *ctx, const char *dir, const char *prefix, int (*fn)(void *fnctx, const char *name),
+                  void *fnctx, struct dld_error *err)
+{
+    struct s3_inst *inst = ctx;
+    char *dkey = s_dir_key(inst, dir);
+    char *lprefix = NULL;
+    if (dkey && asprintf(&lprefix, "%s%s", dkey, prefix ? prefix : "") < 0)
+        lprefix = NULL;
+    int rc = DLD_OK;
+    struct s_list_ctx c = {.fn = fn, .fnctx = fnctx};
+    if (!lprefix) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto done;
+    }
+    c.dir_len = strlen(dkey);
+    rc = s3_list(&inst->s3, lprefix, s_list_object, &c, err);
+    if (rc == DLD_OK) {
+        rc = s3_list_uploads(&inst->s3, lprefix, s_list_upload, &c, err);
+        if (rc == DLD_ERR_UNSUPPORTED) {
+            s_warn_no_list_uploads(inst);
+            rc = DLD_OK;
+        }
+    }
+    if (c.stopped)
+        rc = DLD_OK;
+    else if (c.oom)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+done:
+    s_names_clean_up(&c.seen);
+    free(dkey);
+    free(lprefix);
+    return rc;
 }
 
 struct s_abort_ctx {
     struct s3_ctx *s3;
-    int64_t load_id;
-    size_t dir_len;
+    char *const *keys;
+    int n;
     int aborted;
-    int rc;
     struct dld_error *err;
 };
 
 static int s_abort_upload(void *ctx, const char *key, const char *upload_id)
 {
     struct s_abort_ctx *a = ctx;
-    const char *name = key + a->dir_len;
-    if (strchr(name, '/') || !dld_lake_name_is_load(name, a->load_id))
+    bool ours = false;
+    for (int i = 0; i < a->n && !ours; i++)
+        ours = !strcmp(a->keys[i], key);
+    if (!ours)
         return DLD_OK;
     int rc = s3_mpu_abort(a->s3, key, upload_id, a->err);
-    if (rc == DLD_ERR_UNSUPPORTED)
-        return rc;
     if (rc)
         return rc;
     a->aborted++;
     return DLD_OK;
 }
 
-static int s_load_discard(void *p, const struct dld_load *load, struct dld_error *err)
+/* deletes the objects (DeleteObjects: a missing key is no error), then
+ * aborts the open multipart uploads of these names */
+static int s_remove(void *ctx, const char *dir, const char *const *names, int n, struct dld_error *err)
 {
-    struct s3_inst *inst = p;
+    struct s3_inst *inst = ctx;
     struct s3_ctx *s3 = &inst->s3;
-    char *dir = NULL, *mname = NULL, *mkey = NULL, *prefix = NULL;
-    struct s_collect c = {.load_id = load->load_id};
-    int rc = s_load_dir(inst, load->table, &dir, err);
-    if (rc)
-        return rc;
-    /* the manifest first: the load stops being published before its files go */
-    mname = dld_lake_manifest_name(load->load_id);
-    mkey = mname ? s_key(dir, mname) : NULL;
-    if (asprintf(&prefix, "%s/LOAD%08" PRId64 "-", dir, load->load_id) < 0)
-        prefix = NULL;
-    if (!mkey || !prefix) {
+    if (n <= 0)
+        return DLD_OK;
+    char **keys = calloc((size_t)n, sizeof(char *));
+    int rc = keys ? DLD_OK : DLD_ERR_FATAL;
+    for (int i = 0; !rc && i < n; i++)
+        if (!(keys[i] = s_key(inst, dir, names[i])))
+            rc = DLD_ERR_FATAL;
+    if (rc) {
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         goto done;
     }
-    if ((rc = s3_delete_object(s3, mkey, err)))
+    if ((rc = s3_delete_objects(s3, keys, (size_t)n, err)))
         goto done;
-    c.dir_len = strlen(dir) + 1;
-    if ((rc = s3_list(s3, prefix, s_collect_key, &c, err)))
+    /* the uploads are listed under the keys' longest common prefix */
+    size_t common = strlen(keys[0]);
+    for (int i = 1; i < n; i++) {
+        size_t k = 0;
+        while (k < common && keys[i][k] == keys[0][k])
+            k++;
+        common = k;
+    }
+    char *lprefix = strndup(keys[0], common);
+    if (!lprefix) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         goto done;
-    if (c.n && (rc = s3_delete_objects(s3, c.keys, c.n, err)))
-        goto done;
-    struct s_abort_ctx a = {.s3 = s3, .load_id = load->load_id, .dir_len = c.dir_len, .err = err};
-    rc = s3_list_uploads(s3, prefix, s_abort_upload, &a, err);
+    }
+    struct s_abort_ctx a = {.s3 = s3, .keys = keys, .n = n, .err = err};
+    rc = s3_list_uploads(s3, lprefix, s_abort_upload, &a, err);
+    free(lprefix);
     if (rc == DLD_ERR_UNSUPPORTED) {
-        if (!inst->warned_no_list_uploads)
-            dld_log(s3->host, DLD_LOG_WARN, S3_PLUGIN,
-                    "the store does not implement ListMultipartUploads/AbortMultipartUpload: unfinished uploads of "
-                    "discarded loads are left to a lifecycle rule (AbortIncompleteMultipartUpload)");
-        inst->warned_no_list_uploads = true;
+        s_warn_no_list_uploads(inst);
         rc = DLD_OK;
     }
     if (!rc)
-        dld_log(s3->host, DLD_LOG_INFO, S3_PLUGIN, "load %" PRId64 " of %s discarded: %zu object(s) deleted, %d "
-                "upload(s) aborted", load->load_id, dir, c.n, a.aborted);
+        dld_log(s3->host, DLD_LOG_INFO, S3_PLUGIN, "s3://%s/%.*s: %d object(s) deleted, %d upload(s) aborted",
+                s3->bucket, (int)common, keys[0], n, a.aborted);
 done:
-    for (size_t i = 0; i < c.n; i++)
-        free(c.keys[i]);
-    free(c.keys);
-    free(dir);
-    free(mname);
-    free(mkey);
-    free(prefix);
-    if (rc)
-        dld_error_prefix(err, "target s3: discard load %" PRId64, load->load_id);
+    for (int i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
     return rc;
+}
+
+static void s_storage_init(struct s3_inst *inst)
+{
+    inst->storage = (struct dld_lake_storage){
+        .struct_size = sizeof(struct dld_lake_storage),
+        .ctx = inst,
+        .file_open = s_file_open,
+        .file_close = s_file_close,
+        .file_abandon = s_file_abandon,
+        .promote = NULL, /* written in place */
+        .put_if_absent = s_put_if_absent,
+        .get = s_get,
+        .list = s_list,
+        .remove = s_remove,
+        .now_ms = inst->s3.host ? inst->s3.host->now_ms : NULL,
+    };
+}
+
+/* ---- the vtable: each call is the lake layer's ------------------------------------ */
+static int s_load_begin(void *p, const struct dld_load *load, void **out, struct dld_error *err)
+{
+    struct s3_inst *inst = p;
+    struct dld_lake_load *l = NULL;
+    *out = NULL;
+    int rc = dld_lake_load_begin(&inst->storage, (const char *const *)inst->options, load, &l, err);
+    if (rc)
+        return rc;
+    *out = l;
+    return DLD_OK;
+}
+
+static int s_load_write(void *h, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                        struct dld_error *err)
+{
+    return dld_lake_load_write(h, schema, batch, err);
+}
+
+static int s_load_finish(void *h, struct dld_load_stats *stats, struct dld_error *err)
+{
+    return dld_lake_load_finish(h, stats, err);
+}
+
+static int s_load_publish(void *h, struct dld_error *err)
+{
+    return dld_lake_load_publish(h, err);
+}
+
+static void s_load_free(void *h)
+{
+    dld_lake_load_free(h);
+}
+
+static int s_load_discard(void *p, const struct dld_load *load, struct dld_error *err)
+{
+    struct s3_inst *inst = p;
+    return dld_lake_discard(&inst->storage, load, err);
 }
 
 static int s_load_is_published(void *p, const struct dld_load *load, int *published, struct dld_error *err)
 {
     struct s3_inst *inst = p;
-    char *dir = NULL;
-    int rc = s_load_dir(inst, load->table, &dir, err);
+    return dld_lake_is_published(&inst->storage, load, published, err);
+}
+
+static int s_manifest_list(void *p, const struct dld_table *table, char **manifests_json, struct dld_error *err)
+{
+    struct s3_inst *inst = p;
+    const struct dld_host *host = inst->s3.host;
+    char *json = NULL;
+    *manifests_json = NULL;
+    int rc = dld_lake_manifest_list(&inst->storage, table, &json, err);
     if (rc)
         return rc;
-    char *name = dld_lake_manifest_name(load->load_id);
-    char *key = name ? s_key(dir, name) : NULL;
-    bool exists = false;
-    rc = key ? s3_head_object(&inst->s3, key, &exists, err) : dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    *published = exists;
-    free(dir);
-    free(name);
-    free(key);
-    return rc;
+    /* the host frees it: copy into its allocator */
+    size_t n = strlen(json) + 1;
+    char *out = host->alloc(n);
+    if (out)
+        memcpy(out, json, n);
+    free(json);
+    if (!out)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    *manifests_json = out;
+    return DLD_OK;
 }
 
 static const struct dld_target_vtable s_vtable = {
@@ -682,6 +688,7 @@ static const struct dld_target_vtable s_vtable = {
     .load_free = s_load_free,
     .load_discard = s_load_discard,
     .load_is_published = s_load_is_published,
+    .manifest_list = s_manifest_list,
 };
 
 static const struct dld_plugin s_plugin = {

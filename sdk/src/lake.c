@@ -1155,6 +1155,95 @@ static bool s_ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* "LOAD00000042-<uid>-0001.ext" → 42 and the uid (uid names only) */
+static bool s_parse_data_name(const char *name, int64_t *load_id, char uid[17])
+{
+    if (strncmp(name, "LOAD", 4) != 0 || strchr(name, '/'))
+        return false;
+    const char *p = name + 4;
+    int64_t id = 0;
+    for (int i = 0; i < 8; i++, p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        id = id * 10 + (*p - '0');
+    }
+    if (*p++ != '-')
+        return false;
+    memcpy(uid, p, 16);
+    uid[16] = '\0';
+    if (strlen(p) < 17 || p[16] != '-' || !dld_lake_uid_valid(uid))
+        return false;
+    *load_id = id;
+    return true;
+}
+
+/* Data files of a load with no manifest at all -- a load whose process died
+ * and whose state store was lost with the only record of it -- are listed
+ * as {"status": "orphaned", "files": [...]}, so `state rebuild` can discard
+ * them (claiming their manifest slot first, which fences a writer that may
+ * still be running). *v grows; entries own their manifest object. */
+static int s_add_orphans(const struct dld_lake_storage *storage, const char *dir, struct s_listed **v, int *nv,
+                         struct dld_error *err)
+{
+    struct s_names files = {0};
+    int rc = storage->list(storage->ctx, dir, "LOAD", s_names_collect, &files, err);
+    if (rc == DLD_OK && files.oom)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    if (rc) {
+        s_names_free(&files);
+        return rc;
+    }
+    s_names_unique(&files);
+    for (int i = 0; i < files.n && rc == DLD_OK; i++) {
+        int64_t id;
+        char uid[17];
+        if (!s_parse_data_name(files.v[i], &id, uid))
+            continue;
+        struct s_listed *hit = NULL;
+        for (int k = 0; k < *nv && !hit; k++)
+            if ((*v)[k].load_id == id && (*v)[k].uid && !strcmp((*v)[k].uid, uid))
+                hit = &(*v)[k];
+        if (hit && hit->manifest && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hit->manifest, "orphaned"))) {
+            /* a published load's files are its own; files beside an aborted
+             * manifest are left over from a discard that did not finish */
+            const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hit->manifest, "status"));
+            if (st && !strcmp(st, "aborted")) {
+                cJSON *left = cJSON_GetObjectItemCaseSensitive(hit->manifest, "leftover_files");
+                if (!left)
+                    left = cJSON_AddArrayToObject(hit->manifest, "leftover_files");
+                if (!left || !cJSON_AddItemToArray(left, cJSON_CreateString(files.v[i])))
+                    rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            }
+            continue;
+        }
+        if (!hit) {
+            struct s_listed *grown = realloc(*v, (size_t)(*nv + 1) * sizeof(**v));
+            cJSON *m = cJSON_CreateObject();
+            char *u = strdup(uid);
+            if (!grown || !m || !u) {
+                if (grown)
+                    *v = grown;
+                cJSON_Delete(m);
+                free(u);
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+                break;
+            }
+            *v = grown;
+            hit = &(*v)[(*nv)++];
+            *hit = (struct s_listed){.load_id = id, .uid = u, .manifest = m};
+            cJSON_AddNumberToObject(m, "load_id", (double)id);
+            cJSON_AddStringToObject(m, "load_uid", uid);
+            cJSON_AddStringToObject(m, "status", "orphaned");
+            cJSON_AddTrueToObject(m, "orphaned");
+            cJSON_AddArrayToObject(m, "files");
+        }
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(hit->manifest, "files"),
+                             cJSON_CreateString(files.v[i]));
+    }
+    s_names_free(&files);
+    return rc;
+}
+
 int dld_lake_manifest_list(const struct dld_lake_storage *storage, const struct dld_table *table, char **json,
                            struct dld_error *err)
 {
@@ -1210,6 +1299,8 @@ int dld_lake_manifest_list(const struct dld_lake_storage *storage, const struct 
         if (rc)
             goto out;
     }
+    if ((rc = s_add_orphans(storage, dir, &v, &nv, err)))
+        goto out;
     if (nv > 1)
         qsort(v, (size_t)nv, sizeof(*v), s_listed_cmp);
     if ((arr = cJSON_CreateArray()) == NULL) {

@@ -564,6 +564,100 @@ START_TEST(test_statement_timeout)
 }
 END_TEST
 
+/* Rows written 120 s and 10 s ago in a zone's wall clock, into a
+ * `timestamp without time zone` column. */
+static void s_naive_rows(const char *table, const char *zone)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id int, ts timestamp);"
+             "INSERT INTO %s VALUES (1, (now() AT TIME ZONE '%s') - interval '120 seconds'),"
+             " (2, (now() AT TIME ZONE '%s') - interval '10 seconds')",
+             table, table, table, zone, zone);
+    pgt_exec(s_admin, sql);
+}
+
+START_TEST(test_writer_time_zone)
+{
+    struct dld_extract_info info;
+    struct pgt_rows got;
+    /* writers in São Paulo (UTC-3, no daylight saving since 2019) */
+    s_naive_rows("naive_west", "America/Sao_Paulo");
+    struct dld_table t = pgt_table("public", "naive_west", "ts");
+    t.lag_seconds = 60;
+    struct dld_extract_request req = pgt_req(&t, DLD_MODE_DELTA, NULL, 0, NULL);
+    /* taken for UTC, the bound is three hours ahead of the writers' clock:
+     * the lag holds back nothing (row 2 is 10 s old) */
+    s_run(s_inst, &req, &info, &got);
+    s_assert_ids(&got, "1,2", "writers taken for UTC");
+    ck_assert_msg(strstr(info.query, "\"ts\" <= (now() - $1::interval) AT TIME ZONE $2::text -- $1='60 seconds', "
+                                     "$2='UTC'"),
+                  "%s", info.query);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+    const char *west[] = {"writer_time_zone", "America/Sao_Paulo", NULL};
+    void *inst = pgt_open(west);
+    s_run(inst, &req, &info, &got);
+    s_assert_ids(&got, "1", "writers in America/Sao_Paulo");
+    char *want = pgt_value(s_admin, "SELECT ts::text FROM naive_west WHERE id = 1");
+    ck_assert_str_eq(info.high, want);
+    free(want);
+    ck_assert_msg(strstr(info.query, "$2='America/Sao_Paulo'"), "%s", info.query);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+    pgt_vt->close(inst);
+
+    /* writers in Tokyo (UTC+9): taken for UTC, nothing of the last nine hours loads */
+    s_naive_rows("naive_east", "Asia/Tokyo");
+    t = pgt_table("public", "naive_east", "ts");
+    t.lag_seconds = 60;
+    req = pgt_req(&t, DLD_MODE_DELTA, NULL, 0, NULL);
+    s_run(s_inst, &req, &info, &got);
+    s_assert_ids(&got, "", "writers taken for UTC");
+    ck_assert_ptr_null(info.high);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+    /* the name is matched as the server spells it */
+    const char *east[] = {"writer_time_zone", "asia/tokyo", NULL};
+    inst = pgt_open(east);
+    s_run(inst, &req, &info, &got);
+    s_assert_ids(&got, "1", "writers in Asia/Tokyo");
+    ck_assert_msg(strstr(info.query, "$2='Asia/Tokyo'"), "%s", info.query);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+
+    /* timestamptz columns are instants: the zone plays no part */
+    pgt_exec(s_admin, "DROP TABLE IF EXISTS tz_inst; CREATE TABLE tz_inst (id int, ts timestamptz);"
+                      "INSERT INTO tz_inst VALUES (1, now() - interval '120 seconds'), (2, now() - interval '10 seconds')");
+    t = pgt_table("public", "tz_inst", "ts");
+    t.lag_seconds = 60;
+    req = pgt_req(&t, DLD_MODE_DELTA, NULL, 0, NULL);
+    s_run(inst, &req, &info, &got);
+    s_assert_ids(&got, "1", "timestamptz");
+    ck_assert_msg(strstr(info.query, "\"ts\" <= now() - $1::interval -- $1='60 seconds'"), "%s", info.query);
+    pgt_rows_free(&got);
+    pgt_info_free(&info);
+    pgt_vt->close(inst);
+}
+END_TEST
+
+START_TEST(test_writer_time_zone_unknown)
+{
+    static const char *const bad[] = {"Mars/Olympus_Mons", "CEST", "+02:00", "Europe/Berlin'; SELECT 1; --"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *opts[] = {"writer_time_zone", bad[i], NULL};
+        struct dld_error e = pgt_err();
+        ck_assert_int_eq(pgt_open_rc(opts, &e), DLD_ERR_CONFIG);
+        char want[128];
+        snprintf(want, sizeof want, "writer_time_zone '%s' is not a time zone", bad[i]);
+        ck_assert_msg(strstr(e.message, want), "%s", e.message);
+    }
+    const char *berlin[] = {"writer_time_zone", "Europe/Berlin", NULL};
+    struct dld_error e = pgt_err();
+    ck_assert_msg(pgt_open_rc(berlin, &e) == DLD_OK, "%s", e.message);
+}
+END_TEST
+
 Suite *pgt_suite_window(void)
 {
     Suite *s = suite_create("postgres windows");
@@ -578,6 +672,8 @@ Suite *pgt_suite_window(void)
     tcase_add_test(tc, test_open_transaction_without_lag);
     tcase_add_test(tc, test_open_transaction_with_lag);
     tcase_add_test(tc, test_lag_needs_time_column);
+    tcase_add_test(tc, test_writer_time_zone);
+    tcase_add_test(tc, test_writer_time_zone_unknown);
     tcase_add_test(tc, test_update_moves_row);
     tcase_add_test(tc, test_full_operators);
     tcase_add_test(tc, test_batches_and_empty_windows);

@@ -5,10 +5,18 @@
 //     and refuses bad ones the way S3 does (403 SignatureDoesNotMatch,
 //     InvalidAccessKeyId, RequestTimeTooSkewed, 400 XAmzContentSHA256Mismatch);
 //   - injects faults on demand (status codes with S3 error codes, connection
-//     resets, delays), driven through /__proxy/ control requests;
+//     resets, delays, and "drop": the request is carried out upstream, then
+//     the connection is closed without an answer, the lost-response case),
+//     driven through /__proxy/ control requests;
 //   - emulates AbortMultipartUpload and ListMultipartUploads, which s3rver
 //     lacks, by tracking the uploads it has seen opened and completed (parts
-//     of an aborted upload are refused afterwards, as on S3).
+//     of an aborted upload are refused afterwards, as on S3);
+//   - emulates conditional writes (PutObject with If-None-Match: *), which
+//     S3 honours since 2024 but s3rver 3.7 ignores on PUT (it would
+//     overwrite): conditional PUTs of one key are serialized, the key is
+//     HEAD'ed on s3rver, and an existing key is answered 412
+//     PreconditionFailed with S3's error body, so of two racing conditional
+//     PUTs exactly one wins.
 // Usage: node servers.js <state-dir>   (writes <state-dir>/servers.json)
 'use strict';
 const http = require('http');
@@ -39,8 +47,39 @@ let skewMs = 0;
 let faults = [];
 // msByOp: server-side milliseconds per operation, from the last byte of the
 // request to the last byte of the answer (the benchmark reads it)
-const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, byOp: {}, byAkid: {}, msByOp: {} };
+// preconditionFailed: conditional PUTs refused because the key existed
+const stats = { requests: 0, verified: 0, rejected: 0, faults: 0, preconditionFailed: 0, byOp: {}, byAkid: {},
+  msByOp: {} };
 const openUploads = new Map(); // uploadId -> { bucket, key, initiated }
+const keyLocks = new Map();    // "bucket/key" -> tail of the queue of conditional PUTs of that key
+
+// Runs fn(release) once every earlier holder of `name` has released it.
+function withKeyLock(name, fn) {
+  const prev = keyLocks.get(name) || Promise.resolve();
+  let release;
+  const mine = new Promise((r) => { release = r; });
+  const tail = prev.then(() => mine);
+  keyLocks.set(name, tail);
+  prev.then(() => {
+    let done = false;
+    fn(() => {
+      if (done) return;
+      done = true;
+      release();
+      if (keyLocks.get(name) === tail) keyLocks.delete(name);
+    });
+  });
+}
+
+// HEAD of an object on s3rver (anonymous, as forward()): calls cb(status)
+function headUpstream(upstreamPort, wirePath, cb) {
+  const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: 'HEAD', path: wirePath }, (ur) => {
+    ur.resume();
+    ur.on('end', () => cb(ur.statusCode));
+  });
+  up.on('error', () => cb(0));
+  up.end();
+}
 
 function xmlError(res, status, code, message, extra) {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
@@ -146,7 +185,11 @@ function listUploadsXml(bucket, prefix) {
     '</ListMultipartUploadsResult>';
 }
 
-function forward(req, res, body, upstreamPort, op, url) {
+// opts.drop: close the client's connection instead of answering (the request
+// took effect upstream, its answer is lost); opts.done: called once the
+// upstream request has finished, whatever the outcome
+function forward(req, res, body, upstreamPort, op, url, opts = {}) {
+  const done = opts.done || (() => {});
   // verified here; s3rver would only check the key id against its own
   // account, so it gets the request anonymously
   const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
@@ -164,12 +207,14 @@ function forward(req, res, body, upstreamPort, op, url) {
         if (id) openUploads.set(id[1], { bucket: parts[1], key: parts.slice(2).join('/'), initiated: Date.now() });
       }
       if (op === 'CompleteMultipartUpload' && ur.statusCode === 200) openUploads.delete(url.searchParams.get('uploadId'));
+      done();
+      if (opts.drop) { req.socket.destroy(); return; }
       const headers = { ...ur.headers };
       res.writeHead(ur.statusCode, headers);
       res.end(out);
     });
   });
-  up.on('error', (e) => { xmlError(res, 502, 'BadGateway', `upstream: ${e.message}`); });
+  up.on('error', (e) => { done(); xmlError(res, 502, 'BadGateway', `upstream: ${e.message}`); });
   up.end(body);
 }
 
@@ -264,7 +309,29 @@ async function main() {
           const xml = listUploadsXml(parts[1], url.searchParams.get('prefix') || '');
           res.writeHead(200, { 'Content-Type': 'application/xml' }); return res.end(xml);
         }
-        forward(req, res, body, upstreamPort, op, url);
+        const drop = !!(fault && fault.action === 'drop');
+        const cond = req.headers['if-none-match'];
+        if (op === 'PutObject' && cond !== undefined) {
+          // S3 supports only '*' on writes
+          if (cond !== '*')
+            return xmlError(res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented',
+              '<Header>If-None-Match</Header>');
+          // one conditional PUT of a key at a time: the HEAD and the write
+          // must not interleave with another's
+          return withKeyLock(parts.slice(1).join('/'), (release) => {
+            headUpstream(upstreamPort, url.pathname, (status) => {
+              if (status === 200) {
+                release();
+                stats.preconditionFailed++;
+                if (drop) { req.socket.destroy(); return; }
+                return xmlError(res, 412, 'PreconditionFailed',
+                  'At least one of the pre-conditions you specified did not hold', '<Condition>If-None-Match</Condition>');
+              }
+              forward(req, res, body, upstreamPort, op, url, { drop, done: release });
+            });
+          });
+        }
+        forward(req, res, body, upstreamPort, op, url, { drop });
       };
       if (fault && fault.action === 'delay') setTimeout(go, fault.ms || 1000); else go();
     });

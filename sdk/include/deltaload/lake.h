@@ -187,7 +187,11 @@ int dld_lake_discard(const struct dld_lake_storage *storage, const struct dld_lo
 int dld_lake_is_published(const struct dld_lake_storage *storage, const struct dld_load *load, int *published,
                           struct dld_error *err);
 /* Every manifest of the table as a JSON array text (malloc'ed), by load_id;
- * each element is the manifest object as stored. */
+ * each element is the manifest object as stored. Data files of a uid load
+ * that has no manifest at all are listed too, one element per load:
+ * {"load_id", "load_uid", "status": "orphaned", "orphaned": true, "files"};
+ * files still present beside an aborted manifest (a discard that did not
+ * finish) are added to it as "leftover_files". */
 int dld_lake_manifest_list(const struct dld_lake_storage *storage, const struct dld_table *table, char **json,
                            struct dld_error *err);
 

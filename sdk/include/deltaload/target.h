@@ -77,7 +77,8 @@ struct dld_target_vtable {
     /* ---- ABI 1.1, optional (the host checks struct_size and NULL) ---- */
     /* Every manifest of the table (published and aborted), as a JSON array of
      * the manifest objects, sorted by load_id; "[]" for an empty or missing
-     * folder. host->alloc'ed. Used by `deltaload state rebuild` and by the
+     * folder; loads with files but no manifest as {"load_id", "load_uid",
+     * "status": "orphaned", "files"} (see lake.h). host->alloc'ed. Used by `deltaload state rebuild` and by the
      * check that refuses to load a table the state store has no record of
      * while its lake folder holds loads. */
     int (*manifest_list)(void *inst, const struct dld_table *table, char **manifests_json, struct dld_error *err);
