@@ -673,10 +673,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(target_file)
-{
-    if (!dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(target_file, s_plugin);

@@ -704,13 +704,4 @@ static const struct dld_plugin s_plugin = {
     .vtable = &s_vtable,
 };
 
-DLD_PLUGIN_ENTRY(target_s3);
-
-DLD_PLUGIN_ENTRY(target_s3)
-{
-    *out = NULL;
-    if (host == NULL || host->abi_major != DLD_ABI_MAJOR || !dld_host_usable(host))
-        return DLD_ERR_UNSUPPORTED;
-    *out = &s_plugin;
-    return DLD_OK;
-}
+DLD_PLUGIN_DEFINE(target_s3, s_plugin);

@@ -20,8 +20,10 @@ int dld_error_set(struct dld_error *err, int code, const char *fmt, ...)
 {
     if (err == NULL)
         return code;
-    err->code = code;
-    err->retryable = (code == DLD_ERR_RETRY || code == DLD_ERR_THROTTLED);
+    if (S_FITS(err, code))
+        err->code = code;
+    if (S_FITS(err, retryable))
+        err->retryable = (code == DLD_ERR_RETRY || code == DLD_ERR_THROTTLED);
     if (S_FITS(err, message)) {
         va_list ap;
         va_start(ap, fmt);
@@ -35,7 +37,7 @@ void dld_error_upstream(struct dld_error *err, int http_status, const char *upst
 {
     if (err == NULL)
         return;
-    if (http_status)
+    if (http_status && S_FITS(err, http_status))
         err->http_status = http_status;
     if (upstream_code && S_FITS(err, upstream_code))
         snprintf(err->upstream_code, sizeof(err->upstream_code), "%s", upstream_code);

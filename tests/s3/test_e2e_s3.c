@@ -535,6 +535,90 @@ START_TEST(kill9_mid_multipart_then_recover)
 }
 END_TEST
 
+/* A holder that stalls past its lease (SIGSTOP right before load_publish,
+ * through the fault wrapper of tests/core around the real s3 target) while
+ * another process takes over: the second recovers the first's load (claims
+ * its manifest as aborted, deletes its objects) and commits the window; the
+ * first wakes up and its conditional manifest PUT is refused (412 from the
+ * proxy's If-None-Match emulation), so no published manifest ever points at
+ * deleted objects and the lake holds every row once. */
+START_TEST(stalled_holder_publish_refused)
+{
+    const char *tpd = getenv("DLD_TEST_PLUGIN_DIR");
+    ck_assert_msg(tpd != NULL, "DLD_TEST_PLUGIN_DIR is not set (the fault wrapper lives there)");
+    s_source(500, false);
+    s_config(NULL, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_mutate(1, 13);
+    /* A's config: the same source and state, the s3 target behind the fault wrapper */
+    char text[8192], path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/a.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\", \"%s\"],\n"
+             " \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},\n"
+             " \"target\": {\"plugin\": \"fault\", \"options\": {\"inner\": \"%s/dld-target-s3.so\","
+             " \"stop_in\": \"publish\", \"inner_options\": {\"bucket\": \"lake\", \"prefix\": \"%s\","
+             " \"endpoint\": \"%s\", \"path_style\": \"true\", \"region\": \"us-east-1\", \"format\": \"parquet\","
+             " \"access_key_id\": \"%s\", \"secret_access_key\": \"%s\"}}},\n"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},\n"
+             " \"engine\": {\"batch_rows\": 2000, \"lease_ttl_seconds\": 1, \"retries\": 0},\n"
+             " \"tables\": [{\"targetTableName\": \"orders\", \"sourceSchema\": \"main\", \"sourceTable\": \"orders\","
+             " \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\", \"startvalue\": \"1\", \"activeflag\": \"Y\","
+             " \"ouputs3Prefix\": \"raw\"}]}\n",
+             getenv("DLD_PLUGIN_DIR"), tpd, getenv("DLD_PLUGIN_DIR"), s_prefix, g_srv.endpoint, g_srv.akid, g_srv.secret);
+    e2e_write(path, text);
+    char aout[PATH_MAX + 16];
+    snprintf(aout, sizeof aout, "%s/a.out", s_dir);
+    pid_t a = fork();
+    ck_assert_int_ge(a, 0);
+    if (a == 0) {
+        int fd = open(aout, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || chdir(s_dir) != 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(getenv("DLD_BIN"), getenv("DLD_BIN"), "-c", "a.json", "run", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(a, &status, WUNTRACED), a);
+    ck_assert_msg(WIFSTOPPED(status), "A did not stop before publishing (status %d)", status);
+    usleep(1100000); /* A's lease (1 s) expires: its heartbeat is stopped with it */
+
+    int rc = RUN("run");
+    if (rc != 0) {
+        kill(a, SIGKILL);
+        waitpid(a, &status, 0);
+    }
+    ck_assert_msg(rc == 0, "B: %s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "recovery: load 2 was interrupted"), "%s", e2e_output(s_dir));
+    struct s_lake lake;
+    s_read_lake(&lake, false);
+    ck_assert_int_eq(lake.aborted, 1);
+
+    kill(a, SIGCONT);
+    ck_assert_int_eq(waitpid(a, &status, 0), a);
+    char *out = NULL;
+    {
+        FILE *f = fopen(aout, "rb");
+        ck_assert_ptr_nonnull(f);
+        static char buf[65536];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        out = buf;
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0, "A exited 0 after losing its lease: %s", out);
+    ck_assert_msg(strstr(out, "publish refused"), "A's late publish was not refused: %s", out);
+    /* B's load 3 and the first load: two published manifests, A's aborted
+     * one, no object of A's load left, every row once */
+    s_check_lake(2);
+    s_read_lake(&lake, false);
+    ck_assert_int_eq(lake.aborted, 1);
+    ck_assert_msg(lake.problem[0] == '\0', "%s", lake.problem);
+}
+END_TEST
+
 /* A wrong secret: the proxy answers SignatureDoesNotMatch; the run fails
  * with exit 1 and says so, the watermark stays, and neither the wrong nor
  * the right secret appears in any output or in the state store. */
@@ -653,6 +737,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, delta_parquet_through_the_binary);
     tcase_add_test(tc, retries_give_up_then_recover);
     tcase_add_test(tc, bad_secret_fails_cleanly);
+    tcase_add_test(tc, stalled_holder_publish_refused);
     tcase_add_loop_test(tc, credential_sources_sign_through_the_proxy, 0, 6);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=kill */

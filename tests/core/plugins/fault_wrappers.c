@@ -26,7 +26,9 @@
  *         discard_fails: the first load_discard of the process returns
  *         DLD_ERR_RETRY without doing anything;
  *         stop_in = publish: SIGSTOP right before forwarding load_publish
- *         (after the engine's fence check), for the stalled-holder test.
+ *         (after the engine's fence check), for the stalled-holder test;
+ *         inner_options: a JSON object of more options for the inner
+ *         plugin (s3's bucket, endpoint, ...).
  *
  * Every member of the inner vtable is forwarded, the optional ABI 1.1 ones
  * (state runs_unfinished, runs_history, setup; target manifest_list)
@@ -74,25 +76,51 @@ static int s_load_inner(const char *path, uint32_t kind, struct dld_error *err)
     return rc;
 }
 
-/* inner options: everything but the wrapper's own keys */
+/* inner options: everything but the wrapper's own keys, plus the members
+ * of `inner_options` (a JSON object, for an inner plugin whose options the
+ * wrapper does not declare, such as s3's). Every string is a copy: free
+ * with s_free_kv once the inner open returned (plugins copy their options). */
+static void s_free_kv(char **kv)
+{
+    for (size_t i = 0; kv && kv[i]; i++)
+        free(kv[i]);
+    free(kv);
+}
+
 static char **s_inner_options(const char *const *options)
 {
-    static const char *own[] = {"inner", "fail_at", "fail_kind", "fail_nth", "discard_fails", "stop_in", NULL};
+    static const char *own[] = {"inner", "fail_at", "fail_kind", "fail_nth", "discard_fails", "stop_in",
+                                "inner_options", NULL};
     size_t n = 0;
     while (options[n])
         n++;
+    cJSON *extra = cJSON_Parse(dld_opt_get(options, "inner_options") ? dld_opt_get(options, "inner_options") : "{}");
+    n += 2 * (size_t)cJSON_GetArraySize(extra);
     char **kv = calloc(n + 1, sizeof(char *));
-    if (kv == NULL)
+    if (kv == NULL) {
+        cJSON_Delete(extra);
         return NULL;
+    }
     size_t k = 0;
+    bool oom = false;
     for (size_t i = 0; options[i]; i += 2) {
         int skip = 0;
         for (int j = 0; own[j]; j++)
             skip |= !strcmp(options[i], own[j]);
         if (!skip) {
-            kv[k++] = (char *)options[i];
-            kv[k++] = (char *)options[i + 1];
+            oom |= !(kv[k++] = strdup(options[i]));
+            oom |= !(kv[k++] = strdup(options[i + 1]));
         }
+    }
+    for (const cJSON *c = extra ? extra->child : NULL; c; c = c->next) {
+        oom |= !(kv[k++] = strdup(c->string));
+        kv[k++] = cJSON_IsString(c) ? strdup(c->valuestring) : cJSON_PrintUnformatted(c);
+        oom |= kv[k - 1] == NULL;
+    }
+    cJSON_Delete(extra);
+    if (oom) {
+        s_free_kv(kv);
+        return NULL;
     }
     return kv;
 }
@@ -230,11 +258,11 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     char **kv = s_inner_options(options);
     if (w == NULL || kv == NULL) {
         free(w);
-        free(kv);
+        s_free_kv(kv);
         return dld_error_set(err, DLD_ERR_FATAL, "fault wrapper: out of memory");
     }
     rc = VT->open(host, (const char *const *)kv, &w->inner, err);
-    free(kv);
+    s_free_kv(kv);
     if (rc) {
         free(w);
         return rc;
@@ -461,13 +489,13 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     char **kv = s_inner_options(options);
     if (w == NULL || kv == NULL) {
         free(w);
-        free(kv);
+        s_free_kv(kv);
         return dld_error_set(err, DLD_ERR_FATAL, "fault wrapper: out of memory");
     }
     w->discard_fails = dld_opt_bool(options, "discard_fails", false);
     w->stop_in_publish = stop && !strcmp(stop, "publish");
     rc = VT->open(host, (const char *const *)kv, &w->inner, err);
-    free(kv);
+    s_free_kv(kv);
     if (rc) {
         free(w);
         return rc;
@@ -580,7 +608,8 @@ static const struct dld_target_vtable s_vt = {
 };
 static const struct dld_option s_opts[] = {
     {"inner", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "the real target plugin (.so)", NULL},
-    {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "passed on", NULL},
+    {"path", DLD_OPT_STRING, 0, NULL, NULL, "passed on", NULL},
+    {"inner_options", DLD_OPT_JSON, 0, NULL, NULL, "more options passed on (a JSON object)", NULL},
     {"format", DLD_OPT_STRING, 0, NULL, NULL, "passed on", NULL},
     {"fsync", DLD_OPT_BOOL, 0, NULL, NULL, "passed on", NULL},
     {"max_file_size", DLD_OPT_INT, 0, NULL, NULL, "passed on", NULL},
