@@ -414,9 +414,10 @@ static int s_unfinished(struct s_load *l, struct dld_run **out, int *n, struct d
     } else {
         rc = s_unfinished_from_history(l, &rs, err);
     }
-    if (rc == DLD_OK)
-        qsort(rs.runs, (size_t)rs.n, sizeof(*rs.runs), s_cmp_load_id);
-    else {
+    if (rc == DLD_OK) {
+        if (rs.n > 1) /* qsort of NULL, 0 is undefined */
+            qsort(rs.runs, (size_t)rs.n, sizeof(*rs.runs), s_cmp_load_id);
+    } else {
         for (int i = 0; i < rs.n; i++)
             dld_run_clean_up(dld_core_host(), &rs.runs[i]);
         free(rs.runs);

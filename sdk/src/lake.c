@@ -1167,11 +1167,11 @@ static bool s_parse_data_name(const char *name, int64_t *load_id, char uid[17])
             return false;
         id = id * 10 + (*p - '0');
     }
-    if (*p++ != '-')
+    if (*p++ != '-' || strnlen(p, 17) < 17 || p[16] != '-')
         return false;
     memcpy(uid, p, 16);
     uid[16] = '\0';
-    if (strlen(p) < 17 || p[16] != '-' || !dld_lake_uid_valid(uid))
+    if (!dld_lake_uid_valid(uid))
         return false;
     *load_id = id;
     return true;

@@ -124,7 +124,8 @@ static int s_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a
 
 static char *s_join(struct s_lines *l)
 {
-    qsort(l->v, l->n, sizeof(char *), s_cmp);
+    if (l->n > 1) /* qsort of NULL, 0 is undefined */
+        qsort(l->v, l->n, sizeof(char *), s_cmp);
     size_t len = 1;
     for (size_t i = 0; i < l->n; i++)
         len += strlen(l->v[i]) + 1;

@@ -390,11 +390,8 @@ static const struct s_fault {
     /* ... and by recovery, for a load a killed process left behind */
     {"target is_published in recovery (killed after staging)", false, "is_published", NULL, NULL, "finish", 1},
     {"target is_published in recovery (killed after publish)", false, "is_published", NULL, NULL, "publish", 1},
-    /* recovery's own transitions. KNOWN ISSUE, reported to the lead: with
-     * kind lost, recovery's commit is made but the run exits 1 ("failed:
-     * recovering load 2: committing") although the window is committed: a
-     * retryable error of the first recovery is neither retried (engine.retries)
-     * nor checked by re-reading the run. */
+    /* recovery's own transitions (a retryable failure of recovery is retried
+     * within engine.retries, like a load) */
     {"state record_aborted in recovery (killed after staging)", true, "record_aborted", NULL, NULL, "finish", 1},
     {"state commit in recovery (killed after publish)", true, "commit", NULL, NULL, "publish", 1},
 };
@@ -466,9 +463,8 @@ START_TEST(fault_matrix)
               s_combo, h0, h1, wm, committed, out1);
     } else {
         CHECK(committed == 0 && atol(wm) == h0, "run 1 exited %d but its window (%ld, %ld] was committed "
-                                                "(watermark %s)%s: %s",
-              s_combo, rc1, h0, h1, wm,
-              f->pre_crash && !strcmp(f->fail_at, "commit") ? " [KNOWN ISSUE reported to the lead]" : "", out1);
+                                                "(watermark %s): %s",
+              s_combo, rc1, h0, h1, wm, out1);
     }
     free(wm);
 
@@ -862,21 +858,17 @@ START_TEST(state_store_lost)
     CHECK(gone == NULL, "a file that existed before the state store was lost was changed or removed: %s", s_combo,
           gone ? gone : "");
     /* Every version exactly once, through the manifests and by listing the
-     * folder, and no file that belongs to no load.
-     * KNOWN GAP (_i == 1), reported to the lead: the killed load's staged
-     * files stay in _staging/ for ever: its record went with the state
-     * store, `state rebuild` only reads manifests, and a target never
-     * removes files of a uid it is not asked about. (On S3, where files are
-     * written under their final names, they would sit in the table folder,
-     * visible to a reader that lists it.) */
+     * folder, and no file that belongs to no load: for _i == 1 the killed
+     * load's staged files (whose record went with the state store) are
+     * listed by the target as an orphaned load and removed by rebuild. */
     if (_i == 1) {
         s_check_lake_how(NULL, false); /* the rows first */
         const char *problem;
         char *rows = e2e_lake_rows(s_tdir, 3, &problem);
         free(rows);
         CHECK(!strstr(problem, "staging leftover"),
-              "KNOWN GAP (reported to the lead, not a test bug): the staged files of the load killed before the "
-              "state store was lost are never removed: %s", s_combo, problem);
+              "the staged files of the load killed before the state store was lost were not removed: %s", s_combo,
+              problem);
     }
     s_check_lake();
 }
