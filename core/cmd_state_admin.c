@@ -314,21 +314,22 @@ static int s_copy_table(const struct dld_state_vtable *from_vt, void *from, cons
     int rc = from_vt->lease_acquire(from, name, dld_engine_owner(), ttl_ms, &tok_from, err);
     if (rc)
         return rc;
-    if ((rc = to_vt->lease_acquire(to, name, dld_engine_owner(), ttl_ms, &tok_to, err)))
-        goto release_from;
     rc = to_vt->run_last(to, name, &last, err);
     if (rc == DLD_OK) {
         rc = dld_error_set(err, DLD_ERR_CONFLICT,
                            "the destination already has loads of '%s' (newest: load %lld): not copying over them", name,
                            (long long)last.load_id);
         dld_run_clean_up(host, &last);
-        goto release;
+        goto release_from;
     }
     if (rc != DLD_ERR_NOT_FOUND)
-        goto release;
+        goto release_from;
     dld_error_init(err);
+    /* the item first: a store may keep a table's lease on its item */
     if ((rc = from_vt->item_get(from, name, &item, err)) || (rc = to_vt->item_put(to, name, item, err)))
-        goto release;
+        goto release_from;
+    if ((rc = to_vt->lease_acquire(to, name, dld_engine_owner(), ttl_ms, &tok_to, err)))
+        goto release_from;
     if ((rc = dld_history_json(from_vt, from, name, 0, &runs, err)))
         goto release;
     /* history is newest first: record oldest first, so load order is kept */
@@ -344,7 +345,24 @@ static int s_copy_table(const struct dld_state_vtable *from_vt, void *from, cons
     }
     struct dld_watermark wm = {.struct_size = sizeof(wm)};
     if (rc == DLD_OK && (rc = from_vt->watermark_get(from, name, &wm, err)) == DLD_OK) {
-        if (wm.value)
+        /* a watermark set by a load is set again by committing that load
+         * (which keeps its load id, and lets a store mirror it as it does
+         * after any commit); one set by `reset` is set as a reset */
+        bool done = false;
+        for (int i = 0; wm.value && wm.load_id > 0 && i < cJSON_GetArraySize(runs) && !done && rc == DLD_OK; i++) {
+            const cJSON *o = cJSON_GetArrayItem(runs, i);
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "load_id");
+            const char *high = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "high"));
+            if (!cJSON_IsNumber(id) || (int64_t)id->valuedouble != wm.load_id || !high || strcmp(high, wm.value))
+                continue;
+            struct dld_run r;
+            if (dld_run_from_json(o, name, &r) == DLD_OK && r.status == DLD_RUN_COMMITTED) {
+                rc = to_vt->run_commit(to, &r, 1, tok_to, err);
+                done = true;
+            }
+            dld_run_clean_up(host, &r);
+        }
+        if (rc == DLD_OK && !done && wm.value)
             rc = to_vt->watermark_set(to, name, wm.value, tok_to, err);
         dld_watermark_clean_up(host, &wm);
     }

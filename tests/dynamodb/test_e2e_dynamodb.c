@@ -466,6 +466,90 @@ START_TEST(test_paused_holder_commit_refused)
 }
 END_TEST
 
+/* A sqlite state store's items, history and watermark copied into DynamoDB
+ * (`state copy --from`), the table going on from there without reloading
+ * anything, then copied back into a new sqlite store, which goes on too. */
+static void s_sqlite_config(const char *file, const char *db)
+{
+    char path[PATH_MAX + 32], text[4096];
+    snprintf(path, sizeof path, "%s/%s", s_dir, file);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\"],\n"
+             " \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},\n"
+             " \"target\": {\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\", \"fsync\": false}},\n"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"%s\"}},\n"
+             " \"engine\": {\"batch_rows\": 50, \"lease_ttl_seconds\": 1}}\n",
+             getenv("DLD_PLUGIN_DIR"), db);
+    e2e_write(path, text);
+}
+
+/* `status --json` of table cp under config file: watermark and last load id */
+static void s_cp_status(const char *file, char *wm, size_t cap, long *last)
+{
+    const char *args[] = {"-c", file, "--json", "status", "--table", "cp", NULL};
+    ck_assert_msg(s_run(args) == 0, "%s", e2e_output(s_dir));
+    cJSON *o = cJSON_Parse(e2e_output(s_dir));
+    cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "tables"), 0);
+    const char *w = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "watermark"));
+    snprintf(wm, cap, "%s", w ? w : "");
+    *last = (long)cJSON_GetNumberValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "last_load"), "load_id"));
+    cJSON_Delete(o);
+}
+
+START_TEST(test_copy_sqlite_to_dynamodb_and_back)
+{
+    s_make_table("cp_src", 40);
+    s_sqlite_config("sqlite.json", "state.db");
+    s_config(1, NULL);
+    /* the item lives in the sqlite store only */
+    const char *set[] = {"-c", "sqlite.json", "tables", "set", "cp", "sourceTable=cp_src", "sourceSchema=main",
+                         "filtercolumn=seq", "filteroperator=gte", "startvalue=1", "activeflag=Y",
+                         "ouputs3Prefix=raw", NULL};
+    ck_assert_msg(s_run(set) == 0, "%s", e2e_output(s_dir));
+    const char *run_sqlite[] = {"-c", "sqlite.json", "run", NULL};
+    ck_assert_msg(s_run(run_sqlite) == 0, "%s", e2e_output(s_dir));
+    s_mutate("cp_src", 1);
+    ck_assert_msg(s_run(run_sqlite) == 0, "%s", e2e_output(s_dir));
+    char wm_sqlite[64], wm_ddb[64];
+    long last_sqlite, last_ddb;
+    s_cp_status("sqlite.json", wm_sqlite, sizeof wm_sqlite, &last_sqlite);
+    ck_assert_int_eq(last_sqlite, 2);
+
+    /* sqlite -> DynamoDB */
+    const char *copy[] = {"-c", "deltaload.json", "state", "copy", "--from", "sqlite.json", NULL};
+    ck_assert_msg(s_run(copy) == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "cp: copied the item, 2 run(s)"), "%s", e2e_output(s_dir));
+    s_cp_status("deltaload.json", wm_ddb, sizeof wm_ddb, &last_ddb);
+    ck_assert_str_eq(wm_ddb, wm_sqlite);
+    ck_assert_int_eq(last_ddb, 2);
+    /* a second copy is refused: the destination has loads of the table now */
+    ck_assert_int_eq(s_run(copy), 1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "already has loads"), "%s", e2e_output(s_dir));
+
+    /* the table goes on from DynamoDB: only the new versions are loaded */
+    s_mutate("cp_src", 2);
+    ck_assert_msg(s_run(RUN) == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "load 3 committed"), "%s", e2e_output(s_dir));
+    s_check_lake("cp", "cp_src");
+
+    /* DynamoDB -> a new sqlite store, which goes on too */
+    s_sqlite_config("sqlite2.json", "state2.db");
+    const char *back[] = {"-c", "sqlite2.json", "state", "copy", "--from", "deltaload.json", "--table", "cp", NULL};
+    ck_assert_msg(s_run(back) == 0, "%s", e2e_output(s_dir));
+    s_mutate("cp_src", 3);
+    const char *run2[] = {"-c", "sqlite2.json", "run", NULL};
+    ck_assert_msg(s_run(run2) == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "load 4 committed"), "%s", e2e_output(s_dir));
+    s_check_lake("cp", "cp_src");
+    const char *hist[] = {"-c", "sqlite2.json", "--json", "history", "--table", "cp", NULL};
+    ck_assert_msg(s_run(hist) == 0, "%s", e2e_output(s_dir));
+    cJSON *h = cJSON_Parse(e2e_output(s_dir));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "loads")), 4);
+    cJSON_Delete(h);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("dynamodb_e2e");
@@ -478,6 +562,7 @@ static Suite *s_suite(void)
     tcase_add_test(t, test_throttling_and_5xx_retried);
     tcase_add_test(t, test_kill_at_every_transition);
     tcase_add_test(t, test_paused_holder_commit_refused);
+    tcase_add_test(t, test_copy_sqlite_to_dynamodb_and_back);
     suite_add_tcase(s, t);
     return s;
 }
