@@ -1,5 +1,5 @@
 /* SigV4 against every case of the official AWS signing test suite
- * (../shared/testdata/aws-sigv4/v4), header and query signing, plus the S3
+ * (tests/aws/testdata/v4, copied into the repository), header and query signing, plus the S3
  * specifics the suite does not cover. Data-driven: each case directory is
  * read, the request parsed, signed, and every intermediate compared. */
 #include <check.h>
