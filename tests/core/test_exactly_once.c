@@ -704,6 +704,46 @@ START_TEST(stalled_holder_is_fenced)
 }
 END_TEST
 
+/* The heartbeat renews the lease of a load slower than its TTL (here 12
+ * batches of 250 ms against a 1 s lease), and when the lease is lost
+ * anyway -- the test takes it over in the store, as a process that found
+ * it expired would -- the load stops at its next batch instead of writing
+ * on, and the next run settles it: every row once. */
+START_TEST(lease_lost_stops_the_load)
+{
+    snprintf(s_combo, sizeof s_combo, "lease lost while loading");
+    s_source(300);
+    char tg[4096];
+    snprintf(tg, sizeof tg,
+             "{\"plugin\": \"fault\", \"options\": {\"inner\": \"%s/dld-target-file.so\", \"path\": \"%s/lake\","
+             " \"format\": \"csv\", \"fsync\": false, \"max_file_size\": 1024, \"write_sleep_ms\": 250}}",
+             s_pdir(), s_dir);
+    /* first: a slow load that keeps its lease (3 s of batches, 1 s TTL) */
+    s_config(NULL, tg);
+    CHECK(RUN("run") == 0, "a load slower than its lease failed: %s", s_combo, OUT());
+    s_check_lake();
+    /* then: the lease is taken over while the next load runs */
+    e2e_sql(s_db, "UPDATE orders SET seq = seq + 1000, val = 'moved ' || id");
+    pid_t a = s_spawn(s_dir, (const char *const[]){"run", NULL});
+    usleep(900000);
+    char st[PATH_MAX + 16];
+    snprintf(st, sizeof st, "%s/state.db", s_dir);
+    e2e_sql(st, "UPDATE leases SET token = token + 1000, owner = 'someone-else'");
+    int status = 0;
+    CHECK(waitpid(a, &status, 0) == a && WIFEXITED(status), "the load did not exit (status %d)", s_combo, status);
+    const char *out = OUT();
+    CHECK(WEXITSTATUS(status) == 1, "exit %d after losing the lease: %s", s_combo, WEXITSTATUS(status), out);
+    CHECK(strstr(out, "the lease was lost"), "the load did not say it lost its lease: %s", s_combo, out);
+    /* it stopped at its next batch: far fewer than 12 batches were written */
+    CHECK(!strstr(out, "committed"), "a load that lost its lease committed: %s", s_combo, out);
+    /* the "taker" lets it go; the next run settles the stopped load */
+    e2e_sql(st, "DELETE FROM leases");
+    s_config(NULL, NULL);
+    CHECK(RUN("run") == 0, "%s", s_combo, OUT());
+    s_check_lake();
+}
+END_TEST
+
 /* ---- a lost state store ------------------------------------------------------------------------ */
 
 static int s_strp_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -967,6 +1007,7 @@ static Suite *s_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, duckdb_reads_parquet_lake);
     tcase_add_loop_test(tc, stalled_holder_is_fenced, 0, 2);
+    tcase_add_test(tc, lease_lost_stops_the_load);
     tcase_add_loop_test(tc, state_store_lost, 0, 4);
     tcase_add_loop_test(tc, reset_while_published, 0, 2);
     suite_add_tcase(s, tc);

@@ -27,6 +27,7 @@
  *         DLD_ERR_RETRY without doing anything;
  *         stop_in = publish: SIGSTOP right before forwarding load_publish
  *         (after the engine's fence check), for the stalled-holder test;
+ *         write_sleep_ms: every load_write sleeps this long (a slow load);
  *         inner_options: a JSON object of more options for the inner
  *         plugin (s3's bucket, endpoint, ...).
  *
@@ -43,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <deltaload/deltaload.h>
@@ -90,7 +92,7 @@ static void s_free_kv(char **kv)
 static char **s_inner_options(const char *const *options)
 {
     static const char *own[] = {"inner", "fail_at", "fail_kind", "fail_nth", "discard_fails", "stop_in",
-                                "inner_options", NULL};
+                                "inner_options", "write_sleep_ms", NULL};
     size_t n = 0;
     while (options[n])
         n++;
@@ -465,6 +467,7 @@ static const char *const s_steps[] = {"begin", "write", "finish", "publish", "is
 struct s_w {
     void *inner;
     bool discard_fails;
+    long write_sleep_ms; /* a slow target: every load_write sleeps this long */
     bool stop_in_publish;
 };
 struct s_h {
@@ -493,6 +496,7 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         return dld_error_set(err, DLD_ERR_FATAL, "fault wrapper: out of memory");
     }
     w->discard_fails = dld_opt_bool(options, "discard_fails", false);
+    w->write_sleep_ms = dld_opt_int(options, "write_sleep_ms", 0);
     w->stop_in_publish = stop && !strcmp(stop, "publish");
     rc = VT->open(host, (const char *const *)kv, &w->inner, err);
     s_free_kv(kv);
@@ -535,6 +539,8 @@ static int s_write(void *handle, const struct ArrowSchema *s, const struct Arrow
     struct s_h *h = handle;
     const struct s_fault *after = NULL;
     INJECT(T_WRITE, s_steps, e, &after);
+    if (h->w->write_sleep_ms > 0)
+        usleep((useconds_t)h->w->write_sleep_ms * 1000);
     int rc = VT->load_write(h->inner, s, a, e);
     return after ? s_fail(after, s_steps, e) : rc;
 }
@@ -619,6 +625,7 @@ static const struct dld_option s_opts[] = {
      "retry|fatal|lost: what the failing call does (a list: one kind per fail_at step)", NULL},
     {"fail_nth", DLD_OPT_INT, 0, "1", NULL, "fail the Nth call of that step", NULL},
     {"discard_fails", DLD_OPT_BOOL, 0, "false", NULL, "the first load_discard of the process fails (retryable)", NULL},
+    {"write_sleep_ms", DLD_OPT_INT, 0, "0", NULL, "sleep this long in every load_write (a slow target)", NULL},
     {"stop_in", DLD_OPT_STRING, 0, "none", "none|publish", "SIGSTOP the process right before load_publish", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
