@@ -466,6 +466,32 @@ START_TEST(test_paused_holder_commit_refused)
 }
 END_TEST
 
+/* `deltaload state init` through the binary: --check reports missing
+ * tables (exit 3), init creates them, a second init finds them, and a run
+ * goes on the new tables. */
+START_TEST(test_state_init_cli)
+{
+    ddbt_unique(CTL, sizeof CTL, "initctl");
+    ddbt_unique(HIST, sizeof HIST, "inithist");
+    s_config(1, NULL);
+    const char *check[] = {"-c", "deltaload.json", "state", "init", "--check", NULL};
+    int rc = s_run(check);
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "missing") && strstr(e2e_output(s_dir), "state init"), "%s",
+                  e2e_output(s_dir));
+    const char *init[] = {"-c", "deltaload.json", "state", "init", NULL};
+    ck_assert_msg(s_run(init) == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "created"), "%s", e2e_output(s_dir));
+    ck_assert_msg(s_run(check) == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "exists") && !strstr(e2e_output(s_dir), "missing"), "%s",
+                  e2e_output(s_dir));
+    s_make_table("ini_src", 10);
+    s_put_item("ini", "ini_src", NULL);
+    ck_assert_msg(s_run(RUN) == 0, "%s", e2e_output(s_dir));
+    s_check_lake("ini", "ini_src");
+}
+END_TEST
+
 /* A sqlite state store's items, history and watermark copied into DynamoDB
  * (`state copy --from`), the table going on from there without reloading
  * anything, then copied back into a new sqlite store, which goes on too. */
@@ -563,6 +589,7 @@ static Suite *s_suite(void)
     tcase_add_test(t, test_kill_at_every_transition);
     tcase_add_test(t, test_paused_holder_commit_refused);
     tcase_add_test(t, test_copy_sqlite_to_dynamodb_and_back);
+    tcase_add_test(t, test_state_init_cli);
     suite_add_tcase(s, t);
     return s;
 }
