@@ -36,6 +36,17 @@ int dld_cmd_reset(struct dld_cli *cli);
 int dld_cmd_tables(struct dld_cli *cli);
 int dld_cmd_plugins(struct dld_cli *cli);
 int dld_cmd_state(struct dld_cli *cli);
+int dld_cmd_config(struct dld_cli *cli);   /* cmd_config.c */
+int dld_cmd_report(struct dld_cli *cli);   /* report.c */
+int dld_cmd_schedule(struct dld_cli *cli);
+int dld_cmd_lambda(struct dld_cli *cli);   /* cmd_lambda.c */
+
+/* run --event and lambda (cmd_run.c): runs the cycle an EventBridge payload
+ * asks for (the config it names, else config_path; the tables it names, else
+ * every active one). Returns an exit code; *result (caller frees) is
+ * {"event", "config", "tables": [...], "exit_code"}, or NULL when no cycle
+ * ran, with err saying why (upstream_code "InvalidEvent" for a bad payload). */
+int dld_run_event(const char *config_path, const char *event, size_t len, cJSON **result, struct dld_error *err);
 
 /* helpers shared by the command files */
 int dld_cli_exit_for(int code);               /* dld_code → exit code */

@@ -19,11 +19,25 @@ int dld_cli_exit_for(int code)
 int dld_cli_fail(int code, const struct dld_error *err)
 {
     dld_progress_clear();
-    fprintf(stderr, "deltaload: error: %s", err->message[0] ? err->message : dld_code_name(code));
+    char msg[sizeof err->message + 64];
+    snprintf(msg, sizeof msg, "%s", err->message[0] ? err->message : dld_code_name(code));
+    dld_core_redact(msg, sizeof msg); /* the configured secrets, whatever the message's origin */
+    fprintf(stderr, "deltaload: error: %s", msg);
     if (err->upstream_code[0])
         fprintf(stderr, " [%s]", err->upstream_code);
     fputc('\n', stderr);
-    return dld_cli_exit_for(code);
+    int exit_code = dld_cli_exit_for(code);
+    if (dld_core_log_json()) {
+        /* --json: stdout always holds one JSON document, an error included */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", msg);
+        cJSON_AddStringToObject(o, "code", dld_code_name(code));
+        if (err->upstream_code[0])
+            cJSON_AddStringToObject(o, "upstream_code", err->upstream_code);
+        cJSON_AddNumberToObject(o, "exit_code", exit_code);
+        dld_cli_print_json(o);
+    }
+    return exit_code;
 }
 
 bool dld_cli_help_requested(int argc, char **argv, const char *usage)

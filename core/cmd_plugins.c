@@ -5,14 +5,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "contract.h"
 #include "loader.h"
 
 static const char s_usage[] =
     "usage: deltaload [-c FILE] plugins list [--json]\n"
     "       deltaload [-c FILE] plugins describe NAME [--json]   (NAME or KIND-NAME, e.g. source-sqlite)\n"
+    "       deltaload plugins check FILE.so [--options JSON] [--json]   (the conformance kit)\n"
     "Plugins are searched in the config's plugin_dirs, $DELTALOAD_PLUGIN_PATH, <bin>/plugins,\n"
     "<bin>/../lib/deltaload/plugins and the install directory, then among those built in.\n"
-    "Files that fail the ABI checks are listed with the reason.\n";
+    "Files that fail the ABI checks, or crash while loading, are listed with the reason.\n"
+    "The first file of a kind and name is the plugin (what `run` loads, refused or not);\n"
+    "later copies and the built-in plugin it replaces are listed as shadowed.\n";
 
 static const char *s_type(uint32_t t)
 {
@@ -58,12 +62,57 @@ static cJSON *s_plugin_json(const char *path, const struct dld_loaded *p, bool o
 struct s_visit {
     cJSON *found;      /* array of plugin objects */
     cJSON *refused;    /* array of {path, error} */
+    cJSON *shadowed;   /* array of {path, kind, name, resolves_to, resolves_to_refused} */
+    cJSON *seen;       /* "kind name" -> {path, refused}: the file the name resolves to */
     const char *want;  /* describe: NAME or KIND-NAME; NULL for list */
 };
+
+/* The loader's resolution (loader.h): the first file of a kind and name, in
+ * directory order, then the built-in one; every later one is shadowed.
+ * Returns true when this one is shadowed (and records it). */
+static bool s_shadowed(struct s_visit *v, const char *path, const struct dld_loaded *p)
+{
+    char name[128], key[160];
+    int kind = 0;
+    if (p) {
+        kind = (int)p->kind;
+        snprintf(name, sizeof name, "%s", p->desc.name ? p->desc.name : "");
+    } else {
+        const char *base = strrchr(path, '/');
+        if (dld_loader_parse_file_name(base ? base + 1 : path, &kind, name, sizeof name) != 0)
+            return false;
+    }
+    snprintf(key, sizeof key, "%s %s", dld_kind_name((uint32_t)kind), name);
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(v->seen, key);
+    if (first && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(first, "path")), path))
+        return true; /* the same directory named twice: the same file, once */
+    if (first == NULL) {
+        cJSON *f = cJSON_AddObjectToObject(v->seen, key);
+        cJSON_AddStringToObject(f, "path", path);
+        cJSON_AddBoolToObject(f, "refused", p == NULL);
+        return false;
+    }
+    if (v->want) {
+        char full[200];
+        snprintf(full, sizeof full, "%s-%s", dld_kind_name((uint32_t)kind), name);
+        if (strcmp(v->want, name) && strcmp(v->want, full))
+            return true;
+    }
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "path", path);
+    cJSON_AddStringToObject(s, "kind", dld_kind_name((uint32_t)kind));
+    cJSON_AddStringToObject(s, "name", name);
+    cJSON_AddStringToObject(s, "resolves_to", cJSON_GetStringValue(cJSON_GetObjectItem(first, "path")));
+    cJSON_AddBoolToObject(s, "resolves_to_refused", cJSON_IsTrue(cJSON_GetObjectItem(first, "refused")));
+    cJSON_AddItemToArray(v->shadowed, s);
+    return true;
+}
 
 static void s_visit(void *ctx, const char *path, const struct dld_loaded *p, const struct dld_error *err)
 {
     struct s_visit *v = ctx;
+    if (s_shadowed(v, path, p))
+        return;
     if (p == NULL) {
         if (v->want && !strstr(path, v->want))
             return;
@@ -79,11 +128,6 @@ static void s_visit(void *ctx, const char *path, const struct dld_loaded *p, con
         if (strcmp(v->want, p->desc.name) && strcmp(v->want, full))
             return;
     }
-    /* a file shadows the built-in plugin of the same kind and name */
-    for (cJSON *c = v->found->child; c; c = c->next)
-        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "name")), p->desc.name) &&
-            !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "kind")), dld_kind_name(p->kind)))
-            return;
     cJSON_AddItemToArray(v->found, s_plugin_json(path, p, v->want != NULL));
 }
 
@@ -92,6 +136,8 @@ int dld_cmd_plugins(struct dld_cli *cli)
     if (dld_cli_help_requested(cli->argc, cli->argv, s_usage))
         return DLD_EXIT_OK;
     const char *sub = cli->argc > 1 ? cli->argv[1] : NULL;
+    if (sub && !strcmp(sub, "check"))
+        return dld_cmd_plugins_check(cli);
     if (sub == NULL || (strcmp(sub, "list") && strcmp(sub, "describe")) ||
         (!strcmp(sub, "describe") && (cli->argc < 3 || cli->argv[2][0] == '-'))) {
         fputs(s_usage, stderr);
@@ -110,7 +156,8 @@ int dld_cmd_plugins(struct dld_cli *cli)
         }
         dirs = (const char *const *)cfg.plugin_dirs;
     }
-    struct s_visit v = {.found = cJSON_CreateArray(), .refused = cJSON_CreateArray()};
+    struct s_visit v = {.found = cJSON_CreateArray(), .refused = cJSON_CreateArray(),
+                        .shadowed = cJSON_CreateArray(), .seen = cJSON_CreateObject()};
     if (!strcmp(sub, "describe"))
         v.want = cli->argv[2];
     dld_loader_list(dirs, s_visit, &v);
@@ -124,7 +171,8 @@ int dld_cmd_plugins(struct dld_cli *cli)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "plugins", v.found);
         cJSON_AddItemToObject(o, "refused", v.refused);
-        v.found = v.refused = NULL;
+        cJSON_AddItemToObject(o, "shadowed", v.shadowed);
+        v.found = v.refused = v.shadowed = NULL;
         dld_cli_print_json(o);
     } else if (!v.want) {
         /* the description is cut to one line; `describe` shows it whole */
@@ -138,6 +186,13 @@ int dld_cmd_plugins(struct dld_cli *cli)
                    cJSON_GetStringValue(cJSON_GetObjectItem(c, "path")));
         for (cJSON *r = v.refused->child; r; r = r->next)
             printf("refused: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "error")));
+        for (cJSON *r = v.shadowed->child; r; r = r->next)
+            printf("shadowed: %s (%s %s): the name resolves to %s%s\n",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(r, "path")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(r, "kind")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")),
+                   cJSON_IsTrue(cJSON_GetObjectItem(r, "resolves_to_refused")) ? "the refused file " : "",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(r, "resolves_to")));
     } else {
         for (cJSON *c = v.found->child; c; c = c->next) {
             printf("%s plugin %s %s (ABI %s)\n  %s\n  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(c, "kind")),
@@ -161,6 +216,8 @@ int dld_cmd_plugins(struct dld_cli *cli)
     }
     cJSON_Delete(v.found);
     cJSON_Delete(v.refused);
+    cJSON_Delete(v.shadowed);
+    cJSON_Delete(v.seen);
     dld_config_clean_up(&cfg);
     return code;
 }

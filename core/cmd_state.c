@@ -3,17 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
 #include "runs.h"
 #include "host.h"
 #include "items.h"
+#include "metrics.h"
 
 static const char s_status_usage[] =
-    "usage: deltaload [-c FILE] status [--table NAME] [--json]\n"
-    "Per table: active flag, operator, committed watermark, last load (status, rows, when, error),\n"
-    "plus the configured plugins with secret options masked.\n";
+    "usage: deltaload [-c FILE] status [--table NAME] [--json | --prometheus] [--watch SECONDS]\n"
+    "Per table: active flag, operator, committed watermark and its age, how far the source's maximum\n"
+    "is ahead of it, last load (status, rows, when, error), plus the configured plugins with secret\n"
+    "options masked. --prometheus prints the metrics file's text (docs/operations.md); --watch\n"
+    "redraws every SECONDS until interrupted.\n";
 static const char s_history_usage[] =
     "usage: deltaload [-c FILE] history [--table NAME] [--limit N] [--json]\n"
     "Past loads, newest first (default limit 20): window, status, rows, bytes, files, duration, error.\n";
@@ -73,6 +77,23 @@ static void s_add_str(cJSON *o, const char *k, const char *v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* The "-- guarantee: " line a source put in a load's query text (the
+ * PostgreSQL and Oracle sources do, issue 17), as status's "guarantee". */
+static void s_add_guarantee(cJSON *t, const char *info_json)
+{
+    cJSON *info = info_json ? cJSON_Parse(info_json) : NULL;
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "query"));
+    const char *g = q ? strstr(q, "-- guarantee: ") : NULL;
+    if (g) {
+        g += strlen("-- guarantee: ");
+        char *line = strndup(g, strcspn(g, "\n"));
+        if (line)
+            cJSON_AddStringToObject(t, "guarantee", line);
+        free(line);
+    }
+    cJSON_Delete(info);
+}
+
 /* The configured plugins, secrets masked; plugins that cannot load show why. */
 static cJSON *s_plugins_json(struct dld_config *cfg)
 {
@@ -95,10 +116,51 @@ static cJSON *s_plugins_json(struct dld_config *cfg)
     return o;
 }
 
+static int s_status_once(struct dld_cli *cli);
+
+/* "3d4h", "12m", "40s": an age for the status table */
+static void s_age(double secs, char *buf, size_t cap)
+{
+    long s = (long)secs;
+    if (s < 0)
+        s = 0;
+    if (s >= 86400)
+        snprintf(buf, cap, "%ldd%ldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(buf, cap, "%ldh%ldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(buf, cap, "%ldm%lds", s / 60, s % 60);
+    else
+        snprintf(buf, cap, "%lds", s);
+}
+
 int dld_cmd_status(struct dld_cli *cli)
 {
     if (dld_cli_help_requested(cli->argc, cli->argv, s_status_usage))
         return DLD_EXIT_OK;
+    const char *watch = s_arg_value(cli, "--watch");
+    if (watch == NULL)
+        return s_status_once(cli);
+    char *end;
+    double every = strtod(watch, &end);
+    if (*end || every < 0.1 || every > 86400) {
+        fprintf(stderr, "deltaload: --watch takes a number of seconds (0.1 to 86400)\n");
+        return DLD_EXIT_USAGE;
+    }
+    int code = DLD_EXIT_OK;
+    while (!dld_core_cancelled()) {
+        if (!cli->json)
+            fputs("\033[H\033[2J", stdout); /* home, clear: redraw in place */
+        code = s_status_once(cli);
+        fflush(stdout);
+        for (int64_t until = dld_core_now_ms() + (int64_t)(every * 1000); !dld_core_cancelled() && dld_core_now_ms() < until;)
+            usleep(100000);
+    }
+    return code == DLD_EXIT_OK || dld_core_cancelled() ? DLD_EXIT_OK : code;
+}
+
+static int s_status_once(struct dld_cli *cli)
+{
     const char *only = s_arg_value(cli, "--table");
     struct dld_config cfg;
     struct dld_error err;
@@ -111,11 +173,30 @@ int dld_cmd_status(struct dld_cli *cli)
     const struct dld_host *host = dld_core_host();
     char *list = NULL;
     int code = DLD_EXIT_OK;
+    if (s_arg_flag(cli, "--prometheus")) { /* the metrics file's text (metrics.c) */
+        struct dld_table_stats *stats = NULL;
+        int nstats = 0;
+        rc = dld_table_stats_collect(vt, st, only, &stats, &nstats, &err);
+        char *text = rc ? NULL : dld_metrics_render(stats, nstats, dld_core_now_ms());
+        if (text)
+            fputs(text, stdout);
+        code = rc ? dld_cli_fail(rc, &err) : text ? DLD_EXIT_OK : DLD_EXIT_RUNTIME;
+        free(text);
+        dld_table_stats_free(stats, nstats);
+        goto out;
+    }
     if ((rc = vt->item_list(st, &list, &err))) {
         code = dld_cli_fail(rc, &err);
         goto out;
     }
     cJSON *items = cJSON_Parse(list);
+    struct dld_table_stats *stats = NULL; /* watermark age and lag (metrics.c) */
+    int nstats = 0;
+    struct dld_error serr;
+    dld_error_init(&serr);
+    if (dld_table_stats_collect(vt, st, only, &stats, &nstats, &serr) != DLD_OK)
+        nstats = 0;
+    int64_t now_ms = dld_core_now_ms();
     cJSON *out = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "plugins", s_plugins_json(&cfg));
     cJSON *tables = cJSON_AddArrayToObject(out, "tables");
@@ -144,6 +225,21 @@ int dld_cmd_status(struct dld_cli *cli)
         if (vt->watermark_get(st, name->valuestring, &wm, &ierr) == DLD_OK) {
             s_add_str(t, "watermark", wm.value);
             cJSON_AddNumberToObject(t, "watermark_load_id", (double)wm.load_id);
+            for (int k = 0; k < nstats; k++) {
+                if (strcmp(stats[k].table, name->valuestring))
+                    continue;
+                double w, h;
+                bool wt, ht;
+                if (wm.value && stats[k].watermark_set_ms > 0)
+                    cJSON_AddNumberToObject(t, "watermark_age_seconds", (double)(now_ms - stats[k].watermark_set_ms) / 1000.0);
+                else
+                    cJSON_AddNullToObject(t, "watermark_age_seconds");
+                s_add_str(t, "source_high", stats[k].source_high);
+                if (dld_value_number(wm.value, &w, &wt) && dld_value_number(stats[k].source_high, &h, &ht) && wt == ht)
+                    cJSON_AddNumberToObject(t, "source_lag", h > w ? h - w : 0);
+                else
+                    cJSON_AddNullToObject(t, "source_lag");
+            }
             dld_watermark_clean_up(host, &wm);
         }
         struct dld_run run = {.struct_size = sizeof(run)};
@@ -160,11 +256,16 @@ int dld_cmd_status(struct dld_cli *cli)
             cJSON_AddNumberToObject(l, "started_ms", (double)run.started_ms);
             cJSON_AddNumberToObject(l, "ended_ms", (double)run.ended_ms);
             s_add_str(l, "error", run.error);
+            /* issue 17: which guarantee applies (commit order, or filter
+             * order for a column a sequence or a clock fills), as the
+             * source said it in the last load's plan ("-- guarantee: ...") */
+            s_add_guarantee(t, run.info_json);
             dld_run_clean_up(host, &run);
         }
         cJSON_AddItemToArray(tables, t);
     }
     cJSON_Delete(items);
+    dld_table_stats_free(stats, nstats);
     if (!found) {
         cJSON_Delete(out);
         dld_error_set(&err, DLD_ERR_NOT_FOUND, "no controller item named '%s'", only);
@@ -184,8 +285,8 @@ int dld_cmd_status(struct dld_cli *cli)
                o ? o : perr ? perr->valuestring : "");
         free(o);
     }
-    printf("\n%-24s %-6s %-8s %-24s %-10s %-10s %10s  %-20s %s\n", "TABLE", "ACTIVE", "MODE", "WATERMARK", "LAST LOAD",
-           "STATUS", "ROWS", "ENDED", "ERROR");
+    printf("\n%-24s %-6s %-8s %-24s %-8s %-12s %-10s %-10s %10s  %-20s %s\n", "TABLE", "ACTIVE", "MODE", "WATERMARK",
+           "WM AGE", "BEHIND", "LAST LOAD", "STATUS", "ROWS", "ENDED", "ERROR");
     for (cJSON *t = tables->child; t; t = t->next) {
         cJSON *l = cJSON_GetObjectItemCaseSensitive(t, "last_load");
         cJSON *wm = cJSON_GetObjectItemCaseSensitive(t, "watermark");
@@ -204,9 +305,20 @@ int dld_cmd_status(struct dld_cli *cli)
         }
         cJSON *active = cJSON_GetObjectItemCaseSensitive(t, "active");
         cJSON *mode = cJSON_GetObjectItemCaseSensitive(t, "mode");
-        printf("%-24s %-6s %-8s %-24s %-10s %-10s %10.0f  %-20s %s\n", cJSON_GetObjectItemCaseSensitive(t, "table")->valuestring,
-               cJSON_IsTrue(active) ? "Y" : "N", mode ? mode->valuestring : "?",
-               cJSON_IsString(wm) ? wm->valuestring : "-", id, status, rows, ended, error);
+        char age[24] = "-", behind[32] = "-";
+        cJSON *ag = cJSON_GetObjectItemCaseSensitive(t, "watermark_age_seconds");
+        cJSON *lag = cJSON_GetObjectItemCaseSensitive(t, "source_lag");
+        if (cJSON_IsNumber(ag))
+            s_age(ag->valuedouble, age, sizeof age);
+        if (cJSON_IsNumber(lag))
+            snprintf(behind, sizeof behind, "%.15g", lag->valuedouble);
+        printf("%-24s %-6s %-8s %-24s %-8s %-12s %-10s %-10s %10.0f  %-20s %s\n",
+               cJSON_GetObjectItemCaseSensitive(t, "table")->valuestring, cJSON_IsTrue(active) ? "Y" : "N",
+               mode ? mode->valuestring : "?", cJSON_IsString(wm) ? wm->valuestring : "-", age, behind, id, status,
+               rows, ended, error);
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "guarantee");
+        if (cJSON_IsString(g))
+            printf("%-24s guarantee: %s\n", "", g->valuestring);
     }
     cJSON_Delete(out);
 out:
@@ -371,8 +483,10 @@ static int s_tables_set(struct dld_cli *cli, const struct dld_state_vtable *vt, 
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)(eq - cli->argv[i]), cli->argv[i]);
         bool known = false;
-        for (int k = 0; dld_item_known_attributes[k]; k++)
-            known |= strcmp(key, dld_item_known_attributes[k]) == 0;
+        if ((rc = dld_item_attribute_check(key, &known, err))) { /* names the attribute it resembles */
+            cJSON_Delete(obj);
+            return rc;
+        }
         if (!known) {
             cJSON_Delete(obj);
             return dld_error_set(err, DLD_ERR_CONFIG, "unknown attribute '%s' (see `deltaload tables --help`)", key);
@@ -475,7 +589,17 @@ int dld_cmd_tables(struct dld_cli *cli)
         }
         free(text);
     } else if (!strcmp(sub, "set")) {
-        rc = s_tables_set(cli, vt, st, name, 3, NULL, &err);
+        /* the config's item would silently replace this one on the next run */
+        for (const cJSON *t = cfg.tables ? cfg.tables->child : NULL; t && rc == DLD_OK; t = t->next) {
+            const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "targetTableName"));
+            if (n && !strcmp(n, name))
+                rc = dld_error_set(&err, DLD_ERR_CONFIG,
+                                   "%s is defined in %s under \"tables\": change it there (the next run would write "
+                                   "the config's item over this one)",
+                                   name, cfg.path);
+        }
+        if (rc == DLD_OK)
+            rc = s_tables_set(cli, vt, st, name, 3, NULL, &err);
     } else if (!strcmp(sub, "enable") || !strcmp(sub, "disable")) {
         rc = s_tables_set(cli, vt, st, name, 3, sub[0] == 'e' ? "Y" : "N", &err);
     } else {

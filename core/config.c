@@ -1,12 +1,18 @@
 /* Configuration: parsing, ${VAR} expansion, option validation. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
+#include "host.h"
+#include "items.h"
+#include "cmd_config.h"
+#include "metrics.h"
 
 static char *s_read_file(const char *path, struct dld_error *err)
 {
@@ -19,6 +25,12 @@ static char *s_read_file(const char *path, struct dld_error *err)
     char *buf = malloc(cap);
     for (size_t n; buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
         len += n;
+        if (len > DLD_CONFIG_MAX_BYTES) { /* `-c /dev/zero` must not read until the OOM killer */
+            free(buf);
+            fclose(f);
+            dld_error_set(err, DLD_ERR_CONFIG, "config %s is larger than %d bytes", path, DLD_CONFIG_MAX_BYTES);
+            return NULL;
+        }
         if (len + 1 == cap) {
             char *tmp = realloc(buf, cap *= 2);
             if (tmp == NULL) {
@@ -209,6 +221,62 @@ static int s_section(cJSON *root, uint32_t kind, struct dld_plugin_conf *pc, str
     return DLD_OK;
 }
 
+/* A state store kept in the source database would write into the source
+ * (SQLite: switched to WAL, tables added): the `path` options of the two
+ * sections may not name one file. */
+static int s_check_state_path(struct dld_config *cfg, struct dld_error *err)
+{
+    const cJSON *sp = NULL, *tp = NULL;
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(cfg->root, "source");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg->root, "state");
+    if (cJSON_IsObject(src))
+        sp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(src, "options"), "path");
+    if (cJSON_IsObject(st))
+        tp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "options"), "path");
+    if (!cJSON_IsString(sp) || !cJSON_IsString(tp))
+        return DLD_OK;
+    struct stat a, b;
+    bool same = !strcmp(sp->valuestring, tp->valuestring);
+    if (!same && stat(sp->valuestring, &a) == 0 && stat(tp->valuestring, &b) == 0)
+        same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    if (same)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "%s: state.options.path and source.options.path name the same file (%s): the state store "
+                             "would write into the source database",
+                             cfg->path, tp->valuestring);
+    return DLD_OK;
+}
+
+/* The config's controller items, checked when the file is read (every
+ * command, so a mistake is reported before anything runs): each item as
+ * dld_item_parse checks it, and no targetTableName twice. */
+static int s_check_items(struct dld_config *cfg, struct dld_error *err)
+{
+    int i = 0;
+    for (const cJSON *t = cfg->tables ? cfg->tables->child : NULL; t; t = t->next, i++) {
+        struct dld_item it;
+        int rc = dld_item_parse(t, &it, err);
+        if (rc) {
+            dld_error_prefix(err, "%s: tables[%d]", cfg->path, i);
+            return rc;
+        }
+        int j = 0;
+        for (const cJSON *u = cfg->tables->child; u != t; u = u->next, j++) {
+            const char *other = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "targetTableName"));
+            if (other && !strcmp(other, it.name)) {
+                rc = dld_error_set(err, DLD_ERR_CONFIG,
+                                   "%s: tables[%d] and tables[%d] have the same targetTableName '%s' (one item per table)",
+                                   cfg->path, j, i, it.name);
+                break;
+            }
+        }
+        dld_item_clean_up(&it);
+        if (rc)
+            return rc;
+    }
+    return DLD_OK;
+}
+
 int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -216,6 +284,14 @@ int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *
     char *text = s_read_file(path, err);
     if (text == NULL)
         return DLD_ERR_CONFIG;
+    size_t nul_at;
+    if (dld_json_has_nul(text, &nul_at)) { /* cJSON would cut the string there */
+        int line, col;
+        s_position(text, text + nul_at, &line, &col);
+        free(text);
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s:%d:%d: a string contains a NUL character (\\u0000)", path, line,
+                             col);
+    }
     const char *end = NULL;
     cfg->root = cJSON_ParseWithOpts(text, &end, 1);
     if (cfg->root == NULL) {
@@ -227,7 +303,11 @@ int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *
     free(text);
     if (!cJSON_IsObject(cfg->root))
         return dld_error_set(err, DLD_ERR_CONFIG, "%s: the top level must be a JSON object", path);
-    static const char *known[] = {"plugin_dirs", "source", "target", "state", "scheduler", "engine", "tables", NULL};
+    int irc = dld_config_includes(cfg->root, path, err); /* "include" (cmd_config.c) */
+    if (irc)
+        return irc;
+    static const char *known[] = {"plugin_dirs", "source", "target", "state", "scheduler", "engine", "tables",
+                                  "metrics", "notify", "include", NULL};
     for (const cJSON *c = cfg->root->child; c; c = c->next) {
         bool ok = false;
         for (int i = 0; known[i]; i++)
@@ -235,7 +315,7 @@ int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *
         if (!ok)
             return dld_error_set(err, DLD_ERR_CONFIG,
                                  "%s: unknown top-level key '%s' (valid: plugin_dirs, source, target, state, scheduler, "
-                                 "engine, tables)",
+                                 "engine, tables, metrics, notify, include)",
                                  path, c->string);
     }
     int rc = dld_config_expand_env(cfg->root, "config", err);
@@ -272,7 +352,26 @@ int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *
     cfg->tables = cJSON_GetObjectItemCaseSensitive(cfg->root, "tables");
     if (cfg->tables && !cJSON_IsArray(cfg->tables))
         return dld_error_set(err, DLD_ERR_CONFIG, "tables must be a list of controller items");
-    return DLD_OK;
+    if ((rc = s_check_items(cfg, err)))
+        return rc;
+    if ((rc = s_check_state_path(cfg, err)))
+        return rc;
+    return dld_ops_conf_check(cfg->root, err); /* "metrics" and "notify" (metrics.c, notify.c) */
+}
+
+/* Secret options, and the passwords any option's conninfo or URI holds,
+ * become the host's last line of redaction (host.c). */
+static void s_register_secrets(const struct dld_plugin *desc, char *const *kv)
+{
+    for (size_t i = 0; kv && kv[i]; i += 2) {
+        for (const struct dld_option *d = desc->options; d && d->name; d++)
+            if (!strcmp(d->name, kv[i]) && (d->flags & DLD_OPTF_SECRET))
+                dld_core_secret_add(kv[i + 1]);
+        char **found = dld_redact_conninfo_secrets(kv[i + 1]);
+        for (size_t k = 0; found && found[k]; k++)
+            dld_core_secret_add(found[k]);
+        dld_redact_list_free(found);
+    }
 }
 
 int dld_config_plugin(struct dld_config *cfg, uint32_t kind, struct dld_error *err)
@@ -289,7 +388,25 @@ int dld_config_plugin(struct dld_config *cfg, uint32_t kind, struct dld_error *e
     pc->is_loaded = true;
     char where[64];
     snprintf(where, sizeof where, "%s.options", dld_kind_name(kind));
-    return dld_options_validate(&pc->loaded.desc, where, pc->options, &pc->kv, err);
+    rc = dld_options_validate(&pc->loaded.desc, where, pc->options, &pc->kv, err);
+    if (rc == DLD_OK)
+        s_register_secrets(&pc->loaded.desc, pc->kv);
+    if (rc == DLD_OK && kind == DLD_KIND_TARGET) {
+        /* A target checks the ranges and combinations of its options in
+         * open (the declared table holds types and choices only): open it
+         * once here so a bad option is a configuration error (exit 3)
+         * before any table starts, not a failure of every table. Targets
+         * do no I/O in open beyond creating a local root folder. */
+        void *inst = NULL;
+        rc = pc->loaded.vt.target.open(dld_core_host(), (const char *const *)pc->kv, &inst, err);
+        if (rc == DLD_OK)
+            pc->loaded.vt.target.close(inst);
+        else if (rc != DLD_ERR_CONFIG && rc != DLD_ERR_UNSUPPORTED)
+            rc = DLD_OK; /* not about the options (out of memory, a busy disk): the tables report it */
+        else
+            dld_error_prefix(err, "%s (target plugin %s)", where, pc->plugin);
+    }
+    return rc;
 }
 
 void dld_kv_free(char **kv)
@@ -340,8 +457,14 @@ static int s_option_text(const struct dld_option *o, const cJSON *v, const char 
         text = ok ? v->valuestring : NULL;
         break;
     case DLD_OPT_INT:
-        if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9.007199254740992e15) {
-            snprintf(buf, sizeof buf, "%lld", (long long)v->valuedouble);
+        if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) <= 9.223372036854775808e18) {
+            /* JSON numbers are doubles here: beyond 2^53 they are approximate,
+             * and 9223372036854775807 reads as 2^63, i.e. the int64 maximum
+             * (write a string for an exact large value) */
+            long long n = v->valuedouble >= 9.223372036854775807e18    ? LLONG_MAX
+                          : v->valuedouble <= -9.223372036854775808e18 ? LLONG_MIN
+                                                                       : (long long)v->valuedouble;
+            snprintf(buf, sizeof buf, "%lld", n);
             text = buf;
             ok = true;
         } else if (cJSON_IsString(v)) {

@@ -38,7 +38,10 @@ struct dld_config {
     struct dld_engine_conf engine;
 };
 
-/* Reads and checks the file's structure; replaces ${VAR} from the environment. */
+/* A config file larger than this is refused (read no further). */
+#define DLD_CONFIG_MAX_BYTES (16 * 1024 * 1024)
+/* Reads and checks the file's structure; replaces ${VAR} from the environment.
+ * The "tables" items are parsed (dld_item_parse) and must have distinct names. */
 int dld_config_load(const char *path, struct dld_config *cfg, struct dld_error *err);
 /* Loads the plugin of `kind` and validates its options. */
 int dld_config_plugin(struct dld_config *cfg, uint32_t kind, struct dld_error *err);

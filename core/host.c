@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <deltaload/sdk.h>
 
 #include "host.h"
 
@@ -32,11 +33,45 @@ void dld_core_log_setup(int level, bool json)
     s_json = json;
 }
 
-static void s_emit(int level, const char *who, const char *msg)
+bool dld_core_log_json(void) { return s_json; }
+
+/* ---- secrets: the last line of redaction ---------------------------------------- */
+#define S_MAX_SECRETS 64
+static pthread_mutex_t s_secret_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *s_secrets[S_MAX_SECRETS + 1];
+static size_t s_nsecrets;
+
+void dld_core_secret_add(const char *value)
+{
+    if (value == NULL || strlen(value) < DLD_REDACT_MIN_SECRET)
+        return;
+    pthread_mutex_lock(&s_secret_lock);
+    bool have = false;
+    for (size_t i = 0; i < s_nsecrets && !have; i++)
+        have = strcmp(s_secrets[i], value) == 0;
+    if (!have && s_nsecrets < S_MAX_SECRETS) {
+        char *copy = strdup(value);
+        if (copy)
+            s_secrets[s_nsecrets++] = copy;
+    }
+    pthread_mutex_unlock(&s_secret_lock);
+}
+
+void dld_core_redact(char *buf, size_t cap)
+{
+    pthread_mutex_lock(&s_secret_lock);
+    dld_redact(buf, cap, (const char *const *)s_secrets);
+    pthread_mutex_unlock(&s_secret_lock);
+}
+
+static void s_emit(int level, const char *who, const char *text)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
     if (level > s_level)
         return;
+    char msg[4096];
+    snprintf(msg, sizeof msg, "%s", text);
+    dld_core_redact(msg, sizeof msg);
     int64_t now = dld_core_now_ms();
     time_t secs = (time_t)(now / 1000);
     struct tm tm;
@@ -83,6 +118,29 @@ static void s_on_signal(int sig)
 {
     (void)sig;
     s_cancel = 1;
+}
+
+static volatile sig_atomic_t s_reload;
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    s_reload = 1;
+}
+
+void dld_core_install_reload_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+bool dld_core_take_reload(void)
+{
+    if (!s_reload)
+        return false;
+    s_reload = 0;
+    return true;
 }
 
 void dld_core_install_signals(void)

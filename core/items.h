@@ -17,7 +17,7 @@ struct dld_item {
     char *name, *schema, *table, *column, *op, *start, *end, *prefix;
     bool active;
     int64_t lag_seconds;
-    uint32_t mode;          /* DLD_MODE_DELTA for gte/between, else DLD_MODE_FULL */
+    uint32_t mode;          /* DLD_MODE_DELTA for gte/between/commit, else DLD_MODE_FULL */
     struct dld_table t;     /* view for plugins; points into the strings above */
 };
 
@@ -28,5 +28,19 @@ void dld_item_clean_up(struct dld_item *it);
 
 /* Attribute names accepted in an item (for `tables set` help and validation). */
 extern const char *const dld_item_known_attributes[];
+
+/* Strict checks (docs/configuration.md#controller-items). An attribute name
+ * that is not known but differs from a known one only by case, or by one
+ * edit (known names of 4+ letters), is an error naming both; *known says
+ * whether it is one of dld_item_known_attributes. */
+int dld_item_attribute_check(const char *key, bool *known, struct dld_error *err);
+/* Attribute names, control characters in values, values without a
+ * filtercolumn, and the lake path (no '.', '..', '\'); called by
+ * dld_item_parse once the strings are read. */
+int dld_item_strict(const cJSON *obj, struct dld_item *it, const char *active, const char *who,
+                    struct dld_error *err);
+/* true when a JSON text holds a \u0000 escape inside a string (cJSON would
+ * cut the value there); *offset (if not NULL) is its byte offset. */
+bool dld_json_has_nul(const char *text, size_t *offset);
 
 #endif

@@ -12,13 +12,19 @@
  */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "builtin_list.h"
+#include "contract.h"
 #include "host.h"
 #include "loader.h"
 
@@ -33,6 +39,8 @@ int dld_kind_from_name(const char *name)
             return k;
     return 0;
 }
+
+static int s_parse_file_name(const char *file, int *kind, char *name, size_t cap);
 
 /* ---- built-in plugins ---------------------------------------------------------- */
 #define X(kind, name) int dld_builtin_entry_##kind##_##name(const struct dld_host *, const struct dld_plugin **);
@@ -86,7 +94,10 @@ static int s_check(const char *path, dld_plugin_entry_fn entry, uint32_t kind, c
                    struct dld_error *err)
 {
     const struct dld_plugin *d = NULL;
+    /* a crash inside the entry is named (contract.h) */
+    struct dld_call_record saved = dld_contract_enter(dld_kind_name(kind), name, path, "dld_plugin_entry", NULL);
     int rc = entry(dld_core_host(), &d);
+    dld_contract_leave(saved);
     if (rc != 0)
         return dld_error_set(err, DLD_ERR_CONFIG, "%s: the plugin refused this deltaload (ABI %d.%d): its entry returned %d (%s)",
                              path, DLD_ABI_MAJOR, DLD_ABI_MINOR, rc, dld_code_name(rc));
@@ -137,9 +148,12 @@ static int s_check(const char *path, dld_plugin_entry_fn entry, uint32_t kind, c
             return dld_error_set(err, DLD_ERR_CONFIG, "%s: required member %s of the %s vtable is missing (NULL)", path,
                                  req->member, dld_kind_name(kind));
     }
-    for (const struct dld_option *o = out->desc.options; o && o->name; o++)
-        if (o->type < DLD_OPT_STRING || o->type > DLD_OPT_JSON)
-            return dld_error_set(err, DLD_ERR_CONFIG, "%s: option %s has unknown type %u", path, o->name, o->type);
+    /* the option table: unique names, known types and flags, defaults of
+     * their type and among the choices, reserved NULL (contract.c) */
+    char why[512];
+    if (dld_contract_check_options(out->desc.options, why, sizeof why) != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: %s plugin '%s' refused: its option table is wrong: %s", path,
+                             dld_kind_name(kind), name, why);
     out->kind = kind;
     return DLD_OK;
 }
@@ -148,8 +162,12 @@ int dld_loader_load_file(const char *path, uint32_t kind, const char *name, stru
                          struct dld_error *err)
 {
     /* RTLD_LOCAL: plugins must not see each other's symbols (each links its
-     * own copy of the SDK support library). */
+     * own copy of the SDK support library). A crash in its constructors is
+     * named (contract.h). */
+    dld_contract_install_crash_handler();
+    struct dld_call_record saved = dld_contract_enter(dld_kind_name(kind), name, path, "dlopen (constructors)", NULL);
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    dld_contract_leave(saved);
     if (dl == NULL)
         return dld_error_set(err, DLD_ERR_CONFIG, "%s: cannot load: %s", path, dlerror());
     dld_plugin_entry_fn entry;
@@ -176,15 +194,25 @@ int dld_loader_load(uint32_t kind, const char *name, const char *const *dirs, st
     char path[PATH_MAX];
     for (size_t i = 0; dirs && dirs[i]; i++) {
         snprintf(path, sizeof path, "%s/dld-%s-%s.so", dirs[i], dld_kind_name(kind), name);
-        if (access(path, F_OK) == 0)
-            return dld_loader_load_file(path, kind, name, out, err);
+        if (access(path, F_OK) == 0) {
+            /* the first file of that name is the plugin, refused or not:
+             * `plugins list` resolves the same way (later copies are shadowed) */
+            int rc = dld_loader_probe(path, kind, name, err);
+            if (rc == DLD_OK)
+                rc = dld_loader_load_file(path, kind, name, out, err);
+            if (rc == DLD_OK)
+                dld_contract_wrap(out); /* every call checked at the boundary */
+            return rc;
+        }
     }
     for (const struct s_builtin *b = s_builtins; b->kind; b++) {
         const char *bk = strcmp(b->kind, "sched") == 0 ? "scheduler" : b->kind;
         if (strcmp(bk, dld_kind_name(kind)) == 0 && strcmp(b->name, name) == 0) {
             int rc = s_check("(built in)", b->entry, kind, name, out, err);
-            if (rc == DLD_OK)
+            if (rc == DLD_OK) {
                 out->path = strdup("(built in)");
+                dld_contract_wrap(out);
+            }
             return rc;
         }
     }
@@ -202,13 +230,96 @@ void dld_loader_unload(struct dld_loaded *p)
 {
     if (p == NULL)
         return;
+    dld_contract_unwrap(p);
     if (p->dl)
         dlclose(p->dl);
     free(p->path);
     memset(p, 0, sizeof(*p));
 }
 
+/* Loads the file in a child process first, so that a file that crashes or
+ * hangs while loading (constructors, entry, checks) is refused with the
+ * reason instead of taking this process down. */
+int dld_loader_probe(const char *path, uint32_t kind, const char *name, struct dld_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return DLD_OK; /* cannot probe: the load itself decides */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return DLD_OK;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        dld_contract_crash_fd(fds[1]);
+        alarm(10);
+        struct dld_loaded p;
+        struct dld_error e;
+        dld_error_init(&e);
+        int rc = dld_loader_load_file(path, kind, name, &p, &e);
+        char out[sizeof e.message + 2];
+        int n = snprintf(out, sizeof out, "%c%s", rc == DLD_OK ? 'K' : 'E', rc == DLD_OK ? "" : e.message);
+        if (write(fds[1], out, (size_t)n) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[2048];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len == sizeof buf - 1)
+            break;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    bool crashed = !strncmp(buf, "deltaload: fatal signal", 23); /* the crash report (a sanitizer then exits) */
+    if (WIFSIGNALED(status) || crashed) {
+        char *msg = buf;
+        if (!strncmp(msg, "deltaload: ", 11))
+            msg += 11;
+        char *nl = strchr(msg, '\n');
+        if (nl)
+            *nl = '\0';
+        if (!WIFSIGNALED(status))
+            return dld_error_set(err, DLD_ERR_CONFIG, "%s: loading it crashed the process (exit status %d): %s", path,
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+        int sig = WTERMSIG(status);
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: loading it %s (signal %d, %s)%s%s", path,
+                             sig == SIGALRM ? "did not finish within 10 s" : "crashed the process", sig, strsignal(sig),
+                             msg[0] ? ": " : "", msg);
+    }
+    if (len > 0 && buf[0] == 'E')
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s", buf + 1);
+    if (len == 0 || buf[0] != 'K' || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: the process that tried to load it ended (status %d) "
+                             "without an answer (a constructor or the entry called exit?)", path,
+                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return DLD_OK;
+}
+
 /* "dld-<kind>-<name>.so" → kind, name */
+int dld_loader_parse_file_name(const char *file, int *kind, char *name, size_t cap)
+{
+    return s_parse_file_name(file, kind, name, cap);
+}
+
 static int s_parse_file_name(const char *file, int *kind, char *name, size_t cap)
 {
     size_t n = strlen(file);
@@ -264,7 +375,8 @@ void dld_loader_list(const char *const *dirs, dld_loader_visit_fn fn, void *ctx)
             if (s_parse_file_name(names[j], &kind, name, sizeof name) != 0) {
                 dld_error_set(&err, DLD_ERR_CONFIG, "%s: not named dld-<kind>-<name>.so", path);
                 fn(ctx, path, NULL, &err);
-            } else if (dld_loader_load_file(path, (uint32_t)kind, name, &p, &err) == DLD_OK) {
+            } else if (dld_loader_probe(path, (uint32_t)kind, name, &err) == DLD_OK &&
+                       dld_loader_load_file(path, (uint32_t)kind, name, &p, &err) == DLD_OK) {
                 fn(ctx, path, &p, NULL);
                 dld_loader_unload(&p);
             } else {

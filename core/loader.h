@@ -27,7 +27,9 @@ const char *dld_kind_name(uint32_t kind);      /* "source", "target", "state", "
 int dld_kind_from_name(const char *name);       /* 0 if unknown */
 
 /* Search order: each of dirs (NULL-terminated), then the plugins built into
- * the core. On failure returns a dld_code and writes a message naming the
+ * the core. The first file of that kind and name is the plugin: when it is
+ * refused, the load fails (later copies are shadowed, as `plugins list`
+ * shows). The returned vtable is wrapped by the host's checks (contract.h). On failure returns a dld_code and writes a message naming the
  * file and the reason into err. */
 int dld_loader_load(uint32_t kind, const char *name, const char *const *dirs, struct dld_loaded *out,
                     struct dld_error *err);
@@ -41,6 +43,14 @@ void dld_loader_unload(struct dld_loaded *p);
 typedef void (*dld_loader_visit_fn)(void *ctx, const char *path, const struct dld_loaded *p,
                                     const struct dld_error *err);
 void dld_loader_list(const char *const *dirs, dld_loader_visit_fn fn, void *ctx);
+
+/* Loads the file in a child process (constructors, entry, checks) and
+ * reports how that went: DLD_OK, or DLD_ERR_CONFIG naming the file and the
+ * reason, a crash or a hang included. dld_loader_load and dld_loader_list
+ * probe every file before loading it. */
+int dld_loader_probe(const char *path, uint32_t kind, const char *name, struct dld_error *err);
+/* "dld-<kind>-<name>.so" → kind, name; -1 when the file is not so named. */
+int dld_loader_parse_file_name(const char *file, int *kind, char *name, size_t cap);
 
 /* The default directory list: $DELTALOAD_PLUGIN_PATH (colon separated),
  * <dir of the executable>/plugins, <dir of the executable>/../lib/deltaload/plugins,

@@ -13,7 +13,7 @@ static const char s_usage[] =
     "Loads only what changed since the last run from database tables into a data lake.\n"
     "\n"
     "commands:\n"
-    "  run        load one cycle: every active table, or --table NAME (repeatable)\n"
+    "  run        load one cycle: every active table, or --table NAME (repeatable), or --event FILE\n"
     "  plan       dry run: per table the window and the exact query; writes nothing\n"
     "  backfill   load --table NAME --from A --to B again, watermark untouched\n"
     "  daemon     run cycles on the configured scheduler until stopped\n"
@@ -22,7 +22,11 @@ static const char s_usage[] =
     "  reset      set a table's watermark: --table NAME --to VALUE (or --clear)\n"
     "  tables     list|show|set|enable|disable|remove controller items\n"
     "  state      rebuild --table NAME | --all: restore watermarks and history from the lake\n"
+    "  config     check: validate the configuration and every item, listing every problem\n"
+    "  report     --html FILE [--since WHEN]: a self-contained page of charts from the run history\n"
     "  plugins    list | describe NAME: installed plugins and their options\n"
+    "  schedule   next [-n N] [--after TIME] | deploy | show | remove: the schedule\n"
+    "  lambda     the AWS Lambda Runtime API loop (the binary as a function's bootstrap)\n"
     "  version    print the version and plugin ABI\n"
     "\n"
     "options:\n"
@@ -56,13 +60,18 @@ int main(int argc, char **argv)
         default: fputs(s_usage, stderr); return DLD_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    /* installed as a Lambda function's `bootstrap` (docs/deploy.md): no
+     * command means the Runtime API loop */
+    const char *base = strrchr(argv[0], '/');
+    static char s_lambda[] = "lambda", *s_lambda_argv[] = {s_lambda, NULL};
+    bool bootstrap = optind >= argc && !strcmp(base ? base + 1 : argv[0], "bootstrap");
+    if (optind >= argc && !bootstrap) {
         fputs(s_usage, stderr);
         return DLD_EXIT_USAGE;
     }
-    const char *cmd = argv[optind];
-    cli.argc = argc - optind;
-    cli.argv = argv + optind;
+    const char *cmd = bootstrap ? "lambda" : argv[optind];
+    cli.argc = bootstrap ? 1 : argc - optind;
+    cli.argv = bootstrap ? s_lambda_argv : argv + optind;
     /* --json and -c are also accepted after the command name */
     for (int i = 1; i < cli.argc; i++) {
         if (!strcmp(cli.argv[i], "--json"))
@@ -78,6 +87,8 @@ int main(int argc, char **argv)
         {"daemon", dld_cmd_daemon},   {"status", dld_cmd_status},   {"history", dld_cmd_history},
         {"reset", dld_cmd_reset},     {"tables", dld_cmd_tables},   {"plugins", dld_cmd_plugins},
         {"state", dld_cmd_state},
+        {"config", dld_cmd_config},   {"report", dld_cmd_report},
+        {"schedule", dld_cmd_schedule}, {"lambda", dld_cmd_lambda},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 DEBS=(
   build-essential cmake pkg-config git
   libcjson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev
-  libzstd-dev libsnappy-dev zlib1g-dev libpq-dev check libsubunit-dev
+  libzstd-dev libsnappy-dev zlib1g-dev libpq-dev check libsubunit-dev libavro-dev
   postgresql-15 postgresql-client-15
+  tzdata
   nodejs npm
+  chromium
 )
 
 missing=()

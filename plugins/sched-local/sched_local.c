@@ -1,5 +1,5 @@
 /* scheduler-local: decides in-process when the daemon runs a cycle, from an
- * EventBridge schedule expression (rate(...) or cron(...)), so a schedule
+ * EventBridge schedule expression (rate(...), cron(...) or at(...)), so a schedule
  * written for the replaced AWS pattern works unchanged. The parsing and
  * evaluation live in the SDK (deltaload/schedule.h) so the eventbridge
  * scheduler validates expressions with the same code. */
@@ -88,12 +88,13 @@ static const struct dld_scheduler_vtable s_vtable = {
 
 static const struct dld_option s_options[] = {
     {"expression", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL,
-     "EventBridge schedule expression: rate(N minute(s)|hour(s)|day(s)) or cron(min hour day-of-month month "
-     "day-of-week year). rate periods count from the daemon's start.",
+     "EventBridge schedule expression: rate(N minute(s)|hour(s)|day(s)), cron(min hour day-of-month month "
+     "day-of-week year) or at(yyyy-mm-ddThh:mm:ss). rate periods count from the daemon's start.",
      NULL},
     {"timezone", DLD_OPT_STRING, 0, "UTC", NULL,
-     "Time zone of cron fields: UTC or a fixed offset such as +02:00 (no daylight saving; IANA names are not "
-     "supported yet).",
+     "Time zone of cron and at(): UTC, a fixed offset such as +02:00, or an IANA name such as Europe/Berlin "
+     "(system tzdata; daylight saving as EventBridge Scheduler: a skipped time does not fire, a repeated one "
+     "fires once).",
      NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
@@ -106,7 +107,7 @@ static const struct dld_plugin s_plugin = {
     .capabilities = 0,
     .name = "local",
     .version = "0.1.0",
-    .description = "Runs cycles in-process on an EventBridge rate() or cron() schedule",
+    .description = "Runs cycles in-process on an EventBridge rate(), cron() or at() schedule",
     .options = s_options,
     .vtable = &s_vtable,
 };

@@ -30,6 +30,13 @@ int dld_ora_check(struct dld_ora_source *src, int status, const char *what, stru
     char upstream[16];
     snprintf(upstream, sizeof(upstream), "ORA-%05d", code);
     dld_error_upstream(err, 0, code ? upstream : NULL, NULL);
+    /* OCI's text may quote the connect string (user/password@host):
+     * the configured password and any password-looking text go */
+    char **secrets = dld_redact_conninfo_secrets(src->o.connect);
+    const char *extra[] = {src->o.password, NULL};
+    dld_redact_error(err, extra);
+    dld_redact_error(err, (const char *const *)secrets);
+    dld_redact_list_free(secrets);
     return dcode;
 }
 

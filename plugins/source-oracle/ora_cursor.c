@@ -292,6 +292,59 @@ static char *s_host_listing(const struct dld_host *host, const struct dld_ora_st
     return out;
 }
 
+/* Whether the table's ORA_ROWSCN is per row (created with ROWDEPENDENCIES)
+ * or per block, for the load's mark. A lookup that fails (no privilege on
+ * the dictionary view, a stand-in that does not know it) is logged and
+ * taken as per block: the mark then says more rows may come again, never
+ * fewer. */
+static const char *s_rowscn_granularity(struct dld_ora_source *src, const char *schema_q, const char *table_q)
+{
+    static const char *const per_row = "per row (ROWDEPENDENCIES)";
+    static const char *const per_block = "per block (NOROWDEPENDENCIES): unchanged rows sharing a block with a "
+                                         "changed one come again";
+    char owner[272] = "", table[272] = "", got[32] = "";
+    /* the quoted names without their quotes: what the dictionary stores */
+    if (*schema_q)
+        snprintf(owner, sizeof(owner), "%.*s", (int)strlen(schema_q) - 2, schema_q + 1);
+    snprintf(table, sizeof(table), "%.*s", (int)strlen(table_q) - 2, table_q + 1);
+    struct dld_ora_stmt st;
+    struct dld_error e;
+    dld_error_init(&e);
+    bool is_null = true;
+    int rc = dld_ora_sql_dependencies(owner, table, &st, &e);
+    if (rc == DLD_OK)
+        rc = dld_ora_exec(src, &st, got, sizeof(got), &is_null, &e);
+    dld_ora_stmt_clean_up(&st);
+    if (rc != DLD_OK || is_null) {
+        dld_log(src->host, DLD_LOG_WARN, DLD_ORA_PLUGIN,
+                "%s: cannot tell whether the table has ROWDEPENDENCIES (%s); taking ORA_ROWSCN as per block", table_q,
+                rc != DLD_OK ? e.message : "not in ALL_TABLES");
+        return per_block;
+    }
+    return !strcmp(got, "ENABLED") ? per_row : per_block;
+}
+
+/* The plan of a commit-order window: the SCN, the statement, the guarantee. */
+static char *s_commit_listing(const struct dld_host *host, const char *scn, const char *low,
+                              const struct dld_ora_stmt *ex, const char *granularity)
+{
+    char *b = ex && ex->sql ? dld_ora_stmt_listing(ex) : NULL;
+    char since[96] = "every row";
+    if (low)
+        snprintf(since, sizeof(since), "every row changed by a transaction committed above SCN %s", low);
+    char *out = dld_host_sprintf(
+        host,
+        "horizon: SELECT TO_CHAR(CURRENT_SCN) FROM V$DATABASE = %s, read before SET TRANSACTION READ ONLY\n"
+        "extract: %s\n"
+        "-- guarantee: commit order, at least once: %s is read (ORA_ROWSCN is never below the commit SCN); "
+        "ORA_ROWSCN %s; a row committed between the SCN read and the transaction's start, or whose ORA_ROWSCN "
+        "reads above its commit SCN, comes again in the next window; deletes are not captured\n"
+        "-- cost: a scan of the whole table per window (ORA_ROWSCN cannot be indexed)",
+        scn, b ? b : "(nothing: no transaction committed since the watermark)", since, granularity);
+    free(b);
+    return out;
+}
+
 int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_request *req,
                           struct dld_extract_info *info, struct dld_ora_cursor **out, struct dld_error *err)
 {
@@ -317,7 +370,15 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
         if (rc != DLD_OK)
             return rc;
     }
-    if (req->mode != DLD_MODE_FULL && !has_filter)
+    bool commit = t->filter_operator != NULL && !strcmp(t->filter_operator, "commit");
+    if (commit && has_filter)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: filteroperator commit takes no filtercolumn", table_sql);
+    if (commit && req->mode != DLD_MODE_DELTA)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "%s: filteroperator commit loads delta windows only (a backfill needs a filter column; "
+                             "`deltaload reset --to SCN` reloads from an SCN)",
+                             table_sql);
+    if (req->mode != DLD_MODE_FULL && !has_filter && !commit)
         return dld_error_set(err, DLD_ERR_CONFIG, "%s: a delta or backfill load needs a filtercolumn", table_sql);
 
     rc = dld_ora_connect(src, err);
@@ -331,8 +392,23 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
     char scn[64] = "", high[200] = "", low[200] = "", v1[200] = "", v2[200] = "";
     bool is_null = false;
 
-    /* 1. the consistent point, before anything is read */
-    if (src->o.consistency == DLD_ORA_READ_ONLY) {
+    /* 1. the consistent point, before anything is read. Commit order: the
+     * SCN first, then the read-only transaction, whatever `consistency`
+     * says (ORA_ROWSCN is not supported in AS OF queries) */
+    if (commit) {
+        scn_stmt.sql = "SELECT TO_CHAR(CURRENT_SCN) FROM V$DATABASE";
+        rc = dld_ora_exec(src, &scn_stmt, scn, sizeof(scn), &is_null, err);
+        if (rc == DLD_OK && (is_null || !*scn))
+            rc = dld_error_set(err, DLD_ERR_FATAL, "V$DATABASE returned no CURRENT_SCN");
+        else if (rc == DLD_ERR_NOT_FOUND || rc == DLD_ERR_AUTH)
+            dld_error_prefix(err, "filteroperator commit reads the current SCN: it needs SELECT on V_$DATABASE "
+                                  "(GRANT SELECT ON V_$DATABASE TO <user>)");
+        if (rc == DLD_OK) {
+            struct dld_ora_stmt ro = {.sql = "SET TRANSACTION READ ONLY"};
+            rc = dld_ora_exec(src, &ro, NULL, 0, NULL, err);
+            c->read_only_txn = rc == DLD_OK;
+        }
+    } else if (src->o.consistency == DLD_ORA_READ_ONLY) {
         struct dld_ora_stmt ro = {.sql = "SET TRANSACTION READ ONLY"};
         rc = dld_ora_exec(src, &ro, NULL, 0, NULL, err);
         c->read_only_txn = rc == DLD_OK;
@@ -365,10 +441,17 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
     }
     int kind = fcol ? fcol->m.wm_kind : 0;
     struct dld_ora_query_spec q = {.table_sql = table_sql, .filter_sql = has_filter ? filter_q : NULL,
-                                   .kind = kind, .mode = req->mode, .scn = *scn ? scn : NULL,
-                                   .lag_seconds = t->lag_seconds};
+                                   .kind = kind, .mode = req->mode, .scn = *scn && !commit ? scn : NULL,
+                                   .lag_seconds = t->lag_seconds, .commit = commit};
+    const char *granularity = NULL;
     /* 3. the window's bounds, normalized for their binds */
-    if (rc == DLD_OK && req->mode == DLD_MODE_FULL && has_filter && t->filter_operator != NULL) {
+    if (rc == DLD_OK && commit) {
+        rc = dld_ora_commit_window(req->low, scn, req->high, high, sizeof(high), &c->empty, err);
+        q.low = req->low;
+        q.low_inclusive = req->low_inclusive != 0;
+        if (rc == DLD_OK)
+            granularity = s_rowscn_granularity(src, schema_q, table_q);
+    } else if (rc == DLD_OK && req->mode == DLD_MODE_FULL && has_filter && t->filter_operator != NULL) {
         q.op = t->filter_operator;
         if (t->start_value != NULL)
             rc = dld_ora_wm_normalize(kind, "startvalue", t->start_value, v1, sizeof(v1), err);
@@ -426,7 +509,16 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
         rc = s_builder(c, err);
     if (rc == DLD_OK && !c->empty)
         rc = s_prepare_extract(c, err);
-    if (rc == DLD_OK) {
+    if (rc == DLD_OK && commit) {
+        info->high = c->empty ? NULL : dld_host_strdup(src->host, high);
+        info->query = s_commit_listing(src->host, scn, req->low, c->extract.sql ? &c->extract : NULL, granularity);
+        /* the mark a reader (or an upsert) goes by: rows may come again */
+        info->snapshot = dld_host_sprintf(src->host,
+                                          "SCN %s read before a read-only transaction; ORA_ROWSCN %s: at least once",
+                                          scn, granularity);
+        if (info->query == NULL || info->snapshot == NULL || (info->high == NULL && !c->empty))
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    } else if (rc == DLD_OK) {
         info->high = req->mode == DLD_MODE_FULL || c->empty ? NULL : dld_host_strdup(src->host, high);
         info->query = s_host_listing(src->host, hm.sql ? &hm : NULL, c->extract.sql ? &c->extract : NULL);
         info->snapshot = *scn ? dld_host_sprintf(src->host, "SCN %s", scn)

@@ -95,12 +95,39 @@ struct dld_ora_query_spec {
     const char *high;            /* DELTA/BACKFILL: normalized, NULL in the high-mark query */
     int64_t lag_seconds;         /* high-mark query only; time kinds only */
     const char *scn;             /* flashback SCN (digits), NULL = read the current state */
+    bool commit;                 /* filteroperator "commit": rows by ORA_ROWSCN above low, no
+                                  * filter column, no upper bound, no AS OF (see dld_ora_commit_window) */
 };
 /* SELECT <list> FROM <table> [AS OF SCN] [WHERE ...]: the rows of the window. */
 int dld_ora_sql_extract(const struct dld_ora_query_spec *q, struct dld_ora_stmt *out, struct dld_error *err);
 /* The high mark: the filter column's maximum above low (and below the lag),
  * as text in the canonical format; NULL when there is nothing new. */
 int dld_ora_sql_high_mark(const struct dld_ora_query_spec *q, struct dld_ora_stmt *out, struct dld_error *err);
+/* ---- commit order (filteroperator "commit") -------------------------------------
+ * Oracle stamps each row with ORA_ROWSCN, never below the commit SCN of the
+ * transaction that last changed it (per row on tables created with
+ * ROWDEPENDENCIES, per block otherwise, and possibly above the exact SCN).
+ * A window reads the current SCN H *before* its read-only transaction
+ * starts, then every row with ORA_ROWSCN > low (>= for a startvalue) in
+ * that transaction, with no upper bound: a row committed at or below H is
+ * visible and has ORA_ROWSCN > low; one committed later either is visible
+ * too (and comes again in the next window) or commits above H and comes in
+ * the next window. At least once, never lost. ORA_ROWSCN is not supported
+ * in flashback (AS OF) queries, so this mode never uses AS OF SCN. */
+/* SCN text: plain decimal digits that fit 64 bits */
+bool dld_ora_scn_parse(const char *text, uint64_t *out);
+/* The window of a commit-order load. low: the watermark or startvalue (NULL
+ * = the whole table); now: CURRENT_SCN read before the snapshot; again: the
+ * recorded high mark of an interrupted load (NULL if none), kept unless it
+ * is above now. Writes the high mark the load commits into high (digits)
+ * and sets *empty when no transaction can have committed since low. */
+int dld_ora_commit_window(const char *low, const char *now, const char *again, char *high, size_t cap, bool *empty,
+                          struct dld_error *err);
+/* SELECT DEPENDENCIES FROM ALL_TABLES ...: whether ORA_ROWSCN is per row
+ * (ENABLED) for the table; owner and table are bound unquoted, owner ""
+ * (NULL to Oracle) meaning the current schema. */
+int dld_ora_sql_dependencies(const char *owner, const char *table, struct dld_ora_stmt *out, struct dld_error *err);
+
 /* One select-list item: the quoted column, or a conversion to text for
  * types kept as text (ROWID, UROWID, INTERVAL), aliased to the column name. */
 enum dld_ora_select_as { DLD_ORA_SELECT_PLAIN = 0, DLD_ORA_SELECT_ROWID_TEXT, DLD_ORA_SELECT_TO_CHAR };

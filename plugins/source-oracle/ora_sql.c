@@ -380,6 +380,72 @@ static int s_full_where(struct dld_ora_stmt *s, struct dld_ora_buf *b, const str
                          q->op);
 }
 
+/* ---- commit order ------------------------------------------------------------ */
+
+bool dld_ora_scn_parse(const char *text, uint64_t *out)
+{
+    if (text == NULL || !*text || strlen(text) > 20)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return false;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+int dld_ora_commit_window(const char *low, const char *now, const char *again, char *high, size_t cap, bool *empty,
+                          struct dld_error *err)
+{
+    uint64_t l = 0, n, h;
+    *empty = false;
+    if (low != NULL && !dld_ora_scn_parse(low, &l))
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "the watermark '%s' is not an SCN (a commit item's watermark is a system change "
+                             "number; after changing an item's operator, `deltaload reset --clear` loads the table "
+                             "anew, or `--to` the SCN to start from)",
+                             low);
+    if (!dld_ora_scn_parse(now, &n))
+        return dld_error_set(err, DLD_ERR_FATAL, "V$DATABASE returned CURRENT_SCN '%s', not a number", now);
+    if (low != NULL && l > n)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "the watermark %s is above the database's current SCN %s: a watermark of another kind "
+                             "or another database? (`deltaload reset --clear` loads the table anew)",
+                             low, now);
+    h = n;
+    if (again != NULL) {
+        uint64_t a;
+        if (!dld_ora_scn_parse(again, &a))
+            return dld_error_set(err, DLD_ERR_CONFIG, "the recorded high mark '%s' is not an SCN", again);
+        if (a < h)
+            h = a; /* the same window again: the rows read now are a superset, and its mark is kept */
+    }
+    if (low != NULL && h <= l)
+        *empty = true; /* nothing committed since the watermark */
+    if (snprintf(high, cap, "%llu", (unsigned long long)h) >= (int)cap)
+        return dld_error_set(err, DLD_ERR_FATAL, "high mark buffer too small");
+    return DLD_OK;
+}
+
+int dld_ora_sql_dependencies(const char *owner, const char *table, struct dld_ora_stmt *out, struct dld_error *err)
+{
+    struct dld_ora_buf b;
+    int rc = DLD_OK;
+    memset(out, 0, sizeof(*out));
+    dld_ora_buf_init(&b);
+    dld_ora_buf_add(&b, "SELECT DEPENDENCIES FROM ALL_TABLES WHERE OWNER = NVL(");
+    rc = s_bind(out, &b, DLD_ORA_WM_TEXT, owner ? owner : "", "owner");
+    dld_ora_buf_add(&b, ", SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) AND TABLE_NAME = ");
+    if (rc == DLD_OK)
+        rc = s_bind(out, &b, DLD_ORA_WM_TEXT, table, "table");
+    return s_finish(out, &b, rc, err);
+}
+
 int dld_ora_sql_extract(const struct dld_ora_query_spec *q, struct dld_ora_stmt *out, struct dld_error *err)
 {
     struct dld_ora_buf b;
@@ -387,6 +453,21 @@ int dld_ora_sql_extract(const struct dld_ora_query_spec *q, struct dld_ora_stmt 
     memset(out, 0, sizeof(*out));
     dld_ora_buf_init(&b);
     dld_ora_buf_printf(&b, "SELECT %s", q->select_list);
+    if (q->commit) {
+        /* no AS OF: ORA_ROWSCN is not supported in flashback queries; the
+         * read-only transaction is the snapshot. No upper bound: ORA_ROWSCN
+         * may read above the exact commit SCN, and a bound could drop such a
+         * row for good. */
+        if (q->scn != NULL || q->filter_sql != NULL || q->mode != DLD_MODE_DELTA)
+            return s_finish(out, &b, dld_error_set(err, DLD_ERR_FATAL, "a commit-order window takes no SCN, "
+                                                                       "filter column or mode but delta"), err);
+        dld_ora_buf_printf(&b, " FROM %s", q->table_sql);
+        if (q->low != NULL) {
+            dld_ora_buf_add(&b, q->low_inclusive ? " WHERE ORA_ROWSCN >= " : " WHERE ORA_ROWSCN > ");
+            rc = s_bind(out, &b, DLD_ORA_WM_NUMBER, q->low, "low");
+        }
+        return s_finish(out, &b, rc, err);
+    }
     s_from(out, &b, q, &rc);
     if (rc == DLD_OK && q->mode == DLD_MODE_FULL) {
         rc = s_full_where(out, &b, q, err);

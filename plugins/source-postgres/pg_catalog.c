@@ -17,7 +17,7 @@
 #include "pg_internal.h"
 
 static const char *const s_rel_sql =
-    "SELECT c.oid::text, n.nspname, c.relname, (c.relname = $2 AND n.nspname = $1) AS exact"
+    "SELECT c.oid::text, n.nspname, c.relname, (c.relname = $2 AND n.nspname = $1) AS exact, c.relkind"
     " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND lower(c.relname) = lower($2)"
     " AND CASE WHEN $1 = '' THEN pg_catalog.pg_table_is_visible(c.oid) ELSE lower(n.nspname) = lower($1) END"
@@ -25,20 +25,40 @@ static const char *const s_rel_sql =
 
 static const char *const s_cols_sql =
     "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,"
-    " b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, b.typtype, b.typcategory"
+    " b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, b.typtype, b.typcategory,"
+    " CASE WHEN a.attidentity <> '' THEN 'identity' ELSE pg_catalog.pg_get_expr(d.adbin, d.adrelid) END"
     " FROM pg_catalog.pg_attribute a"
     " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+    " LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
     " JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END"
     " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+uint32_t dld_pg_fill_kind(const char *expr)
+{
+    if (expr == NULL)
+        return DLD_PG_FILL_OTHER;
+    if (!strcmp(expr, "identity") || strstr(expr, "nextval("))
+        return DLD_PG_FILL_SEQUENCE;
+    /* how pg_get_expr prints the clock functions and SQL-standard keywords */
+    static const char *const clocks[] = {"now()", "clock_timestamp()", "statement_timestamp()",
+                                         "transaction_timestamp()", "timeofday()", "CURRENT_TIMESTAMP",
+                                         "LOCALTIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "LOCALTIME"};
+    for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++)
+        if (strstr(expr, clocks[i]))
+            return DLD_PG_FILL_CLOCK;
+    return DLD_PG_FILL_OTHER;
+}
 
 void dld_pg_table_clean_up(struct dld_pg_table *t)
 {
     for (size_t i = 0; i < t->ncols; i++) {
         free(t->cols[i].name);
         free(t->cols[i].type_name);
+        free(t->cols[i].fill_expr);
     }
     free(t->cols);
     free(t->qualified);
+    free(t->commit_where);
     memset(t, 0, sizeof *t);
     t->filter_index = -1;
 }
@@ -64,6 +84,7 @@ static int s_find_relation(struct dld_pg_instance *pg, const struct dld_table *t
                              n ? "matches several tables that differ only in case" : "not found");
     }
     snprintf(oid, oidcap, "%s", PQgetvalue(res, 0, 0));
+    out->relkind = PQgetvalue(res, 0, 4)[0];
     char *ns = PQescapeIdentifier(pg->conn, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
     char *rel = PQescapeIdentifier(pg->conn, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
     PQclear(res);
@@ -158,6 +179,10 @@ int dld_pg_table_describe(struct dld_pg_instance *pg, const struct dld_table *t,
             goto fail;
         }
         c->not_null = PQgetvalue(res, i, 2)[0] == 't';
+        if (!PQgetisnull(res, i, 7)) {
+            c->fill_expr = strdup(PQgetvalue(res, i, 7));
+            c->fill = dld_pg_fill_kind(c->fill_expr);
+        }
         c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 3), NULL, 10);
         c->typmod = (int32_t)strtol(PQgetvalue(res, i, 4), NULL, 10);
         char typtype = PQgetvalue(res, i, 5)[0];

@@ -142,7 +142,39 @@ int dld_pg_error(struct dld_error *err, PGconn *conn, const PGresult *res, const
             snprintf(err->message + used, sizeof err->message - used, "; %s", d);
     }
     dld_error_upstream(err, 0, sqlstate ? sqlstate : (lost ? "08006" : NULL), NULL);
+    dld_redact_error(err, NULL); /* a library's message: password-like text removed (sdk.h) */
     return code;
+}
+
+/* The connection's secrets for dld_redact: the conninfo and password
+ * values and the passwords found in the conninfo. */
+static char **s_secrets(const struct dld_pg_instance *pg)
+{
+    char **list = NULL;
+    for (size_t i = 0; pg->keys && pg->keys[i]; i++) {
+        if (strcmp(pg->keys[i], "dbname") && strcmp(pg->keys[i], "password"))
+            continue;
+        char **found = dld_redact_conninfo_secrets(pg->values[i]);
+        size_t n = 0, m = 0;
+        while (list && list[n])
+            n++;
+        while (found && found[m])
+            m++;
+        char **all = realloc(list, (n + m + 2) * sizeof(char *));
+        if (all == NULL) {
+            dld_redact_list_free(found);
+            break;
+        }
+        list = all;
+        char *whole = strdup(pg->values[i]);
+        if (whole)
+            list[n++] = whole;
+        for (size_t k = 0; k < m; k++)
+            list[n++] = found[k];
+        list[n] = NULL;
+        free(found);
+    }
+    return list;
 }
 
 int dld_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what,
@@ -198,6 +230,11 @@ int dld_pg_connect(struct dld_pg_instance *pg, struct dld_error *err)
             code = DLD_ERR_CONFIG;
         dld_error_set(err, code, "postgres: cannot connect: %s", line);
         dld_error_upstream(err, 0, code == DLD_ERR_AUTH ? "28000" : "08001", NULL);
+        /* libpq quotes the conninfo in its parse errors (a URI whole, a
+         * word of an unquoted password): nothing of them may leave here */
+        char **secrets = s_secrets(pg);
+        dld_redact_error(err, (const char *const *)secrets);
+        dld_redact_list_free(secrets);
         PQfinish(pg->conn);
         pg->conn = NULL;
         return code;

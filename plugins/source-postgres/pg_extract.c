@@ -5,6 +5,11 @@
  * transaction sees the snapshot taken by its first statement, so the plan
  * (high mark) and the rows agree whatever commits in between.
  *
+ * A commit-order window (`"filteroperator": "commit"`, docs/postgres.md)
+ * has no filter column: the first statement also reads the snapshot's
+ * xmin (the horizon, the window's high mark) and xmax, and the window is
+ * the rows whose xmin widens to an xid8 in [watermark, horizon) (pg_xid.c).
+ *
  * Memory: one CopyData message (one row) from libpq at a time, decoded
  * straight into the batch builder; a batch is handed over when it reaches
  * batch_rows or batch_bytes, whichever comes first. The window's size does
@@ -23,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg_internal.h"
+#include "pg_xid.h"
 
 #define DLD_PG_DEFAULT_BATCH_ROWS 65536
 
@@ -149,17 +156,164 @@ static int s_capture_high(struct dld_pg_cursor *cur, const struct dld_extract_re
     return rc;
 }
 
-static int s_snapshot(struct dld_pg_cursor *cur, char **out, struct dld_error *err)
+/* What the read snapshot says, from the transaction's first statement
+ * (which fixes the snapshot every later statement reads). */
+struct s_snap {
+    char text[160];           /* pg_current_snapshot(): xmin:xmax:xip */
+    uint64_t xmin, xmax;      /* as xid8: the horizon and the next xid */
+    bool in_recovery;
+};
+
+static int s_snapshot(struct dld_pg_cursor *cur, struct s_snap *snap, char **out, struct dld_error *err)
 {
-    PGresult *res = PQexec(cur->pg->conn, "SELECT pg_catalog.pg_current_snapshot()::text");
+    PGresult *res = PQexec(cur->pg->conn, "SELECT s::text, pg_catalog.pg_snapshot_xmin(s)::text,"
+                                          " pg_catalog.pg_snapshot_xmax(s)::text, pg_catalog.pg_is_in_recovery()"
+                                          " FROM pg_catalog.pg_current_snapshot() s");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         int rc = dld_pg_error(err, cur->pg->conn, res, "reading the snapshot");
         PQclear(res);
         return rc;
     }
-    *out = dld_host_sprintf(cur->pg->host, "REPEATABLE READ READ ONLY snapshot %s", PQgetvalue(res, 0, 0));
+    snprintf(snap->text, sizeof snap->text, "%s", PQgetvalue(res, 0, 0));
+    bool ok = dld_pg_xid8_parse(PQgetvalue(res, 0, 1), &snap->xmin) &&
+              dld_pg_xid8_parse(PQgetvalue(res, 0, 2), &snap->xmax);
+    snap->in_recovery = PQgetvalue(res, 0, 3)[0] == 't';
     PQclear(res);
+    if (!ok)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: the snapshot's xmin/xmax are not xid8 numbers");
+    *out = dld_host_sprintf(cur->pg->host, "REPEATABLE READ READ ONLY snapshot %s", snap->text);
     return DLD_OK;
+}
+
+static bool s_is_commit(const struct dld_table *t)
+{
+    return t->filter_operator && !strcmp(t->filter_operator, "commit");
+}
+
+/* Refusals of a commit-order window that need no server (docs/postgres.md,
+ * "Commit order"). */
+static int s_commit_check(struct dld_pg_cursor *cur, const struct dld_extract_request *req, struct dld_error *err)
+{
+    const struct dld_table *t = req->table;
+    if (req->mode != DLD_MODE_DELTA)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "postgres: table %s: filteroperator commit loads delta windows only (a backfill needs a "
+                             "filter column; `deltaload reset --table %s --to XID8` reloads from a horizon)",
+                             t->target_table_name, t->target_table_name);
+    if (t->filter_column && *t->filter_column)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: table %s: filteroperator commit takes no filtercolumn",
+                             t->target_table_name);
+    int version = PQserverVersion(cur->pg->conn);
+    if (version < 130000)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "postgres: table %s: filteroperator commit needs PostgreSQL 13 or later (xid8 snapshots); "
+                             "the server is %d.%d",
+                             t->target_table_name, version / 10000, version % 10000);
+    return DLD_OK;
+}
+
+/* A commit-order window: [low, horizon) over the xid8 of each row's xmin,
+ * the horizon being the snapshot's xmin (every transaction below it has
+ * ended; one still running is at or above it and a later window takes its
+ * rows). Fills the table's condition, *high and the plan's note. */
+static int s_commit_window(struct dld_pg_cursor *cur, const struct dld_extract_request *req, const struct s_snap *snap,
+                           char **high, struct dld_pg_buf *note, struct dld_error *err)
+{
+    const struct dld_table *t = req->table;
+    struct dld_pg_table *pt = &cur->table;
+    if (snap->in_recovery)
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "postgres: table %s: filteroperator commit is refused on a standby (pg_is_in_recovery()): "
+                             "read the primary (docs/postgres.md, \"Commit order\")",
+                             t->target_table_name);
+    if (pt->relkind != 'r' && pt->relkind != 'p' && pt->relkind != 'm')
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "postgres: table %s: filteroperator commit reads each row's xmin, which %s %s has not: "
+                             "point the item at the table itself",
+                             t->target_table_name, pt->relkind == 'v' ? "the view" : "the foreign table", pt->qualified);
+    uint64_t low = 0, high_v = snap->xmin;
+    bool has_low = req->low != NULL;
+    if (has_low && !dld_pg_xid8_parse(req->low, &low))
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "postgres: table %s: the watermark '%s' is not an xid8 horizon (a commit item's watermark "
+                             "is a transaction id; after changing an item's operator, `deltaload reset --table %s "
+                             "--clear` loads the table anew, or `--to` the horizon to start from)",
+                             t->target_table_name, req->low, t->target_table_name);
+    if (has_low && low > snap->xmax)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "postgres: table %s: the watermark %s is above every transaction id the server has "
+                             "handed out (next: %llu): a watermark of another kind or another cluster? "
+                             "(`deltaload reset --table %s --clear` loads the table anew)",
+                             t->target_table_name, req->low, (unsigned long long)snap->xmax, t->target_table_name);
+    if (req->high) {
+        /* the same window again (an interrupted load): its horizon, which
+         * this later snapshot's horizon can only have passed */
+        uint64_t again;
+        if (!dld_pg_xid8_parse(req->high, &again))
+            return dld_error_set(err, DLD_ERR_CONFIG, "postgres: table %s: the recorded horizon '%s' is not an xid8",
+                                 t->target_table_name, req->high);
+        if (again <= snap->xmin)
+            high_v = again;
+        else
+            dld_log(cur->pg->host, DLD_LOG_WARN, DLD_PG_NAME,
+                    "table %s: the recorded horizon %s is above this snapshot's (%llu): the window ends at %llu",
+                    t->target_table_name, req->high, (unsigned long long)snap->xmin, (unsigned long long)snap->xmin);
+    }
+    char hbuf[32];
+    snprintf(hbuf, sizeof hbuf, "%llu", (unsigned long long)high_v);
+    static const char guarantee[] =
+        "\n-- guarantee: commit order: every row version committed below the horizon, once; a transaction still "
+        "open is loaded by a later window; deletes are not captured; a row unchanged for 2^32 transactions comes "
+        "again (docs/postgres.md)";
+    struct dld_pg_xid_ranges r;
+    dld_pg_xid_window(has_low, low, high_v, snap->xmax, &r);
+    if (r.empty || (has_low && low >= high_v)) {
+        cur->nothing = true; /* no transaction ended since the last window */
+        dld_pg_buf_appendf(note, "\n-- commit order: no transaction ended since horizon %s (horizon now %s)", req->low,
+                           hbuf);
+        dld_pg_buf_append(note, guarantee);
+        return DLD_OK;
+    }
+    char cond[256];
+    dld_pg_xid_ranges_sql(&r, cond, sizeof cond);
+    pt->commit_where = strdup(cond);
+    *high = strdup(hbuf);
+    if (!pt->commit_where || !*high)
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    char from[64];
+    snprintf(from, sizeof from, "%s", has_low ? req->low : "-inf");
+    dld_pg_buf_appendf(note,
+                       "\n-- commit order: rows whose inserting or updating transaction has xid8 in [%s, %s); "
+                       "horizon %s = pg_snapshot_xmin(pg_current_snapshot()), xmax %llu; xmin widened to xid8 "
+                       "with the snapshot's epoch",
+                       from, hbuf, hbuf, (unsigned long long)snap->xmax);
+    dld_pg_buf_append(note, guarantee);
+    dld_pg_buf_append(note, "\n-- cost: a scan of the whole table per window (xmin cannot be indexed)");
+    return DLD_OK;
+}
+
+/* For a delta over a filter column that a sequence or a clock fills: which
+ * guarantee applies (docs/semantics.md, "Consistency of the high mark"). */
+static void s_fill_note(const struct dld_pg_cursor *cur, const struct dld_extract_request *req, struct dld_pg_buf *note)
+{
+    const struct dld_pg_table *pt = &cur->table;
+    if (req->mode == DLD_MODE_FULL || pt->filter_index < 0)
+        return;
+    const struct dld_pg_column *c = &pt->cols[pt->filter_index];
+    if (c->fill == DLD_PG_FILL_SEQUENCE)
+        dld_pg_buf_appendf(note,
+                           "\n-- guarantee: filter order only: %s is filled by a sequence (%s), in the order rows "
+                           "are written, not committed: a transaction that commits after one holding a larger value "
+                           "leaves rows at or below the high mark, and no later window reads them. "
+                           "\"filteroperator\": \"commit\" follows commit order (docs/semantics.md)",
+                           c->name, c->fill_expr ? c->fill_expr : "nextval");
+    else if (c->fill == DLD_PG_FILL_CLOCK)
+        dld_pg_buf_appendf(note,
+                           "\n-- guarantee: filter order only: %s defaults to %s, a clock read before commit: rows of "
+                           "a transaction longer than the lag (%lld s) land at or below the high mark, and no later "
+                           "window reads them. \"filteroperator\": \"commit\" follows commit order "
+                           "(docs/semantics.md)",
+                           c->name, c->fill_expr ? c->fill_expr : "a clock", (long long)req->table->lag_seconds);
 }
 
 static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *req, struct dld_extract_info *info,
@@ -169,39 +323,44 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
     int rc = dld_pg_ensure_connected(pg, err);
     if (rc)
         return rc;
+    bool commit = s_is_commit(req->table);
+    if (commit && (rc = s_commit_check(cur, req, err)))
+        return rc;
     if ((rc = dld_pg_exec(pg->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
                           "starting the read transaction", err)))
         return rc;
     cur->in_txn = true;
     /* the first statement fixes the snapshot every later one reads */
-    if ((rc = s_snapshot(cur, &info->snapshot, err)))
+    struct s_snap snap;
+    if ((rc = s_snapshot(cur, &snap, &info->snapshot, err)))
         return rc;
     if ((rc = dld_pg_table_describe(pg, req->table, &cur->table, err)))
         return rc;
 
     struct dld_pg_buf note = {0};
     char *high = NULL;
-    bool captured = false;
-    if (req->mode != DLD_MODE_FULL) {
+    if (commit) {
+        rc = s_commit_window(cur, req, &snap, &high, &note, err);
+    } else if (req->mode != DLD_MODE_FULL) {
         if (req->high) {
             high = strdup(req->high);
             if (!high)
                 rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
         } else {
             rc = s_capture_high(cur, req, &high, &note, err);
-            captured = true;
             cur->nothing = rc == DLD_OK && high == NULL;
         }
+        if (!rc)
+            s_fill_note(cur, req, &note);
     }
     struct dld_pg_buf sql = {0};
     if (!rc && cur->nothing)
-        dld_pg_buf_append(&sql, "-- nothing to load: no row above the watermark");
+        dld_pg_buf_append(&sql, commit ? "-- nothing to load" : "-- nothing to load: no row above the watermark");
     else if (!rc)
         rc = dld_pg_copy_sql(&sql, pg->conn, &cur->table, req, high, err);
     if (!rc) {
-        if (captured)
-            dld_pg_buf_append(&sql, note.data ? note.data : "");
-        if (sql.oom)
+        dld_pg_buf_append(&sql, note.data ? note.data : "");
+        if (sql.oom || note.oom)
             rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
     }
     if (!rc) {
@@ -209,7 +368,7 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
         info->high = dld_host_strdup(pg->host, high);
         /* the statement sent is the text without the trailing note */
         cur->copy_sql = sql.data;
-        if (captured && note.data)
+        if (note.data)
             cur->copy_sql[sql.len - note.len] = '\0';
         sql.data = NULL;
     }
@@ -451,8 +610,24 @@ int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowAr
     if (!cur->reader_running && !cur->sync_ready)
         return DLD_DONE;
     pthread_mutex_lock(&cur->mu);
-    while (!cur->slot_full && !cur->reader_done)
-        pthread_cond_wait(&cur->cv, &cur->mu);
+    while (!cur->slot_full && !cur->reader_done) {
+        /* wake every 200 ms: SIGINT/SIGTERM cancels a COPY that hangs */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&cur->cv, &cur->mu, &until);
+        const struct dld_host *host = cur->pg->host;
+        if (!cur->slot_full && !cur->reader_done && host && host->cancelled && host->cancelled()) {
+            pthread_mutex_unlock(&cur->mu);
+            s_reader_stop(cur); /* PQcancel wakes a reader blocked on the socket */
+            rc = dld_error_set(err, DLD_ERR_RETRY, "postgres: extraction interrupted by a signal (COPY cancelled)");
+            goto fail;
+        }
+    }
     if (cur->slot_full) {
         *schema = cur->slot_schema;
         *batch = cur->slot_batch;

@@ -41,6 +41,14 @@ enum dld_pg_select {
     DLD_PG_SEL_JSON = 2,   /* to_json("col")::text (arrays) */
 };
 
+/* How a column is filled when a row is written (its default or identity):
+ * what `plan` says about a filter column's guarantee. */
+enum dld_pg_fill {
+    DLD_PG_FILL_OTHER = 0,
+    DLD_PG_FILL_SEQUENCE, /* nextval(...) or an identity column: call order, not commit order */
+    DLD_PG_FILL_CLOCK,    /* now(), clock_timestamp(), CURRENT_TIMESTAMP, ...: read before commit */
+};
+
 struct dld_pg_column {
     char *name;          /* as in the catalog, unquoted */
     char *type_name;     /* format_type(), for docs, warnings and errors */
@@ -49,6 +57,8 @@ struct dld_pg_column {
     bool not_null;
     uint32_t kind;       /* enum dld_pg_kind */
     uint32_t select;     /* enum dld_pg_select */
+    uint32_t fill;       /* enum dld_pg_fill */
+    char *fill_expr;     /* the default expression (or "identity"), for the plan's note; may be NULL */
     struct dld_column_spec spec;
 };
 
@@ -57,6 +67,10 @@ struct dld_pg_table {
     size_t ncols;
     char *qualified;     /* "schema"."table", quoted by libpq */
     int filter_index;    /* index of the filter column in cols, -1 if none */
+    char relkind;        /* pg_class.relkind: 'r' table, 'p' partitioned, 'm' matview, 'v' view, 'f' foreign */
+    /* a commit-order window: its condition on xmin (pg_xid.c), "" for the
+     * whole table; NULL for every other kind of window */
+    char *commit_where;
 };
 
 /* Tuning and type options read at open. */
@@ -101,6 +115,9 @@ int dld_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *p
 int dld_pg_table_describe(struct dld_pg_instance *pg, const struct dld_table *t, struct dld_pg_table *out,
                           struct dld_error *err);
 void dld_pg_table_clean_up(struct dld_pg_table *t);
+/* enum dld_pg_fill of a column default as pg_get_expr prints it ("identity"
+ * for an identity column); NULL is DLD_PG_FILL_OTHER */
+uint32_t dld_pg_fill_kind(const char *expr);
 
 /* ---- pg_types.c ----------------------------------------------------------- */
 /* Chooses kind, select and Arrow spec for a column from its base type.
@@ -123,7 +140,8 @@ int dld_pg_append_ident(struct dld_pg_buf *b, PGconn *conn, const char *what, co
 /* PQescapeLiteral into the buffer. */
 int dld_pg_append_literal(struct dld_pg_buf *b, PGconn *conn, const char *value, struct dld_error *err);
 
-/* The WHERE clause of a request (with a leading " WHERE ", or nothing).
+/* The WHERE clause of a request (with a leading " WHERE ", or nothing);
+ * for a commit-order window, pt->commit_where.
  * Values are escaped by libpq as literals of unknown type, which PostgreSQL
  * resolves to the filter column's own type. */
 int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt, const struct dld_extract_request *req,

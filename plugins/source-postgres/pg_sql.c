@@ -160,6 +160,13 @@ int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *
                  const char *high, struct dld_error *err)
 {
     const struct dld_table *t = req->table;
+    if (pt->commit_where) {
+        /* commit order: the window's xids, computed by pg_xid.c from the
+         * snapshot (numbers only, nothing from the item) */
+        if (pt->commit_where[0])
+            dld_pg_buf_appendf(b, " WHERE %s", pt->commit_where);
+        return DLD_OK;
+    }
     if (req->mode == DLD_MODE_FULL)
         return s_where_full(b, conn, pt, t, err);
     const char *col = s_filter_name(pt);

@@ -47,6 +47,7 @@ struct s_cursor {
     size_t ncols;
     uint32_t batch_rows;
     bool done;
+    bool sent;   /* a batch was handed over (an empty window still gets one, with the schema) */
     bool in_txn;
 };
 
@@ -210,6 +211,14 @@ static int s_extract_begin(void *inst, const struct dld_extract_request *req, st
     struct dld_extract_info got = {.struct_size = sizeof(got)}, *info = &got;
     const struct dld_table *t = req->table;
     int rc;
+    if (t->filter_operator && !strcmp(t->filter_operator, "commit"))
+        return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                             "sqlite: table %s: filteroperator \"commit\" is not available: SQLite keeps no commit "
+                             "clock with a row (no transaction id, no commit number). It runs one write transaction "
+                             "at a time, so a column the writing transaction itself fills (INTEGER PRIMARY KEY "
+                             "AUTOINCREMENT, a counter a trigger bumps) is already in commit order: use it with "
+                             "\"filteroperator\": \"gte\" (docs/plugins/source-sqlite.md)",
+                             t->target_table_name ? t->target_table_name : t->source_table);
     if ((rc = dld_ident_check("sourceTable", t->source_table, err)) ||
         (t->filter_column && (rc = dld_ident_check("filtercolumn", t->filter_column, err))))
         return rc;
@@ -342,10 +351,13 @@ static int s_extract_next(void *cursor, struct ArrowSchema *schema, struct Arrow
         if (dld_batch_end_row(c->builder) != DLD_OK)
             return dld_error_set(err, DLD_ERR_FATAL, "batch builder out of step");
     }
-    if (dld_batch_rows(c->builder) == 0)
+    /* source.h: an empty window yields exactly one empty batch, so the
+     * target still learns the columns */
+    if (dld_batch_rows(c->builder) == 0 && c->sent)
         return DLD_DONE;
     if (dld_batch_finish(c->builder, schema, batch) != DLD_OK)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    c->sent = true;
     return DLD_OK;
 }
 

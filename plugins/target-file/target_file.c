@@ -345,6 +345,59 @@ out:
     return rc;
 }
 
+/* Replaces dir/name: a temporary file renamed over it (table_format
+ * iceberg's version-hint.text). */
+static int s_put(void *ctx, const char *dir, const char *name, const void *data, size_t len, struct dld_error *err)
+{
+    struct s_target *t = ctx;
+    char rnd[17];
+    int rc = dld_lake_new_uid(rnd, err);
+    if (rc)
+        return rc;
+    char *final = s_join3(t->root, dir, name), *parent = final ? s_parent(final) : NULL, *tmp = NULL;
+    if (final == NULL || parent == NULL || asprintf(&tmp, "%s.%s.tmp", final, rnd) < 0) {
+        tmp = NULL;
+        rc = s_oom(err);
+        goto out;
+    }
+    if ((rc = s_mkdirs(t, parent, err)))
+        goto out;
+    FILE *fp = fopen(tmp, "wbe");
+    if (fp == NULL) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fwrite(data, 1, len, fp) != len || fflush(fp) != 0 || (t->fsync && fsync(fileno(fp)) != 0))
+        rc = dld_error_set(err, DLD_ERR_FATAL, "writing %s: %s", tmp, strerror(errno));
+    if (fclose(fp) != 0 && rc == DLD_OK)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "closing %s: %s", tmp, strerror(errno));
+    if (rc == DLD_OK && rename(tmp, final) != 0)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "renaming %s to %s: %s", tmp, final, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    else
+        rc = s_fsync_path(t, parent, err);
+out:
+    free(tmp);
+    free(parent);
+    free(final);
+    return rc;
+}
+
+/* file:// URI of the table directory (absolute: Iceberg metadata holds
+ * absolute locations) */
+static char *s_location(void *ctx, const char *dir)
+{
+    struct s_target *t = ctx;
+    char *abs = realpath(t->root, NULL), *s = NULL;
+    if (abs == NULL)
+        return NULL;
+    if (asprintf(&s, "file://%s/%s", strcmp(abs, "/") ? abs : "", dir) < 0)
+        s = NULL;
+    free(abs);
+    return s;
+}
+
 static int s_get(void *ctx, const char *dir, const char *name, char **data, size_t *len, struct dld_error *err)
 {
     struct s_target *t = ctx;
@@ -575,6 +628,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         .list = s_list,
         .remove = s_remove,
         .now_ms = host->now_ms,
+        .put = s_put,
+        .location = s_location,
     };
     *inst = t;
     return DLD_OK;

@@ -196,6 +196,18 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         rc = dld_error_set(err, DLD_ERR_CONFIG, "concurrency %d is outside 1 .. 64", s3->concurrency);
         goto done;
     }
+    if (s3->max_attempts < 1 || s3->max_attempts > 100) {
+        rc = dld_error_set(err, DLD_ERR_CONFIG, "max_attempts %d is outside 1 .. 100", s3->max_attempts);
+        goto done;
+    }
+    if (dld_opt_int(options, "request_timeout_ms", 300000) < 1 || dld_opt_int(options, "connect_timeout_ms", 5000) < 1) {
+        rc = dld_error_set(err, DLD_ERR_CONFIG, "request_timeout_ms and connect_timeout_ms must be at least 1");
+        goto done;
+    }
+    if (s3->retry_base_delay_ms < 0) {
+        rc = dld_error_set(err, DLD_ERR_CONFIG, "retry_base_delay_ms must not be negative");
+        goto done;
+    }
     if (inst->max_file_size < 1) {
         rc = dld_error_set(err, DLD_ERR_CONFIG, "max_file_size must be positive");
         goto done;
@@ -208,6 +220,10 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         rc = dld_error_set(err, DLD_ERR_CONFIG, "sse_kms_key_id needs sse=aws:kms");
         goto done;
     }
+    /* checked here, once: curl would resolve "../" in the request path and
+     * send the request to another bucket */
+    if ((rc = dld_path_check("prefix", dld_opt_get(options, "prefix"), err)))
+        goto done;
     s3->bucket = strdup(bucket);
     s3->prefix = s_trim_slashes(dld_opt_get(options, "prefix"));
     s3->sse = sse && strcmp(sse, "none") ? strdup(sse) : NULL;
@@ -398,6 +414,33 @@ static int s_put_if_absent(void *ctx, const char *dir, const char *name, const v
     int rc = s3_put_object_if_absent(&inst->s3, key, data, len, type, err);
     free(key);
     return rc;
+}
+
+static int s_put(void *ctx, const char *dir, const char *name, const void *data, size_t len, struct dld_error *err)
+{
+    struct s3_inst *inst = ctx;
+    char *key = s_key(inst, dir, name);
+    if (!key)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int rc = s3_put_object(&inst->s3, key, data, len, "text/plain", NULL, err);
+    free(key);
+    return rc;
+}
+
+/* s3://bucket/<prefix>/<dir> (table_format iceberg) */
+static char *s_location(void *ctx, const char *dir)
+{
+    struct s3_inst *inst = ctx;
+    char *key = s_key(inst, dir, NULL), *s = NULL;
+    if (!key)
+        return NULL;
+    size_t n = strlen(key);
+    while (n && key[n - 1] == '/')
+        key[--n] = '\0';
+    if (asprintf(&s, "s3://%s/%s", inst->s3.bucket, key) < 0)
+        s = NULL;
+    free(key);
+    return s;
 }
 
 static int s_get(void *ctx, const char *dir, const char *name, char **data, size_t *len, struct dld_error *err)
@@ -607,6 +650,8 @@ static void s_storage_init(struct s3_inst *inst)
         .list = s_list,
         .remove = s_remove,
         .now_ms = inst->s3.host ? inst->s3.host->now_ms : NULL,
+        .put = s_put,
+        .location = s_location,
     };
 }
 

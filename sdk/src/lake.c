@@ -11,16 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <deltaload/iceberg.h>
 #include <deltaload/lake.h>
 #include <deltaload/sdk.h>
 
 #define S_MAX_FILES 9999
 #define S_DEFAULT_MAX_FILE_SIZE 268435456
+#define S_FIRST_SLICE_ROWS 8 /* rows written into a new file before its row size is known */
 
 /* A path part must stay a single directory name inside the root. */
 static int s_check_part(const char *what, const char *part, bool allow_slash, struct dld_error *err)
@@ -716,6 +719,13 @@ struct dld_lake_load {
     struct dld_sink sink;          /* the writer borrows it: it must not move */
     struct dld_format_writer *writer;
     bool finished;
+    /* table_format iceberg (iceberg.h) */
+    bool iceberg;
+    char **wopts;                  /* the writer's options: timestamp_unit=us */
+    char *ice_schema;              /* the Iceberg schema of the files, from the first file on */
+    int32_t *ice_ids;              /* field id of each column */
+    struct ArrowSchema ice_arrow;  /* l->schema with PARQUET:field_id, what the writer gets */
+    char **ice_meta;               /* l->meta + iceberg.schema */
 };
 
 static const char *s_content_type(const char *format)
@@ -725,6 +735,127 @@ static const char *s_content_type(const char *format)
     if (strcmp(format, "csv") == 0)
         return "text/csv";
     return "application/octet-stream";
+}
+
+/* ---- table_format iceberg: the hooks (iceberg.h does the work) ---------------------------- */
+
+static char **s_kv_copy_set(const char *const *kv, const char *key, const char *value)
+{
+    size_t n = 0;
+    while (kv && kv[n] && kv[n + 1])
+        n += 2;
+    char **out = calloc(n + 3, sizeof(char *));
+    if (out == NULL)
+        return NULL;
+    size_t k = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i += 2) {
+        if (strcmp(kv[i], key) == 0)
+            continue;
+        ok = (out[k] = strdup(kv[i])) && (out[k + 1] = strdup(kv[i + 1]));
+        k += 2;
+    }
+    ok = ok && (out[k] = strdup(key)) && (out[k + 1] = strdup(value));
+    if (!ok) {
+        dld_lake_metadata_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int s_ice_begin(struct dld_lake_load *l, struct dld_error *err)
+{
+    if (l->uid == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "table_format iceberg needs load uids (a host of ABI 1.1 or later)");
+    if (!DLD_HAS(&l->st, struct dld_lake_storage, location) || l->st.location == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "table_format iceberg: this target does not support it");
+    const char *tu = dld_opt_get(l->options, "timestamp_unit");
+    if (tu && *tu && strcasecmp(tu, "native") != 0 && strcasecmp(tu, "us") != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "table_format iceberg writes timestamps in microseconds: timestamp_unit '%s' is refused", tu);
+    l->iceberg = true;
+    if ((l->wopts = s_kv_copy_set(l->options, "timestamp_unit", "us")) == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    return DLD_OK;
+}
+
+/* The Iceberg schema for the load's columns, field ids taken from the
+ * table's current schema by name. */
+static int s_ice_schema(struct dld_lake_load *l, char **schema, int32_t **ids, struct dld_error *err)
+{
+    int64_t version = 0;
+    char *meta = NULL;
+    int rc = dld_iceberg_current(&l->st, l->dir, &version, &meta, err);
+    if (rc)
+        return rc;
+    char *cur = dld_iceberg_current_schema(meta);
+    free(meta);
+    if (version > 0 && cur == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s/metadata/v%" PRId64 ".metadata.json has no current schema",
+                             l->dir, version);
+    rc = dld_iceberg_schema_from_arrow(&l->schema, cur, schema, ids, err);
+    free(cur);
+    if (rc)
+        dld_error_prefix(err, "load %" PRId64, l->load->load_id);
+    return rc;
+}
+
+/* At the first file: the schema with field ids the writer gets. */
+static int s_ice_first_file(struct dld_lake_load *l, struct dld_error *err)
+{
+    int rc;
+    if ((rc = s_ice_schema(l, &l->ice_schema, &l->ice_ids, err)) ||
+        (rc = dld_iceberg_arrow_with_ids(&l->schema, l->ice_ids, &l->ice_arrow, err)))
+        return rc;
+    l->ice_meta = s_kv_copy_set((const char *const *)l->meta, "iceberg.schema", l->ice_schema);
+    return l->ice_meta ? DLD_OK : dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+}
+
+/* Before the slot is claimed: the table's schema must still be the one the
+ * files were written with (a failure here discards the load; after the
+ * claim it would hold the table). */
+static int s_ice_precheck(struct dld_lake_load *l, struct dld_error *err)
+{
+    if (l->ice_schema == NULL)
+        return DLD_OK; /* no rows: the snapshot keeps the table's schema */
+    char *again = NULL;
+    int32_t *ids = NULL;
+    int rc = s_ice_schema(l, &again, &ids, err);
+    if (rc == DLD_OK && memcmp(ids, l->ice_ids, (size_t)l->schema.n_children * sizeof(*ids)) != 0)
+        rc = dld_error_set(err, DLD_ERR_CONFLICT,
+                           "load %" PRId64 ": the Iceberg table's schema changed while the load was written",
+                           l->load->load_id);
+    free(again);
+    free(ids);
+    return rc;
+}
+
+static int s_ice_commit(struct dld_lake_load *l, struct dld_error *err)
+{
+    const struct dld_table *t = l->load->table;
+    char *source = NULL;
+    const char *schema = t->source_schema ? t->source_schema : "";
+    if (asprintf(&source, "%s%s%s", schema, *schema ? "." : "", t->source_table ? t->source_table : "") < 0)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    struct dld_iceberg_load ld = {
+        .load_id = l->load->load_id,
+        .load_uid = l->uid,
+        .mode = s_mode_name(l->load->mode),
+        .window_column = t->filter_column,
+        .low = l->load->low,
+        .high = l->load->high,
+        .low_inclusive = l->load->low_inclusive,
+        .table_name = t->target_table_name,
+        .source_table = source,
+        .schema_json = l->ice_schema,
+        .files = l->files,
+        .nfiles = l->nfiles,
+        .overwrite = l->load->mode == DLD_MODE_FULL,
+        .now_ms = s_now_ms(&l->st),
+    };
+    int rc = dld_iceberg_commit(&l->st, l->dir, &ld, err);
+    free(source);
+    return rc;
 }
 
 int dld_lake_load_begin(const struct dld_lake_storage *storage, const char *const *options,
@@ -762,6 +893,15 @@ int dld_lake_load_begin(const struct dld_lake_storage *storage, const char *cons
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     }
     l->uid = s_load_uid(l->load);
+    int ice = 0;
+    if ((rc = dld_iceberg_option(options, &ice, err))) {
+        dld_lake_load_free(l);
+        return rc;
+    }
+    if (ice && (rc = s_ice_begin(l, err))) {
+        dld_lake_load_free(l);
+        return rc;
+    }
     *out = l;
     return DLD_OK;
 }
@@ -829,10 +969,18 @@ static int s_file_open(struct dld_lake_load *l, struct dld_error *err)
     if (l->cur_name == NULL)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     memset(&l->sink, 0, sizeof(l->sink));
-    int rc = l->st.file_open(l->st.ctx, l->dir, l->cur_name, l->content_type, &l->file, &l->sink, err);
+    int rc = DLD_OK;
+    if (l->iceberg && l->ice_schema == NULL && (rc = s_ice_first_file(l, err))) {
+        free(l->cur_name);
+        l->cur_name = NULL;
+        return rc;
+    }
+    rc = l->st.file_open(l->st.ctx, l->dir, l->cur_name, l->content_type, &l->file, &l->sink, err);
     if (rc == DLD_OK) {
-        l->writer = dld_format_writer_new(l->format, l->options, &l->schema, &l->sink,
-                                          (const char *const *)l->meta, err);
+        l->writer = l->iceberg ? dld_format_writer_new(l->format, (const char *const *)l->wopts, &l->ice_arrow,
+                                                       &l->sink, (const char *const *)l->ice_meta, err)
+                               : dld_format_writer_new(l->format, l->options, &l->schema, &l->sink,
+                                                       (const char *const *)l->meta, err);
         if (l->writer == NULL) {
             rc = err && err->code ? err->code : DLD_ERR_FATAL;
             l->st.file_abandon(l->st.ctx, l->file);
@@ -891,12 +1039,36 @@ int dld_lake_load_write(struct dld_lake_load *l, const struct ArrowSchema *schem
     } else if ((rc = s_schema_check(l, schema, err))) {
         return rc;
     }
-    if (l->writer == NULL && (rc = s_file_open(l, err)))
-        return rc;
-    if ((rc = dld_format_writer_write(l->writer, batch, err)))
-        return rc;
-    if (dld_format_writer_size(l->writer) >= (uint64_t)l->max_file_size)
-        return s_file_close(l, err); /* the next batch starts a new file */
+    /* max_file_size holds inside a batch too: the batch is written in
+     * slices (a view with its own offset and length; the writers honour
+     * the struct array's offset), each sized by the bytes per row seen so
+     * far in the file, and the file rolls between slices. */
+    int64_t done = 0;
+    while (done < batch->length) {
+        if (l->writer == NULL && (rc = s_file_open(l, err)))
+            return rc;
+        int64_t left = batch->length - done, n = left;
+        uint64_t size = dld_format_writer_size(l->writer);
+        int64_t rows = dld_format_writer_rows(l->writer);
+        if (rows <= 0) {
+            n = left < S_FIRST_SLICE_ROWS ? left : S_FIRST_SLICE_ROWS; /* learn the row size first */
+        } else {
+            uint64_t per_row = size / (uint64_t)rows;
+            uint64_t room = size < (uint64_t)l->max_file_size ? (uint64_t)l->max_file_size - size : 0;
+            uint64_t fit = per_row ? room / per_row : (uint64_t)left;
+            n = fit < 1 ? 1 : fit < (uint64_t)left ? (int64_t)fit : left;
+        }
+        struct ArrowArray view = *batch; /* borrowed buffers and children: never released through the view */
+        view.offset = batch->offset + done;
+        view.length = n;
+        view.release = NULL;
+        view.private_data = NULL;
+        if ((rc = dld_format_writer_write(l->writer, n == batch->length ? batch : &view, err)))
+            return rc;
+        done += n;
+        if (dld_format_writer_size(l->writer) >= (uint64_t)l->max_file_size && (rc = s_file_close(l, err)))
+            return rc; /* the next slice or batch starts a new file */
+    }
     return DLD_OK;
 }
 
@@ -968,10 +1140,18 @@ int dld_lake_load_publish(struct dld_lake_load *l, struct dld_error *err)
 {
     if (!l->finished)
         return dld_error_set(err, DLD_ERR_FATAL, "load %" PRId64 ": publish before finish", l->load->load_id);
+    int rc = DLD_OK;
+    if (l->iceberg && (rc = s_ice_precheck(l, err)))
+        return rc;
     const char **names = calloc((size_t)l->nfiles + 1, sizeof(*names));
     char *mname = dld_lake_manifest_name(l->load->load_id, l->uid);
     char *json = dld_lake_manifest_json(l->load, l->format, l->files, l->nfiles, s_now_ms(&l->st));
-    int rc = DLD_OK;
+    if (json && l->iceberg) {
+        /* what a roll-forward needs to commit the snapshot (is_published) */
+        char *annotated = dld_iceberg_manifest_annotate(json, l->ice_schema);
+        free(json);
+        json = annotated;
+    }
     if (names == NULL || mname == NULL || json == NULL)
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     for (int i = 0; rc == DLD_OK && i < l->nfiles; i++)
@@ -998,6 +1178,11 @@ int dld_lake_load_publish(struct dld_lake_load *l, struct dld_error *err)
         else if (rc)
             s_pass_on(err, &e, rc);
     }
+    /* The slot says published: the snapshot follows. If this fails the
+     * load is published without its snapshot; the engine asks
+     * is_published, which commits it (so does a retried publish). */
+    if (rc == DLD_OK && l->iceberg)
+        rc = s_ice_commit(l, err);
     free(names);
     free(mname);
     free(json);
@@ -1018,6 +1203,12 @@ void dld_lake_load_free(struct dld_lake_load *l)
     free(l->files);
     free(l->cur_name);
     dld_lake_metadata_free(l->meta);
+    dld_lake_metadata_free(l->wopts);
+    dld_lake_metadata_free(l->ice_meta);
+    free(l->ice_schema);
+    free(l->ice_ids);
+    if (l->ice_arrow.release)
+        l->ice_arrow.release(&l->ice_arrow);
     dld_load_copy_free(l->load);
     free(l->dir);
     free(l);
@@ -1106,6 +1297,27 @@ out:
     return rc;
 }
 
+/* A published load of an Iceberg table whose snapshot is missing (publish
+ * died between the slot and the commit) gets it now: published means
+ * visible, in the table too. Until that succeeds the load is not reported
+ * published (and the engine leaves it for recovery). */
+static int s_ice_roll_forward(const struct dld_lake_storage *st, const char *dir, const char *mname, int *published,
+                              struct dld_error *err)
+{
+    struct dld_error e;
+    s_scratch(&e);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = st->get(st->ctx, dir, mname, &data, &len, &e);
+    if (rc)
+        return s_pass_on(err, &e, rc == DLD_ERR_NOT_FOUND ? DLD_ERR_RETRY : rc);
+    rc = dld_iceberg_commit_manifest(st, dir, data, len, s_now_ms(st), err);
+    free(data);
+    if (rc)
+        *published = 0;
+    return rc;
+}
+
 int dld_lake_is_published(const struct dld_lake_storage *storage, const struct dld_load *load, int *published,
                           struct dld_error *err)
 {
@@ -1126,6 +1338,8 @@ int dld_lake_is_published(const struct dld_lake_storage *storage, const struct d
     else if (rc == DLD_OK) {
         *published = info.published && info.load_id == load->load_id && s_same_uid(info.load_uid, uid);
         dld_lake_manifest_info_clean_up(&info);
+        if (*published && uid)
+            rc = s_ice_roll_forward(storage, dir, mname, published, err);
     }
     free(mname);
     free(dir);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <deltaload/schedule.h>
+#include <deltaload/sdk.h>
 
 struct s_out {
     char *buf;
@@ -162,6 +163,11 @@ size_t dld_schedule_describe(const struct dld_schedule *s, char *buf, size_t cap
         s_put(&o, ", counted from when the scheduler started");
         return o.len;
     }
+    if (s->kind == DLD_SCHEDULE_AT) {
+        const char *f = s->field[0]; /* yyyy-mm-ddThh:mm:ss */
+        s_put(&o, "Once, at %.10s %.8s (%s)", f, f + 11, s->tz);
+        return o.len;
+    }
     if (s->kind != DLD_SCHEDULE_CRON) {
         s_put(&o, "No schedule");
         return o.len;
@@ -176,4 +182,28 @@ size_t dld_schedule_describe(const struct dld_schedule *s, char *buf, size_t cap
         s_put(&o, ", in %s %s", strpbrk(s->field[5], ",-/") ? "years" : "year", s->field[5]);
     s_put(&o, " (%s)", s->tz);
     return o.len;
+}
+
+size_t dld_schedule_local_time(const struct dld_schedule *s, int64_t utc_ms, char *buf, size_t cap, int32_t *offset_s)
+{
+    int64_t t = utc_ms >= 0 ? utc_ms / 1000 : -((-utc_ms + 999) / 1000);
+    const char *abbr = NULL;
+    int32_t off = s->zone ? dld_tz_offset(s->zone, t, &abbr) : s->tz_offset_min * 60;
+    if (offset_s)
+        *offset_s = off;
+    int64_t local = t + off;
+    int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    int64_t sec = local - days * 86400, y;
+    unsigned mo, d;
+    dld_civil_from_days(days, &y, &mo, &d);
+    char zone[24];
+    if (abbr != NULL && abbr[0] != '\0' && abbr[0] != '+' && abbr[0] != '-')
+        snprintf(zone, sizeof(zone), "%s", abbr);
+    else if (off == 0)
+        snprintf(zone, sizeof(zone), "UTC");
+    else
+        snprintf(zone, sizeof(zone), "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 3600, abs(off) % 3600 / 60);
+    int n = snprintf(buf, cap, "%04lld-%02u-%02u %02lld:%02lld:%02lld %s", (long long)y, mo, d,
+                     (long long)(sec / 3600), (long long)(sec % 3600 / 60), (long long)(sec % 60), zone);
+    return n < 0 ? 0 : (size_t)n;
 }

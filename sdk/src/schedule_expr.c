@@ -1,5 +1,5 @@
-/* Parsing EventBridge schedule expressions (rate and cron) and fixed UTC
- * offsets. Evaluation is in schedule_next.c, descriptions in
+/* Parsing EventBridge schedule expressions (rate, cron and at) and time
+ * zones (fixed offsets here, IANA zones in schedule_tz.c). Evaluation is in schedule_next.c, descriptions in
  * schedule_describe.c. */
 #include <ctype.h>
 #include <errno.h>
@@ -272,6 +272,35 @@ static int s_parse_cron(struct dld_schedule *s, const char *body, struct dld_err
     return DLD_OK;
 }
 
+/* at(yyyy-mm-ddThh:mm:ss): a local wall-clock time, evaluated in the zone */
+static int s_parse_at(struct dld_schedule *s, const char *body, struct dld_error *err)
+{
+    int y, mo, d, h, mi, se, n = -1;
+    char t;
+    if (strlen(body) != 19 || sscanf(body, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi, &se, &n) != 7 ||
+        n != 19 || t != 'T' || body[4] != '-' || body[7] != '-' || body[13] != ':' || body[16] != ':')
+        return dld_error_set(err, DLD_ERR_CONFIG, "at(%s): expected at(yyyy-mm-ddThh:mm:ss), as in at(2030-01-31T18:30:00)",
+                             body);
+    for (int i = 0; i < 19; i++)
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && !isdigit((unsigned char)body[i]))
+            return dld_error_set(err, DLD_ERR_CONFIG,
+                                 "at(%s): expected at(yyyy-mm-ddThh:mm:ss), as in at(2030-01-31T18:30:00)", body);
+    static const int dim[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < DLD_SCHEDULE_YEAR_MIN || y > DLD_SCHEDULE_YEAR_MAX)
+        return dld_error_set(err, DLD_ERR_CONFIG, "at(%s): year %d is out of range %d-%d", body, y,
+                             DLD_SCHEDULE_YEAR_MIN, DLD_SCHEDULE_YEAR_MAX);
+    if (mo < 1 || mo > 12 || d < 1 || d > dim[mo - 1] || (mo == 2 && d == 29 && !leap))
+        return dld_error_set(err, DLD_ERR_CONFIG, "at(%s): %.10s is not a date", body, body);
+    if (h > 23 || mi > 59 || se > 59)
+        return dld_error_set(err, DLD_ERR_CONFIG, "at(%s): %.8s is not a time of day (00:00:00-23:59:59)", body,
+                             body + 11);
+    s->kind = DLD_SCHEDULE_AT;
+    s->at_local_s = dld_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+    snprintf(s->field[0], sizeof(s->field[0]), "%s", body);
+    return DLD_OK;
+}
+
 static int s_parse_rate(struct dld_schedule *s, const char *body, struct dld_error *err)
 {
     static const struct {
@@ -336,15 +365,18 @@ int dld_schedule_parse(struct dld_schedule *s, const char *expression, struct dl
     char body[512];
     bool rate = len > 5 && strncmp(expression, "rate(", 5) == 0;
     bool cron = len > 5 && strncmp(expression, "cron(", 5) == 0;
-    if ((!rate && !cron) || expression[len - 1] != ')')
+    bool at = len > 3 && strncmp(expression, "at(", 3) == 0;
+    if ((!rate && !cron && !at) || expression[len - 1] != ')')
         return dld_error_set(err, DLD_ERR_CONFIG,
-                             "schedule expression '%.*s': expected rate(N unit) or cron(min hour dom month dow year)",
+                             "schedule expression '%.*s': expected rate(N unit) or cron(min hour dom month dow year) "
+                             "or at(yyyy-mm-ddThh:mm:ss)",
                              (int)(len > 200 ? 200 : len), expression);
-    if (len - 6 >= sizeof(body))
+    size_t open = at ? 3 : 5;
+    if (len - open - 1 >= sizeof(body))
         return dld_error_set(err, DLD_ERR_CONFIG, "schedule expression is too long (%zu bytes)", len);
-    memcpy(body, expression + 5, len - 6);
-    body[len - 6] = '\0';
-    int ret = rate ? s_parse_rate(s, body, err) : s_parse_cron(s, body, err);
+    memcpy(body, expression + open, len - open - 1);
+    body[len - open - 1] = '\0';
+    int ret = at ? s_parse_at(s, body, err) : rate ? s_parse_rate(s, body, err) : s_parse_cron(s, body, err);
     if (ret != DLD_OK) {
         memset(s, 0, sizeof(*s));
         return ret;
@@ -358,6 +390,7 @@ int dld_schedule_set_timezone(struct dld_schedule *s, const char *tz, struct dld
     if (tz == NULL || tz[0] == '\0' || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0 || strcmp(tz, "GMT") == 0 ||
         strcmp(tz, "Etc/UTC") == 0) {
         s->tz_offset_min = 0;
+        s->zone = NULL;
         snprintf(s->tz, sizeof(s->tz), "UTC");
         return DLD_OK;
     }
@@ -381,13 +414,23 @@ int dld_schedule_set_timezone(struct dld_schedule *s, const char *tz, struct dld
         ok = ok && m < 60 && h * 60 + m <= 14 * 60;
     }
     if (!ok) {
-        if (strchr(tz, '/') != NULL)
-            return dld_error_set(err, DLD_ERR_CONFIG,
-                                 "timezone '%s': IANA zone names are not supported yet; use UTC or a fixed offset "
-                                 "such as +02:00 (no daylight saving)",
-                                 tz);
-        return dld_error_set(err, DLD_ERR_CONFIG, "timezone '%s': expected UTC or a fixed offset such as +02:00", tz);
+        /* not an offset: an IANA name, when it looks like one */
+        if (isalpha((unsigned char)tz[0]) && strlen(tz) < sizeof(s->tz)) {
+            const struct dld_tz *z = NULL;
+            int ret = dld_tz_load(tz, &z, err);
+            if (ret != DLD_OK)
+                return ret;
+            s->zone = z;
+            s->tz_offset_min = 0;
+            snprintf(s->tz, sizeof(s->tz), "%s", tz);
+            return DLD_OK;
+        }
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "timezone '%s': expected UTC or a fixed offset such as +02:00, or an IANA name such as "
+                             "Europe/Berlin",
+                             tz);
     }
+    s->zone = NULL;
     s->tz_offset_min = sign * (h * 60 + m);
     if (s->tz_offset_min == 0)
         snprintf(s->tz, sizeof(s->tz), "UTC");

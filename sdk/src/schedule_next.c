@@ -1,5 +1,7 @@
 /* Evaluating a parsed schedule: the next fire time after a given instant.
- * cron is evaluated on whole minutes of local time (UTC + fixed offset),
+ * cron is evaluated on whole minutes of local wall-clock time (the zone's
+ * daylight-saving rules applied when a local minute is turned into an
+ * instant),
  * skipping whole years, months, days and hours that cannot match, so even
  * an expression that never fires ends after a few thousand steps at 2199. */
 #include <stdbool.h>
@@ -84,12 +86,10 @@ static int s_next_rate(const struct dld_schedule *s, int64_t anchor_ms, int64_t 
     return DLD_OK;
 }
 
-static int s_next_cron(const struct dld_schedule *s, int64_t after_ms, int64_t *next_ms)
+/* The first local minute >= m (minutes since 1970-01-01T00:00 local) that
+ * matches the cron fields; DLD_DONE when none is left. */
+static int s_next_local_minute(const struct dld_schedule *s, int64_t m, int64_t *out)
 {
-    const int64_t off_ms = (int64_t)s->tz_offset_min * 60000;
-    /* minutes since the epoch in local time; the first candidate is the
-     * next whole minute strictly after after_ms */
-    int64_t m = s_floor_div(after_ms + off_ms, 60000) + 1;
     for (;;) {
         int64_t days = s_floor_div(m, 1440);
         int64_t mod = m - days * 1440;
@@ -127,9 +127,62 @@ static int s_next_cron(const struct dld_schedule *s, int64_t after_ms, int64_t *
             m = days * 1440 + hour * 60 + nm; /* nm == 60: the next hour */
             continue;
         }
-        *next_ms = m * 60000 - off_ms;
+        *out = m;
         return DLD_OK;
     }
+}
+
+/* local minus UTC at utc_s, in seconds */
+static int64_t s_offset_s(const struct dld_schedule *s, int64_t utc_s)
+{
+    return s->zone ? dld_tz_offset(s->zone, utc_s, NULL) : (int64_t)s->tz_offset_min * 60;
+}
+
+/* The instant a local time stands for, as EventBridge Scheduler reads it: a
+ * time skipped by a spring-forward change has none (false); a time repeated
+ * by a fall-back change is its first occurrence. */
+static bool s_local_to_utc(const struct dld_schedule *s, int64_t local_s, int64_t *utc_s)
+{
+    if (s->zone == NULL) {
+        *utc_s = local_s - (int64_t)s->tz_offset_min * 60;
+        return true;
+    }
+    int64_t t[2];
+    if (dld_tz_from_local(s->zone, local_s, t) == 0)
+        return false;
+    *utc_s = t[0];
+    return true;
+}
+
+static int s_next_cron(const struct dld_schedule *s, int64_t after_ms, int64_t *next_ms)
+{
+    int64_t after_s = s_floor_div(after_ms, 1000);
+    /* the first candidate: the next whole local minute strictly after after_ms */
+    int64_t m = s_floor_div(after_ms + s_offset_s(s, after_s) * 1000, 60000) + 1;
+    for (;;) {
+        int64_t lm;
+        int ret = s_next_local_minute(s, m, &lm);
+        if (ret != DLD_OK)
+            return ret;
+        int64_t utc_s;
+        /* skipped (a DST gap), or a repeated time whose first occurrence is
+         * already past: it fired, or would have, once; look further */
+        if (!s_local_to_utc(s, lm * 60, &utc_s) || utc_s * 1000 <= after_ms) {
+            m = lm + 1;
+            continue;
+        }
+        *next_ms = utc_s * 1000;
+        return DLD_OK;
+    }
+}
+
+static int s_next_at(const struct dld_schedule *s, int64_t after_ms, int64_t *next_ms)
+{
+    int64_t utc_s;
+    if (!s_local_to_utc(s, s->at_local_s, &utc_s) || utc_s * 1000 <= after_ms)
+        return DLD_DONE; /* past, or a local time that daylight saving skips */
+    *next_ms = utc_s * 1000;
+    return DLD_OK;
 }
 
 int dld_schedule_next(const struct dld_schedule *s, int64_t anchor_ms, int64_t after_ms, int64_t *next_ms)
@@ -138,5 +191,7 @@ int dld_schedule_next(const struct dld_schedule *s, int64_t anchor_ms, int64_t a
         return s_next_rate(s, anchor_ms, after_ms, next_ms);
     if (s->kind == DLD_SCHEDULE_CRON)
         return s_next_cron(s, after_ms, next_ms);
+    if (s->kind == DLD_SCHEDULE_AT)
+        return s_next_at(s, after_ms, next_ms);
     return DLD_ERR_FATAL;
 }

@@ -187,6 +187,41 @@ START_TEST(item_normalisation)
 }
 END_TEST
 
+/* issue 17: "filteroperator": "commit", windows over the source's commit clock */
+START_TEST(item_commit_operator)
+{
+    struct dld_item it;
+    struct dld_error err;
+    ck_assert_int_eq(s_item("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filteroperator\": \"Commit\"}",
+                            &it, &err),
+                     DLD_OK);
+    ck_assert_str_eq(it.op, "commit");
+    ck_assert_int_eq(it.mode, DLD_MODE_DELTA);
+    ck_assert_ptr_null(it.t.filter_column);
+    ck_assert_str_eq(it.t.filter_operator, "commit");
+    dld_item_clean_up(&it);
+    /* a startvalue is a horizon to start from (and where the DynamoDB store mirrors the watermark) */
+    ck_assert_int_eq(s_item("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filteroperator\": \"commit\","
+                            " \"startvalue\": 12884902614}",
+                            &it, &err),
+                     DLD_OK);
+    ck_assert_str_eq(it.t.start_value, "12884902614");
+    dld_item_clean_up(&it);
+    EXPECT_ITEM_ERROR("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filteroperator\": \"commit\","
+                      " \"filtercolumn\": \"id\"}",
+                      "filteroperator commit follows the source's commit order and takes no filtercolumn");
+    EXPECT_ITEM_ERROR("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filteroperator\": \"commit\","
+                      " \"lag\": 60}",
+                      "takes no lag");
+    EXPECT_ITEM_ERROR("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filteroperator\": \"commit\","
+                      " \"endvalue\": 5}",
+                      "endvalue");
+    EXPECT_ITEM_ERROR("{\"targetTableName\": \"x\", \"sourceTable\": \"t\", \"filtercolumn\": \"c\","
+                      " \"filteroperator\": \"comit\"}",
+                      "between, notbetween, commit)");
+}
+END_TEST
+
 int main(void)
 {
     if (mkdtemp(s_tmp) == NULL) {
@@ -200,6 +235,7 @@ int main(void)
     tcase_add_test(tc, options_against_declared_table);
     tcase_add_test(tc, item_validation);
     tcase_add_test(tc, item_normalisation);
+    tcase_add_test(tc, item_commit_operator);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -653,6 +653,134 @@ START_TEST(identifiers_and_connect_options)
 }
 END_TEST
 
+/* ---- commit order (filteroperator "commit") ---------------------------------------- */
+
+static const struct dld_table s_commit_t = {.struct_size = sizeof(struct dld_table), .target_table_name = "t",
+                                            .source_schema = "app", .source_table = "t",
+                                            .filter_operator = "commit"};
+
+START_TEST(commit_order_window)
+{
+    standin_dependencies_fn si_deps;
+    *(void **)&si_deps = dlsym(s_standin, "standin_dependencies");
+    ck_assert_ptr_nonnull(si_deps);
+    s_ids_table();
+    si_values("48213077", NULL);
+    /* consistency=flashback (the default) does not matter: never AS OF with ORA_ROWSCN */
+    void *inst = s_open_standin(NULL);
+    struct dld_extract_request req = {.struct_size = sizeof(req), .table = &s_commit_t, .mode = DLD_MODE_DELTA,
+                                      .low = "48200000", .batch_rows = 100};
+    struct dld_extract_info info = {.struct_size = sizeof(info)};
+    void *cur = NULL;
+    int rc = s_vt->extract_begin(inst, &req, &info, &cur, &s_err);
+    ck_assert_msg(rc == 0, "%s", s_err.message);
+    ck_assert_str_eq(info.high, "48213077");
+    /* the load is marked: ORA_ROWSCN per block, rows may come again */
+    ck_assert_str_eq(info.snapshot, "SCN 48213077 read before a read-only transaction; ORA_ROWSCN per block "
+                                    "(NOROWDEPENDENCIES): unchanged rows sharing a block with a changed one come "
+                                    "again: at least once");
+    const char *want = "horizon: SELECT TO_CHAR(CURRENT_SCN) FROM V$DATABASE = 48213077, read before SET TRANSACTION "
+                       "READ ONLY\nextract: SELECT \"ID\" FROM \"APP\".\"T\" WHERE ORA_ROWSCN > TO_NUMBER(:1)  -- "
+                       "binds: :1 = '48200000' (low)\n-- guarantee: commit order, at least once: every row changed by "
+                       "a transaction committed above SCN 48200000 is read";
+    ck_assert_msg(!strncmp(info.query, want, strlen(want)), "%s", info.query);
+    ck_assert_ptr_nonnull(strstr(info.query, "\n-- cost: a scan of the whole table per window"));
+    struct ArrowSchema schema;
+    struct ArrowArray batch;
+    ck_assert_int_eq(s_vt->extract_next(cur, &schema, &batch, &s_err), 0);
+    ck_assert_int_eq(batch.length, 5);
+    dld_arrow_release(&schema, &batch);
+    ck_assert_int_eq(s_vt->extract_next(cur, &schema, &batch, &s_err), DLD_DONE);
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+    static const char *const steps[] = {
+        /* the SCN before the transaction: every commit at or below it is visible in it */
+        "OCIStmtPrepare2 SELECT TO_CHAR(CURRENT_SCN) FROM V$DATABASE",
+        "OCIStmtPrepare2 SET TRANSACTION READ ONLY",
+        "OCIStmtPrepare2 SELECT * FROM \"APP\".\"T\" WHERE 1 = 0",
+        "OCIStmtPrepare2 SELECT DEPENDENCIES FROM ALL_TABLES",
+        "OCIBindByPos2 :1='APP'",
+        "OCIBindByPos2 :2='T'",
+        "OCIStmtPrepare2 SELECT \"ID\" FROM \"APP\".\"T\" WHERE ORA_ROWSCN > TO_NUMBER(:1)",
+        "OCIBindByPos2 :1='48200000'",
+        "OCIStmtExecute iters=0 mode=0",
+        "OCIStmtFetch2",
+        "OCITransRollback",
+        NULL,
+    };
+    s_assert_sequence(steps);
+    ck_assert_int_eq(s_count(si_log(), "AS OF"), 0);
+    ck_assert_int_eq(s_count(si_log(), "MAX("), 0);
+
+    /* ROWDEPENDENCIES: per row; the first window (no watermark) reads the whole table */
+    si_deps("ENABLED");
+    req.low = NULL;
+    req.low_inclusive = 1;
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    ck_assert_str_eq(info.snapshot, "SCN 48213077 read before a read-only transaction; ORA_ROWSCN per row "
+                                    "(ROWDEPENDENCIES): at least once");
+    ck_assert_ptr_nonnull(strstr(info.query, "\nextract: SELECT \"ID\" FROM \"APP\".\"T\"\n"));
+    ck_assert_ptr_nonnull(strstr(info.query, "at least once: every row is read"));
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+
+    /* nothing committed since the watermark: an empty window, no extract runs */
+    req.low = "48213077";
+    req.low_inclusive = 0;
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    ck_assert_ptr_null(info.high);
+    ck_assert_ptr_nonnull(strstr(info.query, "extract: (nothing: no transaction committed since the watermark)"));
+    ck_assert_int_eq(s_vt->extract_next(cur, &schema, &batch, &s_err), DLD_DONE);
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+
+    /* the same window again (an interrupted load): its mark is kept */
+    req.low = "48200000";
+    req.high = "48210000";
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    ck_assert_str_eq(info.high, "48210000");
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+
+    /* refusals: a watermark that is no SCN, one above the current SCN, a backfill, a filter column */
+    req.high = NULL;
+    req.low = "2024-05-01T00:00:00";
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), DLD_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(s_err.message, "is not an SCN"));
+    req.low = "99999999";
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), DLD_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(s_err.message, "above the database's current SCN"));
+    req.low = "1";
+    req.mode = DLD_MODE_BACKFILL;
+    req.high = "5";
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), DLD_ERR_UNSUPPORTED);
+    struct dld_table with_column = s_commit_t;
+    with_column.filter_column = "id";
+    req.table = &with_column;
+    req.mode = DLD_MODE_DELTA;
+    req.high = NULL;
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), DLD_ERR_CONFIG);
+    s_vt->close(inst);
+    ck_assert_int_eq(si_live(), 0);
+}
+END_TEST
+
+START_TEST(commit_needs_the_scn_grant)
+{
+    s_ids_table();
+    si_fail("OCIStmtExecute", 2, 942); /* 1: ALTER SESSION, 2: V$DATABASE */
+    const char *extra[] = {"consistency", "read_only", NULL};
+    void *inst = s_open_standin(extra);
+    struct dld_extract_request req = {.struct_size = sizeof(req), .table = &s_commit_t, .mode = DLD_MODE_DELTA,
+                                      .low = "1", .batch_rows = 100};
+    struct dld_extract_info info = {.struct_size = sizeof(info)};
+    void *cur = NULL;
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), DLD_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(s_err.message, "GRANT SELECT ON V_$DATABASE"));
+    s_vt->close(inst);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("oracle_plugin");
@@ -672,6 +800,8 @@ static Suite *s_suite(void)
     tcase_add_test(tc, lob_over_the_cap_fails_and_reconnects);
     tcase_add_test(tc, full_between_in_a_read_only_transaction);
     tcase_add_test(tc, identifiers_and_connect_options);
+    tcase_add_test(tc, commit_order_window);
+    tcase_add_test(tc, commit_needs_the_scn_grant);
     suite_add_tcase(s, tc);
     return s;
 }

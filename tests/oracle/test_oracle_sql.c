@@ -1,8 +1,8 @@
 /*
  * Statement generation of the Oracle source, without a client library:
  * identifier quoting, watermark normalization, every FULL-mode operator,
- * and the delta/backfill window and high-mark statements for every kind of
- * filter column.
+ * the delta/backfill window and high-mark statements for every kind of
+ * filter column, and commit-order windows (statements, SCN arithmetic).
  */
 #include <check.h>
 #include <stdio.h>
@@ -357,6 +357,120 @@ START_TEST(delta_needs_filter_and_high)
 }
 END_TEST
 
+/* ---- commit order (filteroperator "commit") ---------------------------------------- */
+
+START_TEST(commit_extract_statements)
+{
+    struct dld_ora_query_spec q = {.table_sql = "\"APP\".\"T\"", .select_list = "\"ID\", \"V\"",
+                                   .mode = DLD_MODE_DELTA, .commit = true, .low = "48213077"};
+    struct dld_ora_stmt s;
+    /* later windows: above the watermark, no upper bound, no AS OF */
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), 0);
+    ck_assert_str_eq(s.sql, "SELECT \"ID\", \"V\" FROM \"APP\".\"T\" WHERE ORA_ROWSCN > TO_NUMBER(:1)");
+    ck_assert_int_eq(s.nbinds, 1);
+    ck_assert_str_eq(s.binds[0], "48213077");
+    ck_assert_str_eq(s.roles[0], "low");
+    dld_ora_stmt_clean_up(&s);
+    /* a startvalue is inclusive */
+    q.low_inclusive = true;
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), 0);
+    ck_assert_str_eq(s.sql, "SELECT \"ID\", \"V\" FROM \"APP\".\"T\" WHERE ORA_ROWSCN >= TO_NUMBER(:1)");
+    dld_ora_stmt_clean_up(&s);
+    /* the first window: the whole table */
+    q.low = NULL;
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), 0);
+    ck_assert_str_eq(s.sql, "SELECT \"ID\", \"V\" FROM \"APP\".\"T\"");
+    ck_assert_int_eq(s.nbinds, 0);
+    dld_ora_stmt_clean_up(&s);
+    /* never with AS OF SCN (ORA_ROWSCN is not supported in flashback queries), a filter column or another mode */
+    q.scn = "1";
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), DLD_ERR_FATAL);
+    q.scn = NULL;
+    q.filter_sql = "\"ID\"";
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), DLD_ERR_FATAL);
+    q.filter_sql = NULL;
+    q.mode = DLD_MODE_BACKFILL;
+    ck_assert_int_eq(dld_ora_sql_extract(&q, &s, &s_err), DLD_ERR_FATAL);
+}
+END_TEST
+
+START_TEST(commit_dependencies_statement)
+{
+    struct dld_ora_stmt s;
+    ck_assert_int_eq(dld_ora_sql_dependencies("DWH", "ORDERS_RDS", &s, &s_err), 0);
+    ck_assert_str_eq(s.sql, "SELECT DEPENDENCIES FROM ALL_TABLES WHERE OWNER = NVL(:1, SYS_CONTEXT('USERENV', "
+                            "'CURRENT_SCHEMA')) AND TABLE_NAME = :2");
+    ck_assert_str_eq(s.binds[0], "DWH");
+    ck_assert_str_eq(s.binds[1], "ORDERS_RDS");
+    dld_ora_stmt_clean_up(&s);
+    /* no schema: bound as '' (NULL to Oracle), the current schema */
+    ck_assert_int_eq(dld_ora_sql_dependencies("", "T", &s, &s_err), 0);
+    ck_assert_str_eq(s.binds[0], "");
+    dld_ora_stmt_clean_up(&s);
+}
+END_TEST
+
+START_TEST(scn_parse)
+{
+    uint64_t v;
+    ck_assert(dld_ora_scn_parse("0", &v) && v == 0);
+    ck_assert(dld_ora_scn_parse("48213077", &v) && v == 48213077);
+    ck_assert(dld_ora_scn_parse("281474976710656", &v) && v == 281474976710656ull);       /* 2^48: past the old limit */
+    ck_assert(dld_ora_scn_parse("18446744073709551615", &v) && v == 18446744073709551615ull); /* big SCN: 2^64 - 1 */
+    ck_assert(!dld_ora_scn_parse("18446744073709551616", &v));
+    ck_assert(!dld_ora_scn_parse("99999999999999999999", &v));
+    ck_assert(!dld_ora_scn_parse("", &v));
+    ck_assert(!dld_ora_scn_parse("-1", &v));
+    ck_assert(!dld_ora_scn_parse("1e3", &v));
+    ck_assert(!dld_ora_scn_parse("12.5", &v));
+    ck_assert(!dld_ora_scn_parse("2024-05-01T10:00:00", &v));
+    ck_assert(!dld_ora_scn_parse(NULL, &v));
+}
+END_TEST
+
+START_TEST(commit_window_arithmetic)
+{
+    char high[32];
+    bool empty;
+    /* a later window: high is the SCN read before the snapshot */
+    ck_assert_int_eq(dld_ora_commit_window("1000", "1532", NULL, high, sizeof(high), &empty, &s_err), 0);
+    ck_assert_str_eq(high, "1532");
+    ck_assert(!empty);
+    /* the first window */
+    ck_assert_int_eq(dld_ora_commit_window(NULL, "1532", NULL, high, sizeof(high), &empty, &s_err), 0);
+    ck_assert_str_eq(high, "1532");
+    ck_assert(!empty);
+    /* nothing committed since the watermark */
+    ck_assert_int_eq(dld_ora_commit_window("1532", "1532", NULL, high, sizeof(high), &empty, &s_err), 0);
+    ck_assert(empty);
+    /* the same window again keeps its mark; one recorded above the current SCN is capped */
+    ck_assert_int_eq(dld_ora_commit_window("1000", "2000", "1532", high, sizeof(high), &empty, &s_err), 0);
+    ck_assert_str_eq(high, "1532");
+    ck_assert_int_eq(dld_ora_commit_window("1000", "1400", "1532", high, sizeof(high), &empty, &s_err), 0);
+    ck_assert_str_eq(high, "1400");
+    /* compared as numbers, not text: 999 < 1000, and past 2^48 */
+    ck_assert_int_eq(dld_ora_commit_window("999", "1000", NULL, high, sizeof(high), &empty, &s_err), 0);
+    ck_assert(!empty);
+    ck_assert_int_eq(dld_ora_commit_window("281474976710655", "281474976710656", NULL, high, sizeof(high), &empty,
+                                           &s_err),
+                     0);
+    ck_assert_str_eq(high, "281474976710656");
+    ck_assert(!empty);
+    ck_assert_int_eq(dld_ora_commit_window("18446744073709551614", "18446744073709551615", NULL, high, sizeof(high),
+                                           &empty, &s_err),
+                     0);
+    ck_assert_str_eq(high, "18446744073709551615");
+    /* refusals */
+    ck_assert_int_eq(dld_ora_commit_window("2024-05-01", "1532", NULL, high, sizeof(high), &empty, &s_err),
+                     DLD_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(s_err.message, "is not an SCN"));
+    ck_assert_int_eq(dld_ora_commit_window("9000", "1532", NULL, high, sizeof(high), &empty, &s_err), DLD_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(s_err.message, "above the database's current SCN"));
+    ck_assert_int_eq(dld_ora_commit_window("1", "x", NULL, high, sizeof(high), &empty, &s_err), DLD_ERR_FATAL);
+    ck_assert_int_eq(dld_ora_commit_window("1", "5", "abc", high, sizeof(high), &empty, &s_err), DLD_ERR_CONFIG);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("oracle_sql");
@@ -373,6 +487,10 @@ static Suite *s_suite(void)
     tcase_add_test(tc, high_mark_between_capped_at_endvalue);
     tcase_add_test(tc, select_items);
     tcase_add_test(tc, delta_needs_filter_and_high);
+    tcase_add_test(tc, commit_extract_statements);
+    tcase_add_test(tc, commit_dependencies_statement);
+    tcase_add_test(tc, scn_parse);
+    tcase_add_test(tc, commit_window_arithmetic);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -236,7 +236,7 @@ START_TEST(bad_options)
         { "compression", "lz4", "not one of" },
         { "compression_level", "99", "takes" },
         { "compression_level", "x", "takes" },
-        { "timestamp_unit", "us", "timestamp_unit" },
+        { "timestamp_unit", "ns", "timestamp_unit" },
         { "row_group_size", "abc", "row_group_size" },
         { "row_group_size", "10", ">= 1024" },
         { "dictionary_max_bytes", "-1", "dictionary_max_bytes" },

@@ -63,5 +63,6 @@ struct dld_error pgt_err(void);
 Suite *pgt_suite_types(void);
 Suite *pgt_suite_window(void);
 Suite *pgt_suite_conn(void);
+Suite *pgt_suite_commit(void);
 
 #endif

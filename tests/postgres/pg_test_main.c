@@ -18,6 +18,7 @@ int main(void)
     SRunner *sr = srunner_create(pgt_suite_conn());
     srunner_add_suite(sr, pgt_suite_types());
     srunner_add_suite(sr, pgt_suite_window());
+    srunner_add_suite(sr, pgt_suite_commit());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -8,6 +8,7 @@
 
 #include <check.h>
 
+#include <deltaload/schedule.h>
 #include <deltaload/scheduler.h>
 #include <deltaload/sdk.h>
 
@@ -124,6 +125,56 @@ static const struct fire_case s_fire[] = {
     {"cron(0 9 * * ? *)", "-05:30", "2024-01-01T00:00:00Z", {"2024-01-01T14:30:00Z"}},
     {"cron(0 0 1 * ? *)", "+02:00", "2024-01-15T00:00:00Z", {"2024-01-31T22:00:00Z", "2024-02-29T22:00:00Z"}},
     {"cron(0 0 ? * MON *)", "UTC-0800", "2024-01-01T07:59:00Z", {"2024-01-01T08:00:00Z", "2024-01-08T08:00:00Z"}},
+    /* IANA zones (tests/sched-local/tzdata.zi). US daylight saving 2024:
+     * Sun Mar 10 02:00 EST -> 03:00 EDT, Sun Nov 3 02:00 EDT -> 01:00 EST;
+     * 2025: Mar 9, Nov 2. EU 2024: Sun Mar 31 01:00Z (02:00 CET -> 03:00
+     * CEST), Sun Oct 27 01:00Z (03:00 CEST -> 02:00 CET). EST = -5, EDT =
+     * -4, CET = +1, CEST = +2. */
+    /* 09:00 New York is 14:00Z in winter, 13:00Z from the change on */
+    {"cron(0 9 * * ? *)", "America/New_York", "2024-03-08T15:00:00Z",
+     {"2024-03-09T14:00:00Z", "2024-03-10T13:00:00Z", "2024-03-11T13:00:00Z"}},
+    /* a time the spring-forward change skips does not fire that day */
+    {"cron(30 2 * * ? *)", "America/New_York", "2024-03-09T00:00:00Z",
+     {"2024-03-09T07:30:00Z", "2024-03-11T06:30:00Z", "2024-03-12T06:30:00Z"}},
+    {"cron(15 2 ? * SUN *)", "America/New_York", "2025-03-01T00:00:00Z",
+     {"2025-03-02T07:15:00Z", "2025-03-16T06:15:00Z"}},
+    {"cron(0 * * * ? *)", "America/New_York", "2024-03-10T06:30:00Z",
+     {"2024-03-10T07:00:00Z", "2024-03-10T08:00:00Z"}}, /* 01:30 EST -> 03:00 EDT, 04:00 EDT */
+    /* a time the fall-back change repeats fires once, at its first occurrence */
+    {"cron(30 1 * * ? *)", "America/New_York", "2024-11-02T12:00:00Z",
+     {"2024-11-03T05:30:00Z", "2024-11-04T06:30:00Z"}},
+    {"cron(0 * * * ? *)", "America/New_York", "2024-11-03T04:30:00Z",
+     {"2024-11-03T05:00:00Z", "2024-11-03T07:00:00Z", "2024-11-03T08:00:00Z"}}, /* 01:00 EDT, 02:00 EST, 03:00 EST */
+    /* asked from inside the repeated hour (01:10 EST): nothing until 02:00 EST */
+    {"cron(*/20 * * * ? *)", "America/New_York", "2024-11-03T06:10:00Z", {"2024-11-03T07:00:00Z"}},
+    /* beyond the transitions a file lists (2037 in "fat" files): the footer rule */
+    {"cron(0 12 1 1,7 ? *)", "America/New_York", "2049-12-01T00:00:00Z",
+     {"2050-01-01T17:00:00Z", "2050-07-01T16:00:00Z", "2051-01-01T17:00:00Z"}},
+    /* Berlin */
+    {"cron(30 2 * * ? *)", "Europe/Berlin", "2024-03-30T00:00:00Z",
+     {"2024-03-30T01:30:00Z", "2024-04-01T00:30:00Z"}},
+    {"cron(30 2 * * ? *)", "Europe/Berlin", "2024-10-26T12:00:00Z",
+     {"2024-10-27T00:30:00Z", "2024-10-28T01:30:00Z"}},
+    {"cron(*/30 * * * ? *)", "Europe/Berlin", "2024-10-27T00:10:00Z",
+     {"2024-10-27T00:30:00Z", "2024-10-27T02:00:00Z", "2024-10-27T02:30:00Z"}}, /* 02:30 CEST, 03:00 CET, 03:30 CET */
+    /* month ends and a leap day in local time */
+    {"cron(0 0 L * ? *)", "Europe/Berlin", "2024-02-01T00:00:00Z",
+     {"2024-02-28T23:00:00Z", "2024-03-30T23:00:00Z", "2024-04-29T22:00:00Z"}},
+    {"cron(0 8 ? * 2#1 *)", "Europe/Berlin", "2030-03-01T00:00:00Z", {"2030-03-04T07:00:00Z", "2030-04-01T06:00:00Z"}},
+    /* the southern hemisphere (a zone whose "slim" file has no transitions,
+     * only the footer): AEDT (+11) in January, AEST (+10) in July */
+    {"cron(0 12 15 1,7 ? *)", "Australia/Sydney", "2024-01-01T00:00:00Z",
+     {"2024-01-15T01:00:00Z", "2024-07-15T02:00:00Z", "2025-01-15T01:00:00Z"}},
+    /* rate counts elapsed time: a day is 24 hours across a change */
+    {"rate(1 day)", "America/New_York", "2024-03-09T12:00:00Z", {"2024-03-10T12:00:00Z", "2024-03-11T12:00:00Z"}},
+    /* at(): once, in the zone; past or skipped never fires */
+    {"at(2030-01-31T18:30:00)", NULL, "2024-01-01T00:00:00Z", {"2030-01-31T18:30:00Z", "DONE"}},
+    {"at(2024-07-01T09:00:00)", "Europe/Berlin", "2024-01-01T00:00:00Z", {"2024-07-01T07:00:00Z", "DONE"}},
+    {"at(2024-07-01T09:00:00)", "Europe/Berlin", "2024-07-01T07:00:00Z", {"DONE"}},
+    {"at(2024-05-01T12:00:00)", "+02:00", "2024-01-01T00:00:00Z", {"2024-05-01T10:00:00Z"}},
+    {"at(2024-03-10T02:30:00)", "America/New_York", "2024-01-01T00:00:00Z", {"DONE"}},
+    {"at(2024-11-03T01:30:00)", "America/New_York", "2024-01-01T00:00:00Z", {"2024-11-03T05:30:00Z", "DONE"}},
+    {"at(2024-02-29T23:59:59)", NULL, "2024-02-29T23:59:58Z", {"2024-02-29T23:59:59Z", "DONE"}},
 };
 
 START_TEST(fire_times)
@@ -220,9 +271,18 @@ static const struct bad_case s_bad[] = {
     {"rate(five minutes)", NULL, "expected a whole number"},
     {"rate(5)", NULL, "expected a space and a unit"},
     {"every 5 minutes", NULL, "expected rate(N unit) or cron("},
+    {"at(2024-02-30T10:00:00)", NULL, "at(2024-02-30T10:00:00): 2024-02-30 is not a date"},
+    {"at(2023-02-29T10:00:00)", NULL, "2023-02-29 is not a date"},
+    {"at(2024-01-01T24:00:00)", NULL, "24:00:00 is not a time of day"},
+    {"at(2024-01-01 10:00:00)", NULL, "expected at(yyyy-mm-ddThh:mm:ss)"},
+    {"at(2024-1-01T10:00:00)", NULL, "expected at(yyyy-mm-ddThh:mm:ss)"},
+    {"at(2200-01-01T00:00:00)", NULL, "year 2200 is out of range 1970-2199"},
+    {"at(2024-01-01T10:00)", NULL, "expected at(yyyy-mm-ddThh:mm:ss)"},
     {"rate(5 minutes", NULL, "expected rate(N unit) or cron("},
     {"", NULL, "option 'expression' is required"},
-    {"rate(1 hour)", "Europe/Paris", "IANA zone names are not supported yet"},
+    {"rate(1 hour)", "Europe/Atlantis", "timezone 'Europe/Atlantis': unknown time zone"},
+    {"rate(1 hour)", "Europe/../Berlin", "expected UTC or a fixed offset"},
+    {"rate(1 hour)", "/etc/localtime", "expected UTC or a fixed offset"},
     {"rate(1 hour)", "+15:00", "expected UTC or a fixed offset"},
     {"rate(1 hour)", "+02:60", "expected UTC or a fixed offset"},
     {"rate(1 hour)", "+2:00", "expected UTC or a fixed offset"},
@@ -253,7 +313,57 @@ static const struct {
     {"cron(0 0 L * ? *)", NULL, "At 00:00, on the last day of the month (UTC)"},
     {"cron(*/5 * * * ? *)", NULL, "At minutes */5 of every hour, every day (UTC)"},
     {"cron(30 * ? * 1,7 2030)", NULL, "At minute 30 of every hour, on Sunday, Saturday, in year 2030 (UTC)"},
+    {"cron(0 9 * * ? *)", "America/New_York", "At 09:00, every day (America/New_York)"},
+    {"at(2030-01-31T18:30:00)", "Europe/Berlin", "Once, at 2030-01-31 18:30:00 (Europe/Berlin)"},
 };
+
+/* the SDK's zone functions directly: offsets, abbreviations, skipped and
+ * repeated local times */
+START_TEST(zone_functions)
+{
+    /* the zones come from the build tree (tzdata.zi), never the machine's */
+    ck_assert_msg(getenv("TZDIR") != NULL && strstr(getenv("TZDIR"), "zoneinfo-") != NULL, "TZDIR is not set");
+    const struct dld_tz *z = NULL;
+    struct dld_error e;
+    dld_error_init(&e);
+    ck_assert_int_eq(dld_tz_load("America/New_York", &z, &e), DLD_OK);
+    const char *abbr = NULL;
+    ck_assert_int_eq(dld_tz_offset(z, s_ms("2024-01-15T12:00:00Z") / 1000, &abbr), -5 * 3600);
+    ck_assert_str_eq(abbr, "EST");
+    ck_assert_int_eq(dld_tz_offset(z, s_ms("2024-07-15T12:00:00Z") / 1000, &abbr), -4 * 3600);
+    ck_assert_str_eq(abbr, "EDT");
+    /* the instant of the change */
+    ck_assert_int_eq(dld_tz_offset(z, s_ms("2024-03-10T06:59:59Z") / 1000, NULL), -5 * 3600);
+    ck_assert_int_eq(dld_tz_offset(z, s_ms("2024-03-10T07:00:00Z") / 1000, NULL), -4 * 3600);
+    int64_t t[2];
+    /* local 2024-03-10 02:30 does not exist; 2024-11-03 01:30 exists twice */
+    ck_assert_int_eq(dld_tz_from_local(z, s_ms("2024-03-10T02:30:00Z") / 1000, t), 0);
+    ck_assert_int_eq(dld_tz_from_local(z, s_ms("2024-11-03T01:30:00Z") / 1000, t), 2);
+    ck_assert_int_eq(t[0], s_ms("2024-11-03T05:30:00Z") / 1000);
+    ck_assert_int_eq(t[1], s_ms("2024-11-03T06:30:00Z") / 1000);
+    ck_assert_int_eq(dld_tz_from_local(z, s_ms("2024-11-03T03:30:00Z") / 1000, t), 1);
+    ck_assert_int_eq(t[0], s_ms("2024-11-03T08:30:00Z") / 1000);
+    /* loaded once: the same zone object */
+    const struct dld_tz *z2 = NULL;
+    ck_assert_int_eq(dld_tz_load("America/New_York", &z2, &e), DLD_OK);
+    ck_assert_ptr_eq(z, z2);
+
+    struct dld_schedule sc;
+    ck_assert_int_eq(dld_schedule_parse(&sc, "cron(0 9 * * ? *)", &e), DLD_OK);
+    ck_assert_int_eq(dld_schedule_set_timezone(&sc, "Europe/Berlin", &e), DLD_OK);
+    char buf[64];
+    int32_t off = 0;
+    dld_schedule_local_time(&sc, s_ms("2024-10-27T00:30:00Z"), buf, sizeof(buf), &off);
+    ck_assert_str_eq(buf, "2024-10-27 02:30:00 CEST");
+    ck_assert_int_eq(off, 7200);
+    dld_schedule_local_time(&sc, s_ms("2024-10-27T01:30:00Z"), buf, sizeof(buf), &off);
+    ck_assert_str_eq(buf, "2024-10-27 02:30:00 CET");
+    ck_assert_int_eq(off, 3600);
+    ck_assert_int_eq(dld_schedule_set_timezone(&sc, "-05:30", &e), DLD_OK);
+    dld_schedule_local_time(&sc, s_ms("2024-01-01T00:00:00Z"), buf, sizeof(buf), NULL);
+    ck_assert_str_eq(buf, "2023-12-31 18:30:00 -05:30");
+}
+END_TEST
 
 START_TEST(descriptions)
 {
@@ -313,6 +423,7 @@ static TCase *s_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, rate_anchored_at_first_call);
     tcase_add_loop_test(tc, bad_expressions, 0, (int)(sizeof(s_bad) / sizeof(s_bad[0])));
     tcase_add_loop_test(tc, descriptions, 0, (int)(sizeof(s_desc) / sizeof(s_desc[0])));
+    tcase_add_test(tc, zone_functions);
     return tc;
 }
 

@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL 15 cluster for tests and benchmarks.
 #
 #   pg.sh start DIR   initdb + start on a free loopback port; writes DIR/conninfo
-#                     (TCP, password auth) and DIR/env (for sourcing)
+#                     (TCP, password auth) and DIR/env (for sourcing);
+#                     PG_XID_EPOCH=N starts the xid counter in epoch N (pg_resetwal -e)
 #   pg.sh restart DIR restart the server in place (fast shutdown: sessions are cut)
 #   pg.sh stop DIR    stop the server and remove DIR
 #   pg.sh env DIR     print the shell exports of DIR/env
@@ -54,6 +55,11 @@ start)
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
     --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; rm -f "$pwfile"; exit 1; }
   rm -f "$pwfile"
+  if [[ -n ${PG_XID_EPOCH:-} ]]; then
+    # start the transaction-id counter in a later epoch (xid8 = epoch << 32 | xid),
+    # so commit-order windows are tested with 64-bit ids above 2^32
+    as_owner "$bindir/pg_resetwal" -e "$PG_XID_EPOCH" "$dir/data" >>"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+  fi
   port=$(free_port)
   cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'

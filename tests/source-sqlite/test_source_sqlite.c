@@ -437,6 +437,20 @@ START_TEST(lag_needs_a_time_column)
 }
 END_TEST
 
+/* issue 17: SQLite has no commit clock per row; the operator is refused by name */
+START_TEST(commit_operator_refused)
+{
+    s_sql("CREATE TABLE commitless(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT); INSERT INTO commitless(v) VALUES ('a')");
+    struct dld_table t = s_table("commitless", NULL);
+    t.filter_operator = "commit";
+    struct dld_extract_request req = s_req(&t, DLD_MODE_DELTA, NULL, 0, NULL);
+    struct win w = s_run(&req);
+    ck_assert_int_eq(w.rc, DLD_ERR_UNSUPPORTED);
+    ASSERT_HAS(w.err.message, "filteroperator \"commit\" is not available");
+    ASSERT_HAS(w.err.message, "one write transaction at a time");
+}
+END_TEST
+
 static void s_add_cases(TCase *tc)
 {
     tcase_add_test(tc, untyped_column_with_integers_loads);
@@ -448,6 +462,7 @@ static void s_add_cases(TCase *tc)
     tcase_add_test(tc, integer_and_text_times_mixed);
     tcase_add_test(tc, lag_bound_in_the_values_form);
     tcase_add_test(tc, lag_needs_a_time_column);
+    tcase_add_test(tc, commit_operator_refused);
 }
 
 int main(void)

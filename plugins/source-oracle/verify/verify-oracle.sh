@@ -16,7 +16,9 @@
 #   2. a first delta load brings every row, and the watermark is the maximum;
 #   3. a second load brings only rows above it (new rows, not re-loads);
 #   4. boundary ties: rows sharing the high mark's timestamp all arrive once;
-#   5. the type round trip: one row of every supported type, value by value.
+#   5. the type round trip: one row of every supported type, value by value;
+#   6. commit order ("filteroperator": "commit") on a ROWDEPENDENCIES table:
+#      the SCN horizon, no AS OF, changed rows arrive, the load is marked.
 # Prints "N passed, N failed" and exits non-zero on any failure.
 #
 # The user needs CREATE TABLE, and for the default consistency=flashback
@@ -52,7 +54,7 @@ sql() {
 echo "# work directory: $WORK"
 sql >/dev/null <<'SQL' || { echo "creating the test tables failed (see above)" >&2; exit 2; }
 BEGIN
-  FOR t IN (SELECT table_name FROM user_tables WHERE table_name IN ('DLD_V_ORDERS', 'DLD_V_EVENTS', 'DLD_V_TYPES')) LOOP
+  FOR t IN (SELECT table_name FROM user_tables WHERE table_name IN ('DLD_V_ORDERS', 'DLD_V_EVENTS', 'DLD_V_TYPES', 'DLD_V_COMMIT')) LOOP
     EXECUTE IMMEDIATE 'DROP TABLE ' || t.table_name || ' PURGE';
   END LOOP;
 END;
@@ -73,6 +75,8 @@ INSERT INTO dld_v_types VALUES (1, 123456789012345678, -12345.67, 3.14159, 12345
   TIMESTAMP '2014-01-02 15:02:51.890565123', TIMESTAMP '2014-01-02 15:02:51.890565 -07:00',
   TIMESTAMP '2000-03-28 11:30:00 -08:00', INTERVAL '2-3' YEAR TO MONTH, INTERVAL '1 02:03:04.5' DAY TO SECOND);
 INSERT INTO dld_v_types (id) VALUES (2);
+CREATE TABLE dld_v_commit (id NUMBER(10) PRIMARY KEY, note VARCHAR2(40)) ROWDEPENDENCIES;
+INSERT INTO dld_v_commit SELECT level, 'v' || level FROM dual CONNECT BY level <= 100;
 COMMIT;
 SQL
 ok "test tables created"
@@ -93,12 +97,15 @@ cat >"$WORK/deltaload.json" <<EOF
   "state": {"plugin": "sqlite", "options": {"path": "$WORK/state.db"}},
   "engine": {"retries": 0},
   "tables": [ $(item orders dld_v_orders row_id 1), $(item events dld_v_events updated_at "2024-01-01"),
-              $(item types dld_v_types id 1) ] }
+              $(item types dld_v_types id 1),
+              {"targetTableName": "scn_orders", "sourceSchema": "$ORACLE_USER", "sourceTable": "dld_v_commit",
+               "filteroperator": "commit", "activeflag": "Y", "ouputs3Prefix": "lake"} ] }
 EOF
 export DLD_VERIFY_ORACLE_PASSWORD=$ORACLE_PASSWORD
 dl() { "$DELTALOAD" -c "$WORK/deltaload.json" "$@"; }
 
-# rows published for a table: data lines of the CSV files its manifests list
+# rows published for a table (its targetTableName, the lake folder's name):
+# data lines of the CSV files its manifests list
 lake_rows() {
     local dir n=0 f
     dir=$(find "$LAKE" -type d -path "*/$1" | head -1)
@@ -118,13 +125,13 @@ PLAN=$(dl plan --table orders 2>&1) || bad "plan failed: $PLAN"
 echo "$PLAN" | grep -q 'high mark: SELECT TO_CHAR(MAX("ROW_ID")' && ok "plan shows the high-mark statement" || bad "plan: $PLAN"
 echo "$PLAN" | grep -q 'extract: SELECT "ROW_ID", "AMOUNT", "NOTE" FROM' && ok "plan shows the extract statement" || bad "plan: $PLAN"
 [ "$CONSISTENCY" = flashback ] && { echo "$PLAN" | grep -q 'AS OF SCN' && ok "plan reads AS OF an SCN" || bad "no AS OF SCN in plan"; }
-check "plan wrote nothing" "$(lake_rows dld_v_orders)" 0
+check "plan wrote nothing" "$(lake_rows orders)" 0
 
 # 2. first load
 OUT=$(dl run 2>&1) || bad "first run failed: $OUT"
-check "first load: every order" "$(lake_rows dld_v_orders)" 1000
+check "first load: every order" "$(lake_rows orders)" 1000
 check "watermark is the maximum" "$(watermark orders)" 1000
-check "first load: every event" "$(lake_rows dld_v_events)" 50
+check "first load: every event" "$(lake_rows events)" 50
 
 # 3. delta: new rows only
 sql >/dev/null <<'SQL'
@@ -132,10 +139,10 @@ INSERT INTO dld_v_orders SELECT 1000 + level, level, 'late ' || level FROM dual 
 COMMIT;
 SQL
 OUT=$(dl run --table orders 2>&1) || bad "second run failed: $OUT"
-check "delta: 1025 rows in the lake, none twice" "$(lake_rows dld_v_orders)" 1025
+check "delta: 1025 rows in the lake, none twice" "$(lake_rows orders)" 1025
 check "delta: watermark moved" "$(watermark orders)" 1025
 OUT=$(dl run --table orders 2>&1) || bad "third run failed: $OUT"
-check "nothing new: nothing loaded" "$(lake_rows dld_v_orders)" 1025
+check "nothing new: nothing loaded" "$(lake_rows orders)" 1025
 
 # 4. boundary ties: 10 events share the high mark (10:00:04); more rows at a later instant
 sql >/dev/null <<'SQL'
@@ -143,11 +150,11 @@ INSERT INTO dld_v_events SELECT 50 + level, TIMESTAMP '2024-05-01 10:00:09' FROM
 COMMIT;
 SQL
 OUT=$(dl run --table events 2>&1) || bad "events run failed: $OUT"
-check "ties at the old high mark not re-loaded, new instant complete" "$(lake_rows dld_v_events)" 57
+check "ties at the old high mark not re-loaded, new instant complete" "$(lake_rows events)" 57
 check "events watermark" "$(watermark events)" "2024-05-01T10:00:09.000000000"
 
 # 5. type round trip
-TYPES_DIR=$(find "$LAKE" -type d -path "*/dld_v_types" | head -1)
+TYPES_DIR=$(find "$LAKE" -type d -path "*/types" | head -1)
 CSV=$(cat "$TYPES_DIR"/LOAD*.csv 2>/dev/null)
 HEADER=$(echo "$CSV" | head -1)
 ROW1=$(echo "$CSV" | grep '^1,')
@@ -178,11 +185,31 @@ check "INTERVAL YEAR TO MONTH → text" "$(field IYM)" "+02-03"
 check "INTERVAL DAY TO SECOND → text" "$(field IDS)" "+01 02:03:04.500000"
 check "the all-NULL row arrived" "$(echo "$CSV" | grep -c '^2,')" 1
 
+# 6. commit order: the first run (step 2) loaded all 100 rows; change 5, add 10
+check "commit: first load, every row" "$(lake_rows scn_orders)" 100
+sql >/dev/null <<'SQL'
+UPDATE dld_v_commit SET note = 'changed' WHERE id <= 5;
+INSERT INTO dld_v_commit SELECT 100 + level, 'new' FROM dual CONNECT BY level <= 10;
+COMMIT;
+SQL
+PLAN=$(dl plan --table scn_orders 2>&1) || bad "commit plan failed: $PLAN"
+echo "$PLAN" | grep -q 'WHERE ORA_ROWSCN > TO_NUMBER(:1)' && ok "commit: plan shows the ORA_ROWSCN statement" || bad "commit plan: $PLAN"
+echo "$PLAN" | grep -q 'AS OF' && bad "commit plan uses AS OF: $PLAN" || ok "commit: no AS OF"
+echo "$PLAN" | grep -q 'per row (ROWDEPENDENCIES)' && ok "commit: ROWDEPENDENCIES recognised" || bad "commit plan: $PLAN"
+OUT=$(dl run --table scn_orders 2>&1) || bad "commit run failed: $OUT"
+COMMIT_DIR=$(find "$LAKE" -type d -path "*/scn_orders" | head -1)
+N=$(cat "$COMMIT_DIR"/LOAD*.csv 2>/dev/null | grep -c -E '^[0-9]+,(changed|new)$')
+check "commit: the 15 changed rows arrived, once" "$N" 15
+R=$(($(lake_rows scn_orders) - 100))
+[ "$R" -ge 15 ] && ok "commit: second load $R rows (15 changed; more only for rows committed meanwhile)" || bad "commit: second load $R rows"
+grep -l 'at least once' "$COMMIT_DIR"/_manifests/LOAD*.json | grep -q . && ok "commit: the manifest marks the load" || bad "commit: no mark in the manifest"
+
 if [ "$KEEP" = 0 ]; then
     sql >/dev/null <<'SQL'
 DROP TABLE dld_v_orders PURGE;
 DROP TABLE dld_v_events PURGE;
 DROP TABLE dld_v_types PURGE;
+DROP TABLE dld_v_commit PURGE;
 SQL
     rm -rf "$WORK"
 fi

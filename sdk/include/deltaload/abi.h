@@ -9,7 +9,10 @@
  *
  * Ownership (AWS Common Runtime rule):
  *   - whoever allocates frees; every pointer argument is borrowed for the
- *     duration of the call only;
+ *     duration of the call only -- except `const struct dld_host *host`
+ *     (entry and open), which is static in the host and valid until the
+ *     plugin is unloaded: a plugin keeps it to allocate, log and read the
+ *     clock in later calls;
  *   - the descriptor, its option table and its vtable are static in the plugin
  *     and never freed;
  *   - error objects are owned by the host; plugins fill them;
@@ -32,7 +35,15 @@ extern "C" {
 
 /* A major mismatch is refused by the loader. The minor is bumped when
  * members are appended to any struct below; older plugins then read as
- * having those members NULL/zero.
+ * having those members NULL/zero. What a minor may add, and nothing else:
+ * members appended to structs that start with struct_size (vtables and
+ * their optional members, the descriptor, dld_host, dld_load, dld_run,
+ * dld_extract_info, ...); values of enum dld_capability, dld_run_status,
+ * dld_mode and dld_option_type. A plugin treats a value it does not know as
+ * unsupported (DLD_ERR_UNSUPPORTED/DLD_ERR_CONFIG with a message). enum
+ * dld_code and struct dld_option are closed for major 1. The host checks
+ * return codes and what each call hands back (docs/plugin-authoring.md,
+ * "What the host checks").
  *   1.0  first release
  *   1.1  struct dld_load: load_uid, lease_token (fenced, store-independent
  *        load identity); dld_target_vtable: manifest_list;

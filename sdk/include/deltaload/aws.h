@@ -176,7 +176,12 @@ struct dld_aws_http_options {
     int64_t connect_timeout_ms; /* 0: 5000 */
     int64_t timeout_ms;         /* whole request; 0: 120000 */
     const char *user_agent;     /* NULL: "deltaload/<version>" */
+    /* host->cancelled() (SIGINT/SIGTERM) aborts a request in flight within
+     * a second; the requests started after it (clean-up, lease release)
+     * share DLD_AWS_CANCEL_DEADLINE_MS in all. NULL: never cancelled. */
+    const struct dld_host *host;
 };
+#define DLD_AWS_CANCEL_DEADLINE_MS 5000
 /* libcurl transport: keeps a pool of easy handles so connections are
  * reused across calls and threads. */
 struct dld_aws_http *dld_aws_http_new_curl(const struct dld_aws_http_options *opt, struct dld_error *err);

@@ -40,8 +40,13 @@ extern "C" {
      "Parquet: a column chunk's dictionary may grow to this many bytes before the rest of the chunk is written " \
      "PLAIN (default 1 MiB).",                                                                                    \
      NULL},                                                                                                       \
-    {"timestamp_unit", DLD_OPT_STRING, 0, "native", "native|ms",                                                 \
-     "Parquet: write timestamps in their source unit, or in milliseconds for engines that read nothing finer.",  \
+    {"timestamp_unit", DLD_OPT_STRING, 0, "native", "native|ms|us",                                             \
+     "Parquet: write timestamps in their source unit, in milliseconds for engines that read nothing finer, or "  \
+     "in microseconds (what table_format iceberg writes).",                                                      \
+     NULL},                                                                                                       \
+    {"table_format", DLD_OPT_STRING, 0, "files", "files|iceberg",                                                \
+     "files: a folder of data files with deltaload's manifests; iceberg: also an Apache Iceberg table (format "  \
+     "version 2, file-system catalog), one snapshot per committed load (docs/iceberg.md). Needs format parquet.", \
      NULL},                                                                                                       \
     {"csv_header", DLD_OPT_BOOL, 0, "true", NULL, "CSV: write a header line with the column names.", NULL},      \
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL,                                                         \

@@ -151,6 +151,15 @@ struct dld_lake_storage {
     /* Optional: the clock for the manifests' created_ms (pass host->now_ms);
      * NULL: the system's wall clock. */
     int64_t (*now_ms)(void);
+    /* Optional (table_format iceberg): writes dir/name, replacing what is
+     * there, so that a reader sees the old or the new bytes (file: a
+     * temporary file renamed over it; s3: PutObject). NULL: the layer
+     * removes the name and calls put_if_absent. */
+    int (*put)(void *ctx, const char *dir, const char *name, const void *data, size_t len, struct dld_error *err);
+    /* Optional, required by table_format iceberg, whose metadata holds
+     * absolute locations: the URI of dir, malloc'ed, no trailing '/'
+     * ("file:///srv/lake/raw/main/orders", "s3://bucket/prefix/raw/main/orders"). */
+    char *(*location)(void *ctx, const char *dir);
 };
 
 /* ---- a load through the layer ------------------------------------------------------

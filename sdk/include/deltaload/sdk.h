@@ -106,6 +106,38 @@ double dld_opt_double(const char *const *options, const char *name, double fallb
  * keeps out what no quoting rule can make safe or meaningful. */
 int dld_ident_check(const char *what, const char *ident, struct dld_error *err);
 
+/* ---- path-like values (key prefixes, relative folders) --------------------- */
+/* Accepts "" and relative paths of '/'-separated segments, each a valid
+ * identifier (dld_ident_check: UTF-8, no control characters, <= 128 bytes),
+ * none "." or ".." or empty, no '\\' anywhere, <= DLD_PATH_MAX_BYTES in
+ * all; leading and trailing '/' are allowed (callers trim them). Call it
+ * when the value is set (open, item parse), not when a request is built. */
+#define DLD_PATH_MAX_BYTES 512
+int dld_path_check(const char *what, const char *value, struct dld_error *err);
+
+/* ---- redaction of secrets (sdk/src/redact.c) -------------------------------- */
+/* Every message that comes from a library (libpq, OCI, libcurl) passes
+ * through this before it becomes an error or a log line. Removes, in place
+ * (buf holds cap bytes; the result is cut to fit), each value of `secrets`
+ * (NULL-terminated, may be NULL; values shorter than DLD_REDACT_MIN_SECRET
+ * bytes are skipped) and whatever looks like a password: the value after
+ * `password=`, `passwd=`, `pwd=`, `...secret...=`, `...token...=` (quoted or
+ * not) and the password of a URI's `user:pass@`. Each becomes "********".
+ * Returns the new length. */
+#define DLD_REDACT_MIN_SECRET 3
+size_t dld_redact(char *buf, size_t cap, const char *const *secrets);
+/* the same on a copy (malloc'ed; NULL for NULL or out of memory) */
+char *dld_redact_dup(const char *text, const char *const *secrets);
+/* the same on err->message */
+void dld_redact_error(struct dld_error *err, const char *const *secrets);
+/* The passwords a conninfo or URI holds (key=value or user:pass@), for the
+ * `secrets` list: a NULL-terminated malloc'ed list (never NULL unless out of
+ * memory) to free with dld_redact_list_free. An unquoted `password=Abc Def`
+ * gives "Abc" and "Def" (libpq reads the first and complains about the
+ * second, quoting it). */
+char **dld_redact_conninfo_secrets(const char *conninfo);
+void dld_redact_list_free(char **list);
+
 /* ---- column types ------------------------------------------------------------ */
 enum dld_type {
     DLD_T_BOOL = 1,

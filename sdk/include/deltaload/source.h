@@ -8,6 +8,39 @@
  * (when the request leaves high NULL) and returns the exact query text; the
  * host records the window before it asks for the first row. `plan` is
  * extract_begin + extract_end with no extract_next.
+ *
+ * Duties (the host checks those marked *, core/contract.c, and fails the
+ * table naming the plugin; `deltaload plugins check` tests all of them):
+ *   - DELTA/BACKFILL rows: filter_column > low (>= when low_inclusive, no
+ *     bound when low is NULL) and <= high.
+ *   - * A captured high mark is the maximum of the column over the rows
+ *     above the low bound ONLY (c > low, or >= when inclusive), held back
+ *     by lag; NULL when there is no such row -- never low itself, never a
+ *     value below it (that would move the watermark backwards).
+ *   - * `between` (table->filter_operator): the captured high mark never
+ *     passes table->end_value; once low reaches it, high is NULL.
+ *   - * A request with high set (a retry, a backfill): that high is the
+ *     high mark in force; never return one above it.
+ *   - An empty window with a fixed high (request high set, or FULL): one
+ *     empty batch (schema, zero rows), then DLD_DONE, so the schema is known.
+ *   - lag_seconds > 0 applies to date/time columns: refuse it on any other
+ *     column with DLD_ERR_CONFIG naming the table and the column.
+ *   - FULL mode: every operator of table.h (eq, noteq, lte/ste, null,
+ *     notnull, notbetween) and no filter column (the whole table);
+ *     DLD_ERR_CONFIG for an operator it does not know (a newer host may
+ *     add one).
+ *   - * extract_next: DLD_OK always with both release callbacks set and a
+ *     struct array with one child per schema column; every batch of a load
+ *     has the first batch's column names and types; the end is DLD_DONE
+ *     with nothing filled.
+ *   - * Every failure returns a negative enum dld_code with a message.
+ * Values are compared in the column's type; the host's own comparison
+ * (numbers as numbers, ISO-8601 as instants, else text) is in
+ * docs/plugin-authoring.md "What the host checks".
+ *
+ * Lifetimes: `req`, `req->table` and every string in them are borrowed for
+ * extract_begin only -- a cursor copies what extract_next needs. `host`
+ * (open) lives until the plugin is unloaded and may be kept (abi.h).
  */
 #ifndef DELTALOAD_SOURCE_H
 #define DELTALOAD_SOURCE_H

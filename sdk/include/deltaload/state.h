@@ -16,6 +16,13 @@
  *
  * Strings returned through `char **` and inside output structs are
  * host->alloc'ed; the host frees them (dld_run_clean_up in sdk.h).
+ *
+ * The host checks (core/contract.c): run_last answers with a run of the
+ * table asked about (load_id >= 1, a known status); runs_unfinished hands
+ * over runs of that table that are not final; item_get, item_list and
+ * history return a text with DLD_OK. The conformance kit also tests
+ * fencing, lease conflicts (the same owner included), expiry and takeover
+ * with a larger token, and the order of runs_unfinished/runs_history.
  */
 #ifndef DELTALOAD_STATE_H
 #define DELTALOAD_STATE_H

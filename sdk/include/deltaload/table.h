@@ -25,7 +25,9 @@ struct dld_table {
     const char *source_schema;      /* sourceSchema (may be "" for SQLite's main) */
     const char *source_table;       /* sourceTable */
     const char *filter_column;      /* filtercolumn, NULL: no filter column */
-    const char *filter_operator;    /* filteroperator, canonical lower case, NULL when no filter */
+    const char *filter_operator;    /* filteroperator, canonical lower case, NULL when no filter;
+                                     * "commit" (no filter_column, DLD_MODE_DELTA): windows over the
+                                     * source's commit clock; a source without one refuses it by name */
     const char *start_value;        /* startvalue as stored, may be NULL */
     const char *end_value;          /* endvalue as stored, may be NULL */
     const char *output_prefix;      /* ouputs3Prefix / outputPrefix, may be "" */

@@ -24,6 +24,14 @@
  * A target never removes or overwrites files of a load it was not asked
  * about. The SDK's lake layer (lake.h) implements all of this once; a
  * target built on it only provides storage primitives.
+ *
+ * Duties the conformance kit (`deltaload plugins check`) tests: publish
+ * repeated after a lost response succeeds; discard of a published load is
+ * DLD_ERR_CONFLICT and removes nothing; discard after a partial write (no
+ * load_finish) and discard repeated succeed; publish after a discard is
+ * DLD_ERR_CONFLICT; load_is_published is 0 for a load never written.
+ * Lifetimes: `load`, `load->table` and their strings are borrowed for the
+ * call they are passed to; the handle copies what it keeps.
  */
 #ifndef DELTALOAD_TARGET_H
 #define DELTALOAD_TARGET_H

@@ -80,7 +80,10 @@ struct dld_aws_client *dld_aws_client_new(const struct dld_aws_client_options *o
     c->creds = opt->credentials;
     c->http = opt->http;
     if (!c->http) {
-        c->http = dld_aws_http_new_curl(&opt->http_options, err);
+        struct dld_aws_http_options ho = opt->http_options;
+        if (ho.host == NULL)
+            ho.host = opt->host; /* a signal aborts requests in flight */
+        c->http = dld_aws_http_new_curl(&ho, err);
         if (!c->http) {
             dld_aws_client_destroy(c);
             return NULL;

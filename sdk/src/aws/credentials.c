@@ -94,10 +94,12 @@ int dld_aws_credentials_from_json(const char *json, size_t len, const char *what
     if (cJSON_IsString(exp)) {
         c->expires_ms = dld_aws_parse_iso8601(exp->valuestring);
         if (c->expires_ms < 0) {
+            /* the message quotes the document: set it before freeing it (found by tests/fuzz) */
+            int rc = dld_error_set(err, DLD_ERR_AUTH, "%s: Expiration '%s' is not an ISO-8601 time", what,
+                                   exp->valuestring);
             cJSON_Delete(j);
             dld_aws_credentials_clean_up(c);
-            return dld_error_set(err, DLD_ERR_AUTH, "%s: Expiration '%s' is not an ISO-8601 time", what,
-                                 exp->valuestring);
+            return rc;
         }
     }
     cJSON_Delete(j);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -25,6 +26,7 @@ struct s_curl {
     bool no_verify;
     long connect_timeout_ms;
     long timeout_ms;
+    const struct dld_host *host; /* for cancelled(); may be NULL */
 };
 
 struct s_recv {
@@ -32,7 +34,49 @@ struct s_recv {
     struct dld_aws_header *headers;
     size_t nheaders, cap;
     bool failed;
+    const struct dld_host *host; /* abort when it says cancelled ... */
+    bool cancellable;            /* ... unless the request started after the signal */
+    bool aborted;
 };
+
+static bool s_cancelled(const struct dld_host *host)
+{
+    return host && host->cancelled && host->cancelled();
+}
+
+/* When this copy of the SDK first saw the signal: every request after it
+ * shares one clean-up budget of DLD_AWS_CANCEL_DEADLINE_MS. */
+static int64_t s_cancel_seen_ms;
+
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long s_cleanup_budget_ms(void)
+{
+    int64_t now = s_mono_ms(), zero = 0;
+    __atomic_compare_exchange_n(&s_cancel_seen_ms, &zero, now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    int64_t left = __atomic_load_n(&s_cancel_seen_ms, __ATOMIC_ACQUIRE) + DLD_AWS_CANCEL_DEADLINE_MS - now;
+    return left > 1 ? (long)left : 1; /* 0 would mean no timeout at all */
+}
+
+/* curl calls this at least once a second, data or not: a signal ends a
+ * request in flight (a hung PutObject would otherwise hold the process for
+ * request_timeout_ms). */
+static int s_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct s_recv *r = ud;
+    if (r->cancellable && s_cancelled(r->host)) {
+        r->aborted = true;
+        (void)s_cleanup_budget_ms(); /* the clean-up budget starts now */
+        return 1;
+    }
+    return 0;
+}
 
 static pthread_once_t s_global_once = PTHREAD_ONCE_INIT;
 static void s_global_init(void)
@@ -160,9 +204,12 @@ static int s_map_curl_error(CURLcode cc, const char *errbuf, const struct dld_aw
         code = DLD_ERR_FATAL;
         break;
     }
-    dld_error_set(err, code, "%s %s: %s (%s)", req->method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc),
-                  kind);
+    dld_error_set(err, code, "%s %s: %s (%s)", req->method, req->url,
+                  errbuf[0] ? errbuf : curl_easy_strerror(cc), kind);
     dld_error_upstream(err, 0, kind, NULL);
+    /* curl's text may quote a URL with credentials or a presigned query
+     * (X-Amz-Security-Token=...): the password-like parts go */
+    dld_redact_error(err, NULL);
     return code;
 }
 
@@ -191,8 +238,16 @@ static int s_send(void *impl, const struct dld_aws_http_request *req, struct dld
     if (!has_ct)
         hl = curl_slist_append(hl, "Content-Type:");
 
-    struct s_recv r = {0};
+    struct s_recv r = {.host = c->host};
     char errbuf[CURL_ERROR_SIZE] = {0};
+    long timeout_ms = c->timeout_ms;
+    /* after a signal only clean-up runs: short, and not aborted itself */
+    r.cancellable = !s_cancelled(c->host);
+    if (!r.cancellable) {
+        long left = s_cleanup_budget_ms();
+        if (timeout_ms <= 0 || timeout_ms > left)
+            timeout_ms = left;
+    }
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -202,7 +257,12 @@ static int s_send(void *impl, const struct dld_aws_http_request *req, struct dld
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s_on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (c->host) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, s_on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &r);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->ca_bundle)
@@ -230,7 +290,10 @@ static int s_send(void *impl, const struct dld_aws_http_request *req, struct dld
 
     CURLcode cc = curl_easy_perform(h);
     int rc = DLD_OK;
-    if (cc != CURLE_OK) {
+    if (cc != CURLE_OK && r.aborted) {
+        rc = dld_error_set(err, DLD_ERR_RETRY, "%s %s: interrupted by a signal", req->method, req->url);
+        dld_error_upstream(err, 0, "Cancelled", NULL);
+    } else if (cc != CURLE_OK) {
         rc = s_map_curl_error(cc, errbuf, req, err);
     } else if (r.failed || r.body.failed) {
         rc = dld_error_set(err, DLD_ERR_FATAL, "%s %s: out of memory reading the response", req->method, req->url);
@@ -291,6 +354,7 @@ struct dld_aws_http *dld_aws_http_new_curl(const struct dld_aws_http_options *op
     c->no_verify = opt->no_verify_tls;
     c->connect_timeout_ms = opt->connect_timeout_ms > 0 ? (long)opt->connect_timeout_ms : 5000;
     c->timeout_ms = opt->timeout_ms > 0 ? (long)opt->timeout_ms : 120000;
+    c->host = opt->host;
     http->vtable = &s_curl_vtable;
     http->impl = c;
     return http;

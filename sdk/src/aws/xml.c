@@ -53,7 +53,8 @@ bool dld_aws_xml_next(const char *xml, size_t len, const char *tag, size_t *pos,
         p = memchr(p, '<', (size_t)(end - p));
         if (!p)
             return false;
-        if (p[1] == '/' && (size_t)(end - p) >= tl + 3 && memcmp(p + 2, tag, tl) == 0 && p[2 + tl] == '>') {
+        /* length first: a '<' may be the buffer's last byte (found by tests/fuzz) */
+        if ((size_t)(end - p) >= tl + 3 && p[1] == '/' && memcmp(p + 2, tag, tl) == 0 && p[2 + tl] == '>') {
             if (--depth == 0) {
                 *inner = content;
                 *inner_len = (size_t)(p - content);

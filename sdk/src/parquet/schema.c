@@ -7,6 +7,8 @@
  * as the spec asks for the sake of older readers. */
 #include "schema.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <deltaload/sdk.h>
@@ -64,30 +66,69 @@ static bool s_extra(const struct ArrowSchema *child, struct dld_pq_coldesc *d)
     }
 }
 
-static void s_timestamp(struct dld_pq_coldesc *d, const struct dld_column_spec *spec, bool ts_millis)
+/* ts_unit: 0 keeps the source unit (seconds become ms), 1 writes ms, 2 us
+ * (Iceberg's unit). Finer units are floor-divided, coarser multiplied (a
+ * value that overflows is refused by the value conversion). */
+static void s_timestamp(struct dld_pq_coldesc *d, const struct dld_column_spec *spec, int ts_unit)
 {
     d->src = DLD_PQ_SRC_I64;
     d->phys = DLD_PQ_INT64;
     d->logical = DLD_PQ_LT_TIMESTAMP;
     d->utc = spec->tz != NULL && spec->tz[0] != '\0';
+    int src; /* 0 s, 1 ms, 2 us, 3 ns */
     switch (spec->unit) {
-    case DLD_UNIT_SECOND: d->unit = 1; d->mul = 1000; break;
-    case DLD_UNIT_MILLI: d->unit = 1; break;
-    case DLD_UNIT_MICRO: d->unit = 2; break;
-    default: d->unit = 3; break;
+    case DLD_UNIT_SECOND: src = 0; break;
+    case DLD_UNIT_MILLI: src = 1; break;
+    case DLD_UNIT_MICRO: src = 2; break;
+    default: src = 3; break;
     }
-    if (ts_millis && d->unit > 1) {
-        d->div = d->unit == 2 ? 1000 : 1000000;
-        d->unit = 1;
-    }
+    int to = ts_unit == 0 ? (src == 0 ? 1 : src) : ts_unit;
+    static const int64_t pow1000[] = {1, 1000, 1000000, 1000000000};
+    if (to > src)
+        d->mul = pow1000[to - src];
+    else if (to < src)
+        d->div = pow1000[src - to];
+    d->unit = to;
     d->converted = d->unit == 1 ? S_CT_TIMESTAMP_MILLIS : d->unit == 2 ? S_CT_TIMESTAMP_MICROS : -1;
 }
 
-int dld_pq_coldesc_from_arrow(const struct ArrowSchema *child, bool ts_millis, struct dld_pq_coldesc *d,
+/* The Arrow field metadata value of "PARQUET:field_id" (pyarrow's key for
+ * Parquet field ids), or -1. The metadata is int32 n, then n times int32
+ * key length, key, int32 value length, value (native byte order). */
+static int32_t s_field_id(const struct ArrowSchema *child)
+{
+    const char *p = child->metadata;
+    if (p == NULL)
+        return -1;
+    int32_t n, kl, vl;
+    memcpy(&n, p, 4);
+    p += 4;
+    for (int32_t i = 0; i < n; i++) {
+        memcpy(&kl, p, 4);
+        p += 4;
+        const char *key = p;
+        p += kl;
+        memcpy(&vl, p, 4);
+        p += 4;
+        if (kl == 16 && memcmp(key, "PARQUET:field_id", 16) == 0 && vl > 0 && vl < 12) {
+            char buf[12];
+            memcpy(buf, p, (size_t)vl);
+            buf[vl] = '\0';
+            char *end;
+            long v = strtol(buf, &end, 10);
+            return *end == '\0' && v >= 0 && v <= INT32_MAX ? (int32_t)v : -1;
+        }
+        p += vl;
+    }
+    return -1;
+}
+
+int dld_pq_coldesc_from_arrow(const struct ArrowSchema *child, int ts_unit, struct dld_pq_coldesc *d,
                               struct dld_error *err)
 {
     memset(d, 0, sizeof(*d));
     d->converted = -1;
+    d->field_id = s_field_id(child);
     d->name = child->name ? child->name : "";
     d->nullable = (child->flags & ARROW_FLAG_NULLABLE) != 0;
     if (child->n_children != 0 || child->dictionary != NULL)
@@ -152,7 +193,7 @@ int dld_pq_coldesc_from_arrow(const struct ArrowSchema *child, bool ts_millis, s
         d->converted = S_CT_DATE;
         break;
     case DLD_T_TIMESTAMP:
-        s_timestamp(d, &spec, ts_millis);
+        s_timestamp(d, &spec, ts_unit);
         break;
     case DLD_T_TIME32:
         /* seconds or milliseconds since midnight; Parquet's smallest unit is ms */
@@ -224,6 +265,8 @@ void dld_pq_schema_element(struct dld_pq_thrift *t, const struct dld_pq_coldesc 
         dld_pq_thrift_i32(t, 7, d->scale);
         dld_pq_thrift_i32(t, 8, d->precision);
     }
+    if (d->field_id >= 0)
+        dld_pq_thrift_i32(t, 9, d->field_id);
     if (d->logical != DLD_PQ_LT_NONE)
         s_logical(t, d);
     dld_pq_thrift_struct_end(t);

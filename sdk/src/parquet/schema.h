@@ -61,11 +61,14 @@ struct dld_pq_coldesc {
     bool is_signed;           /* integer */
     bool utc;                 /* time/timestamp isAdjustedToUTC */
     int unit;                 /* TimeUnit member: 1 MILLIS, 2 MICROS, 3 NANOS */
+    int32_t field_id;         /* SchemaElement.field_id (Iceberg), -1: none */
 };
 
-/* Fills d from one child of the batch schema. ts_millis: the writer's
- * timestamp_unit=ms option. DLD_ERR_UNSUPPORTED names the column. */
-int dld_pq_coldesc_from_arrow(const struct ArrowSchema *child, bool ts_millis, struct dld_pq_coldesc *d,
+/* Fills d from one child of the batch schema. ts_unit: the writer's
+ * timestamp_unit option (0 native, 1 ms, 2 us). An Arrow field metadata
+ * key "PARQUET:field_id" (as pyarrow writes it) becomes the column's
+ * field_id. DLD_ERR_UNSUPPORTED names the column. */
+int dld_pq_coldesc_from_arrow(const struct ArrowSchema *child, int ts_unit, struct dld_pq_coldesc *d,
                               struct dld_error *err);
 
 /* one SchemaElement (a list element of FileMetaData.schema) */

@@ -86,7 +86,7 @@ static int s_opt_size(const char *const *options, const char *name, int64_t dflt
     return DLD_OK;
 }
 
-static int s_options(struct s_writer *w, const char *const *options, bool *ts_millis, struct dld_error *err)
+static int s_options(struct s_writer *w, const char *const *options, int *ts_unit, struct dld_error *err)
 {
     const char *v = dld_opt_get(options, "compression");
     enum dld_pq_codec codec = DLD_PQ_ZSTD;
@@ -141,12 +141,14 @@ static int s_options(struct s_writer *w, const char *const *options, bool *ts_mi
     w->opts.pool = w->pool;
 
     v = dld_opt_get(options, "timestamp_unit");
-    *ts_millis = false;
+    *ts_unit = 0;
     if (v && *v) {
         if (!strcasecmp(v, "ms"))
-            *ts_millis = true;
+            *ts_unit = 1;
+        else if (!strcasecmp(v, "us"))
+            *ts_unit = 2;
         else if (strcasecmp(v, "native"))
-            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option timestamp_unit: '%s' is not one of native, ms", v);
+            return dld_error_set(err, DLD_ERR_CONFIG, "parquet option timestamp_unit: '%s' is not one of native, ms, us", v);
     }
     return DLD_OK;
 }
@@ -187,8 +189,8 @@ static void *s_create(const char *const *options, const struct ArrowSchema *sche
         return NULL;
     }
     w->sink = *sink;
-    bool ts_millis;
-    if (s_options(w, options, &ts_millis, err) || s_copy_metadata(w, metadata, err))
+    int ts_unit;
+    if (s_options(w, options, &ts_unit, err) || s_copy_metadata(w, metadata, err))
         goto fail;
     w->ncols = (size_t)schema->n_children;
     w->descs = calloc(w->ncols, sizeof(*w->descs));
@@ -198,7 +200,7 @@ static void *s_create(const char *const *options, const struct ArrowSchema *sche
         goto fail;
     }
     for (size_t i = 0; i < w->ncols; i++) {
-        if (dld_pq_coldesc_from_arrow(schema->children[i], ts_millis, &w->descs[i], err))
+        if (dld_pq_coldesc_from_arrow(schema->children[i], ts_unit, &w->descs[i], err))
             goto fail;
         if (dld_pq_column_init(&w->cols[i], &w->descs[i], &w->opts)) {
             dld_error_set(err, DLD_ERR_FATAL, "out of memory");

@@ -274,6 +274,7 @@ static const struct dld_option s_opts[] = {
     {"format", DLD_OPT_STRING, 0, "csv", NULL, "passed on", NULL},
     {"fsync", DLD_OPT_BOOL, 0, "false", NULL, "passed on", NULL},
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL, "passed on", NULL},
+    {"table_format", DLD_OPT_STRING, 0, "files", NULL, "passed on (tests/iceberg)", NULL},
     {"kill_in", DLD_OPT_STRING, 0, "none", "none|write|finish|publish|discard|stop", "where to die", NULL},
     {"kill_after_writes", DLD_OPT_INT, 0, "1", NULL, "for kill_in=write and fail_write: after this many batches", NULL},
     {"fail_write", DLD_OPT_BOOL, 0, "false", NULL, "return an error from load_write (after kill_after_writes)", NULL},

@@ -39,7 +39,7 @@ struct si_def {
     uint16_t *rcode;
 };
 
-enum { K_NONE, K_SCN, K_HIGH, K_DESCRIBE, K_EXTRACT };
+enum { K_NONE, K_SCN, K_HIGH, K_DESCRIBE, K_EXTRACT, K_DEPS };
 
 struct si_stmt {
     char *sql;
@@ -72,6 +72,7 @@ static struct {
     char scn[64];
     char high[128];
     int high_null;
+    char deps[32];  /* ALL_TABLES.DEPENDENCIES of the table; "" = no such row */
     char password[128];
     struct { char call[40]; int nth, code, count; } fails[8];
     int nfails;
@@ -194,6 +195,12 @@ SI_EXPORT void standin_reset(void)
     free(g.log);
     memset(&g, 0, sizeof(g));
     snprintf(g.scn, sizeof(g.scn), "4711");
+    snprintf(g.deps, sizeof(g.deps), "DISABLED");
+}
+
+SI_EXPORT void standin_dependencies(const char *value)
+{
+    snprintf(g.deps, sizeof(g.deps), "%s", value ? value : "");
 }
 
 SI_EXPORT void standin_table(const struct standin_col *cols, int ncols, const struct standin_cell *cells, int nrows)
@@ -405,6 +412,7 @@ SI_EXPORT int OCIStmtPrepare2(void *svc, void **stmtp, void *errhp, const char *
     h->st->sql = strndup(sql, len);
     const char *s = h->st->sql;
     h->st->kind = strncmp(s, "ALTER SESSION", 13) == 0 || strncmp(s, "SET TRANSACTION", 15) == 0 ? K_NONE
+                  : strstr(s, "ALL_TABLES") != NULL                                                ? K_DEPS
                   : strstr(s, "V$DATABASE") != NULL                                                ? K_SCN
                   : strstr(s, "MAX(") != NULL                                                      ? K_HIGH
                   : strstr(s, "WHERE 1 = 0") != NULL                                               ? K_DESCRIBE
@@ -490,6 +498,13 @@ SI_EXPORT int OCIStmtExecute(void *svc, void *stmtp, void *errhp, uint32_t iters
         return SI_SUCCESS; /* describe only */
     st->pos = 0;
     st->fetched = 0;
+    if (st->kind == K_DEPS && iters > 0 && st->ndefs > 0) {
+        if (st->defs[0].dty != SI_SQLT_CHR)
+            return s_error(errhp, 932);
+        if (!g.deps[0])
+            return SI_NO_DATA;
+        s_put_text(&st->defs[0], 0, g.deps, strlen(g.deps), 0);
+    }
     if ((st->kind == K_SCN || st->kind == K_HIGH) && iters > 0 && st->ndefs > 0) {
         if (st->defs[0].dty != SI_SQLT_CHR)
             return s_error(errhp, 932);

@@ -41,6 +41,9 @@ typedef void (*standin_table_fn)(const struct standin_col *cols, int ncols, cons
                                  int nrows);
 /* the text the SCN query and the high-mark query return (NULL = SQL NULL) */
 typedef void (*standin_values_fn)(const char *scn, const char *high_mark);
+/* what ALL_TABLES.DEPENDENCIES says for the table ("ENABLED", "DISABLED";
+ * NULL: no row). Reset to "DISABLED". */
+typedef void (*standin_dependencies_fn)(const char *value);
 /* the password SessionBegin accepts */
 typedef void (*standin_password_fn)(const char *password);
 /* the `nth` call (1-based, counted from the last reset) of `call`

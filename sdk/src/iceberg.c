@@ -1,0 +1,992 @@
+/*
+ * Apache Iceberg output (iceberg.h): schemas with field ids, the table
+ * metadata JSON and the file-system catalog commit. The Avro files are in
+ * iceberg_avro.c.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <deltaload/iceberg.h>
+#include <deltaload/sdk.h>
+
+#include "iceberg_internal.h"
+
+#define S_MAX_ATTEMPTS 64
+
+static bool s_exact_numbers(cJSON *item);
+
+int dld_iceberg_option(const char *const *options, int *on, struct dld_error *err)
+{
+    *on = 0;
+    const char *v = dld_opt_get(options, "table_format");
+    if (v == NULL || *v == '\0' || !strcasecmp(v, "files"))
+        return DLD_OK;
+    if (strcasecmp(v, "iceberg") != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "table_format '%s' is not one of files, iceberg", v);
+    const char *format = dld_opt_get(options, "format");
+    if (format && *format && strcasecmp(format, "parquet") != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "table_format iceberg needs format parquet (format is '%s')", format);
+    *on = 1;
+    return DLD_OK;
+}
+
+/* ---- schemas ------------------------------------------------------------------------ */
+
+/* The Iceberg type of an Arrow column (its printed JSON: a string), or NULL
+ * with *why set. */
+static const char *s_ice_type(const struct ArrowSchema *c, char *buf, size_t cap, const char **why)
+{
+    const char *f = c->format ? c->format : "";
+    *why = NULL;
+    if (c->n_children != 0 || c->dictionary != NULL) {
+        *why = "nested and dictionary columns are not supported";
+        return NULL;
+    }
+    if (!strcmp(f, "b"))
+        return "boolean";
+    if (!strcmp(f, "c") || !strcmp(f, "s") || !strcmp(f, "i") || !strcmp(f, "C") || !strcmp(f, "S"))
+        return "int";
+    if (!strcmp(f, "l"))
+        return "long";
+    if (!strcmp(f, "I") || !strcmp(f, "L")) {
+        *why = "Iceberg has no unsigned 32/64-bit integers (cast the column in the source query)";
+        return NULL;
+    }
+    if (!strcmp(f, "f"))
+        return "float";
+    if (!strcmp(f, "g"))
+        return "double";
+    if (!strcmp(f, "u") || !strcmp(f, "U"))
+        return "string";
+    if (!strcmp(f, "z") || !strcmp(f, "Z"))
+        return "binary";
+    if (!strcmp(f, "tdD"))
+        return "date";
+    if (!strcmp(f, "ttu"))
+        return "time";
+    if (!strncmp(f, "ts", 2) && (f[2] == 's' || f[2] == 'm' || f[2] == 'u' || f[2] == 'n') && f[3] == ':')
+        return f[4] ? "timestamptz" : "timestamp";
+    if (!strncmp(f, "d:", 2)) {
+        int p = 0, s = 0, bits = 128;
+        if (sscanf(f + 2, "%d,%d,%d", &p, &s, &bits) >= 2 && bits == 128 && p >= 1 && p <= 38 && s >= 0 && s <= p) {
+            snprintf(buf, cap, "decimal(%d, %d)", p, s);
+            return buf;
+        }
+        *why = "only decimal128 with 1 to 38 digits and a scale from 0 to the precision";
+        return NULL;
+    }
+    *why = "its Arrow type has no Iceberg counterpart here (time is written only from microsecond Arrow times)";
+    return NULL;
+}
+
+static int64_t s_num(const cJSON *o, const char *key, int64_t dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+
+static const char *s_strv(const cJSON *o, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+int dld_iceberg_schema_from_arrow(const struct ArrowSchema *arrow, const char *table_schema_json, char **schema_json,
+                                  int32_t **ids, struct dld_error *err)
+{
+    *schema_json = NULL;
+    *ids = NULL;
+    cJSON *table = table_schema_json ? cJSON_Parse(table_schema_json) : NULL;
+    const cJSON *tfields = cJSON_GetObjectItemCaseSensitive(table, "fields");
+    int32_t next = 1;
+    const cJSON *tf;
+    cJSON_ArrayForEach(tf, tfields)
+    {
+        int32_t id = (int32_t)s_num(tf, "id", 0);
+        if (id >= next)
+            next = id + 1;
+    }
+    int32_t *v = calloc((size_t)arrow->n_children + 1, sizeof(*v));
+    cJSON *schema = cJSON_CreateObject(), *fields = NULL;
+    int rc = DLD_OK;
+    if (v == NULL || schema == NULL || !cJSON_AddStringToObject(schema, "type", "struct") ||
+        !cJSON_AddNumberToObject(schema, "schema-id", 0) || !(fields = cJSON_AddArrayToObject(schema, "fields"))) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto out;
+    }
+    bool *seen = calloc((size_t)cJSON_GetArraySize(tfields) + 1, 1);
+    if (seen == NULL) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto out;
+    }
+    for (int64_t i = 0; i < arrow->n_children && rc == DLD_OK; i++) {
+        const struct ArrowSchema *c = arrow->children[i];
+        const char *name = c->name ? c->name : "";
+        char buf[64];
+        const char *why;
+        const char *type = s_ice_type(c, buf, sizeof buf, &why);
+        if (type == NULL) {
+            rc = dld_error_set(err, DLD_ERR_UNSUPPORTED, "column '%s' (Arrow type '%s') cannot be written to Iceberg: %s",
+                               name, c->format ? c->format : "", why);
+            break;
+        }
+        bool required = (c->flags & ARROW_FLAG_NULLABLE) == 0;
+        int32_t id = 0;
+        int k = 0;
+        cJSON_ArrayForEach(tf, tfields)
+        {
+            if (!strcmp(name, s_strv(tf, "name") ? s_strv(tf, "name") : "")) {
+                const char *tt = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(tf, "type")) ? s_strv(tf, "type") : "";
+                if (strcmp(tt, type) != 0) {
+                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                       "column '%s' is %s in the load but %s in the Iceberg table: type changes are "
+                                       "not supported yet",
+                                       name, type, tt);
+                    break;
+                }
+                id = (int32_t)s_num(tf, "id", 0);
+                /* a required table column stays required only if the load's is */
+                required = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tf, "required"));
+                if (required && (c->flags & ARROW_FLAG_NULLABLE)) {
+                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                       "column '%s' is required in the Iceberg table but nullable in the load", name);
+                    break;
+                }
+                seen[k] = true;
+                break;
+            }
+            k++;
+        }
+        if (rc)
+            break;
+        if (id == 0) {
+            if (table != NULL) {
+                rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                   "column '%s' is not in the Iceberg table: adding columns (schema evolution) is not "
+                                   "supported yet",
+                                   name);
+                break;
+            }
+            id = next++;
+        }
+        v[i] = id;
+        cJSON *f = cJSON_CreateObject();
+        if (!f || !cJSON_AddItemToArray(fields, f) || !cJSON_AddNumberToObject(f, "id", id) ||
+            !cJSON_AddStringToObject(f, "name", name) || !cJSON_AddBoolToObject(f, "required", required) ||
+            !cJSON_AddStringToObject(f, "type", type))
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    /* table columns the load does not have: kept, must be optional */
+    int k = 0;
+    cJSON_ArrayForEach(tf, tfields)
+    {
+        if (rc == DLD_OK && !seen[k]) {
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tf, "required")))
+                rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                   "required column '%s' of the Iceberg table is missing from the load",
+                                   s_strv(tf, "name") ? s_strv(tf, "name") : "?");
+            else {
+                cJSON *dup = cJSON_Duplicate(tf, 1);
+                if (!dup || !cJSON_AddItemToArray(fields, dup))
+                    rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            }
+        }
+        k++;
+    }
+    free(seen);
+    if (rc == DLD_OK && (*schema_json = cJSON_PrintUnformatted(schema)) == NULL)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+out:
+    cJSON_Delete(schema);
+    cJSON_Delete(table);
+    if (rc == DLD_OK)
+        *ids = v;
+    else
+        free(v);
+    return rc;
+}
+
+/* ---- an Arrow schema copy with field ids ------------------------------------------------- */
+
+struct s_ids_schema {
+    struct ArrowSchema *kids;  /* n children */
+    struct ArrowSchema **ptrs;
+    char **bufs;               /* per child: format, name, metadata in one allocation */
+    int64_t n;
+};
+
+static void s_ids_release(struct ArrowSchema *s)
+{
+    struct s_ids_schema *p = s->private_data;
+    if (p) {
+        for (int64_t i = 0; i < p->n; i++)
+            free(p->bufs ? p->bufs[i] : NULL);
+        free(p->bufs);
+        free(p->ptrs);
+        free(p->kids);
+        free(p);
+    }
+    s->release = NULL;
+}
+
+static void s_child_release(struct ArrowSchema *s)
+{
+    s->release = NULL; /* owned by the parent */
+}
+
+int dld_iceberg_arrow_with_ids(const struct ArrowSchema *src, const int32_t *ids, struct ArrowSchema *dst,
+                               struct dld_error *err)
+{
+    memset(dst, 0, sizeof(*dst));
+    struct s_ids_schema *p = calloc(1, sizeof(*p));
+    int64_t n = src->n_children;
+    if (p) {
+        p->kids = calloc((size_t)n + 1, sizeof(*p->kids));
+        p->ptrs = calloc((size_t)n + 1, sizeof(*p->ptrs));
+        p->bufs = calloc((size_t)n + 1, sizeof(*p->bufs));
+    }
+    if (!p || !p->kids || !p->ptrs || !p->bufs) {
+        if (p) {
+            free(p->kids);
+            free(p->ptrs);
+            free(p->bufs);
+        }
+        free(p);
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    dst->format = "+s";
+    dst->name = "";
+    dst->n_children = n;
+    dst->children = p->ptrs;
+    dst->private_data = p;
+    dst->release = s_ids_release;
+    for (int64_t i = 0; i < n; i++) {
+        const struct ArrowSchema *c = src->children[i];
+        const char *format = c->format ? c->format : "", *name = c->name ? c->name : "";
+        char id[16];
+        int idl = snprintf(id, sizeof id, "%d", (int)ids[i]);
+        static const char key[] = "PARQUET:field_id";
+        int32_t kl = (int32_t)(sizeof key - 1), vl = idl, one = 1;
+        size_t fl = strlen(format) + 1, nl = strlen(name) + 1, ml = 4 + 4 + (size_t)kl + 4 + (size_t)vl;
+        char *b = malloc(fl + nl + ml);
+        if (b == NULL) {
+            p->n = i;
+            s_ids_release(dst);
+            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        }
+        p->bufs[i] = b;
+        memcpy(b, format, fl);
+        memcpy(b + fl, name, nl);
+        char *m = b + fl + nl;
+        memcpy(m, &one, 4);
+        memcpy(m + 4, &kl, 4);
+        memcpy(m + 8, key, (size_t)kl);
+        memcpy(m + 8 + kl, &vl, 4);
+        memcpy(m + 12 + kl, id, (size_t)vl);
+        p->kids[i] = (struct ArrowSchema){.format = b, .name = b + fl, .metadata = m, .flags = c->flags,
+                                          .release = s_child_release};
+        p->ptrs[i] = &p->kids[i];
+    }
+    p->n = n;
+    return DLD_OK;
+}
+
+/* ---- the catalog -------------------------------------------------------------------------- */
+
+static void s_scratch(struct dld_error *e)
+{
+    dld_error_init(e);
+}
+
+static int s_pass_on(struct dld_error *err, const struct dld_error *from, int code)
+{
+    dld_error_set(err, code, "%s", from->message);
+    if (err)
+        err->retryable = from->retryable;
+    return code;
+}
+
+/* "metadata/v12.metadata.json" → 12; 0 for other names */
+static int64_t s_version_of(const char *name)
+{
+    const char *b = strrchr(name, '/');
+    b = b ? b + 1 : name;
+    if (b[0] != 'v' || b[1] < '1' || b[1] > '9')
+        return 0;
+    char *end;
+    long long v = strtoll(b + 1, &end, 10);
+    return strcmp(end, ".metadata.json") == 0 ? (int64_t)v : 0;
+}
+
+static int s_max_version(void *ctx, const char *name)
+{
+    int64_t *max = ctx, v = s_version_of(name);
+    if (v > *max)
+        *max = v;
+    return 0;
+}
+
+static char *s_meta_name(int64_t v)
+{
+    char *s = NULL;
+    return asprintf(&s, "metadata/v%" PRId64 ".metadata.json", v) < 0 ? NULL : s;
+}
+
+int dld_iceberg_current(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json,
+                        struct dld_error *err)
+{
+    *version = 0;
+    *json = NULL;
+    struct dld_error e;
+    s_scratch(&e);
+    char *hint = NULL;
+    size_t len = 0;
+    int64_t v = 0;
+    int rc = st->get(st->ctx, dir, "metadata/version-hint.text", &hint, &len, &e);
+    if (rc == DLD_OK) {
+        v = strtoll(hint, NULL, 10);
+        free(hint);
+        if (v < 0)
+            v = 0;
+    } else if (rc == DLD_ERR_NOT_FOUND) {
+        if ((rc = st->list(st->ctx, dir, "metadata/v", s_max_version, &v, err)))
+            return rc;
+    } else {
+        return s_pass_on(err, &e, rc);
+    }
+    /* the hint may lag behind the newest version: probe forward */
+    char *text = NULL;
+    if (v > 0) {
+        char *name = s_meta_name(v);
+        if (name == NULL)
+            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        s_scratch(&e);
+        rc = st->get(st->ctx, dir, name, &text, &len, &e);
+        free(name);
+        if (rc == DLD_ERR_NOT_FOUND) {
+            /* a hint ahead of the files (removed by hand?): fall back to a listing */
+            int64_t lv = 0;
+            if ((rc = st->list(st->ctx, dir, "metadata/v", s_max_version, &lv, err)))
+                return rc;
+            if (lv == 0)
+                return DLD_OK;
+            v = lv;
+            name = s_meta_name(v);
+            if (name == NULL)
+                return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            s_scratch(&e);
+            rc = st->get(st->ctx, dir, name, &text, &len, &e);
+            free(name);
+        }
+        if (rc)
+            return s_pass_on(err, &e, rc);
+    }
+    for (;;) {
+        char *name = s_meta_name(v + 1), *next = NULL;
+        if (name == NULL) {
+            free(text);
+            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        }
+        s_scratch(&e);
+        rc = st->get(st->ctx, dir, name, &next, &len, &e);
+        free(name);
+        if (rc == DLD_ERR_NOT_FOUND)
+            break;
+        if (rc) {
+            free(text);
+            return s_pass_on(err, &e, rc);
+        }
+        free(text);
+        text = next;
+        v++;
+    }
+    *version = v;
+    *json = text;
+    return DLD_OK;
+}
+
+static cJSON *s_current_schema(const cJSON *meta)
+{
+    int64_t cur = s_num(meta, "current-schema-id", 0);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(meta, "schemas"))
+    {
+        if (s_num(s, "schema-id", 0) == cur)
+            return (cJSON *)s;
+    }
+    return NULL;
+}
+
+char *dld_iceberg_current_schema(const char *metadata_json)
+{
+    cJSON *m = metadata_json ? cJSON_Parse(metadata_json) : NULL;
+    cJSON *s = s_current_schema(m);
+    char *out = s ? cJSON_PrintUnformatted(s) : NULL;
+    cJSON_Delete(m);
+    return out;
+}
+
+/* ---- commit --------------------------------------------------------------------------------- */
+
+/* snapshot ids fit in 53 bits, so JSON readers that keep numbers as doubles
+ * (cJSON, JavaScript) read them exactly */
+static int64_t s_snapshot_id(const char *uid)
+{
+    uint64_t v = strtoull(uid, NULL, 16) & ((UINT64_C(1) << 53) - 1);
+    return v ? (int64_t)v : 1;
+}
+
+static bool s_add_i64(cJSON *o, const char *key, int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return cJSON_AddRawToObject(o, key, buf) != NULL;
+}
+
+static bool s_add_str_i64(cJSON *o, const char *key, int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return cJSON_AddStringToObject(o, key, buf) != NULL;
+}
+
+/* the snapshot of this load uid in a metadata object, or NULL */
+static const cJSON *s_find_snapshot(const cJSON *meta, const char *uid)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(meta, "snapshots"))
+    {
+        const char *u = s_strv(cJSON_GetObjectItemCaseSensitive(s, "summary"), "deltaload.load-uid");
+        if (u && !strcmp(u, uid))
+            return s;
+    }
+    return NULL;
+}
+
+static const cJSON *s_snapshot_by_id(const cJSON *meta, int64_t id)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(meta, "snapshots"))
+    {
+        if (s_num(s, "snapshot-id", -1) == id)
+            return s;
+    }
+    return NULL;
+}
+
+/* a name relative to the table directory from an absolute location inside it */
+static const char *s_relative(const char *location, const char *table_location)
+{
+    size_t n = strlen(table_location);
+    if (strncmp(location, table_location, n) != 0 || location[n] != '/')
+        return NULL;
+    return location + n + 1;
+}
+
+static int s_new_uuid(char out[37], struct dld_error *err)
+{
+    char a[17], b[17];
+    int rc;
+    if ((rc = dld_lake_new_uid(a, err)) || (rc = dld_lake_new_uid(b, err)))
+        return rc;
+    /* version 4, variant 10 */
+    snprintf(out, 37, "%.8s-%.4s-4%.3s-%c%.3s-%.12s", a, a + 8, a + 13, "89ab"[b[0] % 4], b + 1, b + 4);
+    return DLD_OK;
+}
+
+/* writes name unless it exists; identical bytes already there count as written */
+static int s_put_once(const struct dld_lake_storage *st, const char *dir, const char *name, const void *data,
+                      size_t len, struct dld_error *err)
+{
+    struct dld_error e;
+    s_scratch(&e);
+    int rc = st->put_if_absent(st->ctx, dir, name, data, len, &e);
+    if (rc == DLD_OK)
+        return DLD_OK;
+    if (rc != DLD_ERR_CONFLICT)
+        return s_pass_on(err, &e, rc);
+    char *old = NULL;
+    size_t olen = 0;
+    s_scratch(&e);
+    if ((rc = st->get(st->ctx, dir, name, &old, &olen, &e)))
+        return s_pass_on(err, &e, rc == DLD_ERR_NOT_FOUND ? DLD_ERR_RETRY : rc);
+    bool same = olen == len && memcmp(old, data, len) == 0;
+    free(old);
+    return same ? DLD_OK
+                : dld_error_set(err, DLD_ERR_FATAL, "%s/%s exists with other contents than this load's", dir, name);
+}
+
+static int s_put_hint(const struct dld_lake_storage *st, const char *dir, int64_t version, struct dld_error *err)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%" PRId64, version);
+    if (DLD_HAS(st, struct dld_lake_storage, put) && st->put)
+        return st->put(st->ctx, dir, "metadata/version-hint.text", buf, (size_t)n, err);
+    const char *const names[] = {"metadata/version-hint.text"};
+    int rc = st->remove(st->ctx, dir, names, 1, err);
+    if (rc == DLD_OK) {
+        struct dld_error e;
+        s_scratch(&e);
+        rc = st->put_if_absent(st->ctx, dir, names[0], buf, (size_t)n, &e);
+        if (rc == DLD_ERR_CONFLICT)
+            rc = DLD_OK; /* another committer wrote its own, as new or newer */
+        else if (rc)
+            s_pass_on(err, &e, rc);
+    }
+    return rc;
+}
+
+/* summary totals of the parent snapshot */
+static int64_t s_total(const cJSON *parent, const char *key)
+{
+    const char *v = s_strv(cJSON_GetObjectItemCaseSensitive(parent, "summary"), key);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* The new metadata object: the old one (or a new table) with the snapshot. */
+static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old_version, const char *schema_json,
+                             const struct dld_iceberg_load *ld, int64_t snap_id, int64_t seq, const char *list_loc,
+                             int64_t added_rows, int64_t added_bytes, struct dld_error *err)
+{
+    cJSON *m = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+    cJSON *schema = schema_json ? cJSON_Parse(schema_json) : NULL;
+    bool ok = m != NULL;
+    if (!old && ok) {
+        char uuid[37];
+        if (s_new_uuid(uuid, err)) {
+            cJSON_Delete(m);
+            cJSON_Delete(schema);
+            return NULL;
+        }
+        ok = cJSON_AddNumberToObject(m, "format-version", 2) && cJSON_AddStringToObject(m, "table-uuid", uuid) &&
+             cJSON_AddStringToObject(m, "location", location);
+        cJSON *specs = cJSON_AddArrayToObject(m, "partition-specs"), *spec = cJSON_CreateObject();
+        ok = ok && specs && spec && cJSON_AddItemToArray(specs, spec) && cJSON_AddNumberToObject(spec, "spec-id", 0) &&
+             cJSON_AddArrayToObject(spec, "fields") && cJSON_AddNumberToObject(m, "default-spec-id", 0) &&
+             cJSON_AddNumberToObject(m, "last-partition-id", 999);
+        cJSON *orders = cJSON_AddArrayToObject(m, "sort-orders"), *order = cJSON_CreateObject();
+        ok = ok && orders && order && cJSON_AddItemToArray(orders, order) &&
+             cJSON_AddNumberToObject(order, "order-id", 0) && cJSON_AddArrayToObject(order, "fields") &&
+             cJSON_AddNumberToObject(m, "default-sort-order-id", 0);
+        cJSON *props = cJSON_AddObjectToObject(m, "properties");
+        ok = ok && props && cJSON_AddStringToObject(props, "write.format.default", "parquet") &&
+             cJSON_AddStringToObject(props, "deltaload.table", ld->table_name ? ld->table_name : "") &&
+             cJSON_AddStringToObject(props, "deltaload.source_table", ld->source_table ? ld->source_table : "");
+        if (schema == NULL && ok) {
+            /* a first load without rows: an empty schema */
+            schema = cJSON_Parse("{\"type\":\"struct\",\"schema-id\":0,\"fields\":[]}");
+        }
+        cJSON *schemas = cJSON_AddArrayToObject(m, "schemas");
+        ok = ok && schemas && schema && cJSON_AddItemToArray(schemas, schema) &&
+             cJSON_AddNumberToObject(m, "current-schema-id", 0);
+        if (ok)
+            schema = NULL; /* owned by m */
+    } else {
+        cJSON_Delete(schema); /* same fields as the current schema (checked before) */
+        schema = NULL;
+    }
+    if (!ok) {
+        cJSON_Delete(m);
+        cJSON_Delete(schema);
+        dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        return NULL;
+    }
+    int32_t last_col = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(s_current_schema(m), "fields"))
+    {
+        if (s_num(f, "id", 0) > last_col)
+            last_col = (int32_t)s_num(f, "id", 0);
+    }
+    if (s_num(m, "last-column-id", 0) > last_col)
+        last_col = (int32_t)s_num(m, "last-column-id", 0);
+    int64_t parent_id = s_num(m, "current-snapshot-id", -1);
+    const cJSON *parent = parent_id >= 0 ? s_snapshot_by_id(m, parent_id) : NULL;
+    int64_t ts = ld->now_ms;
+    if (ts <= s_num(m, "last-updated-ms", 0))
+        ts = s_num(m, "last-updated-ms", 0) + 1; /* timestamps never go back */
+
+    cJSON *snap = cJSON_CreateObject(), *sum = NULL;
+    ok = snap && s_add_i64(snap, "snapshot-id", snap_id) && (!parent || s_add_i64(snap, "parent-snapshot-id", parent_id)) &&
+         s_add_i64(snap, "sequence-number", seq) && s_add_i64(snap, "timestamp-ms", ts) &&
+         cJSON_AddStringToObject(snap, "manifest-list", list_loc) && (sum = cJSON_AddObjectToObject(snap, "summary")) &&
+         cJSON_AddNumberToObject(snap, "schema-id", (double)s_num(m, "current-schema-id", 0));
+    int64_t prev_rows = ld->overwrite ? 0 : s_total(parent, "total-records");
+    int64_t prev_files = ld->overwrite ? 0 : s_total(parent, "total-data-files");
+    int64_t prev_size = ld->overwrite ? 0 : s_total(parent, "total-files-size");
+    ok = ok && cJSON_AddStringToObject(sum, "operation", ld->overwrite ? "overwrite" : "append") &&
+         s_add_str_i64(sum, "added-data-files", ld->nfiles) && s_add_str_i64(sum, "added-records", added_rows) &&
+         s_add_str_i64(sum, "added-files-size", added_bytes) &&
+         (!ld->overwrite || !parent ||
+          (s_add_str_i64(sum, "deleted-data-files", s_total(parent, "total-data-files")) &&
+           s_add_str_i64(sum, "deleted-records", s_total(parent, "total-records")) &&
+           s_add_str_i64(sum, "removed-files-size", s_total(parent, "total-files-size")))) &&
+         s_add_str_i64(sum, "total-records", prev_rows + added_rows) &&
+         s_add_str_i64(sum, "total-data-files", prev_files + ld->nfiles) &&
+         s_add_str_i64(sum, "total-files-size", prev_size + added_bytes) &&
+         cJSON_AddStringToObject(sum, "total-delete-files", "0") &&
+         cJSON_AddStringToObject(sum, "total-position-deletes", "0") &&
+         cJSON_AddStringToObject(sum, "total-equality-deletes", "0") &&
+         s_add_str_i64(sum, "deltaload.load-id", ld->load_id) &&
+         cJSON_AddStringToObject(sum, "deltaload.load-uid", ld->load_uid) &&
+         cJSON_AddStringToObject(sum, "deltaload.mode", ld->mode ? ld->mode : "") &&
+         (!ld->window_column || !*ld->window_column ||
+          cJSON_AddStringToObject(sum, "deltaload.window-column", ld->window_column)) &&
+         (!ld->low || (cJSON_AddStringToObject(sum, "deltaload.window-low", ld->low) &&
+                       cJSON_AddStringToObject(sum, "deltaload.window-low-inclusive",
+                                               ld->low_inclusive ? "true" : "false"))) &&
+         (!ld->high || cJSON_AddStringToObject(sum, "deltaload.window-high", ld->high)) &&
+         (!ld->high || !ld->mode || strcmp(ld->mode, "delta") != 0 ||
+          cJSON_AddStringToObject(sum, "deltaload.watermark", ld->high));
+    /* replace the changing top-level members */
+    static const char *const replaced[] = {"last-sequence-number", "last-updated-ms", "last-column-id",
+                                           "current-snapshot-id"};
+    for (size_t i = 0; i < sizeof replaced / sizeof *replaced; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(m, replaced[i]);
+    ok = ok && s_add_i64(m, "last-sequence-number", seq) && s_add_i64(m, "last-updated-ms", ts) &&
+         cJSON_AddNumberToObject(m, "last-column-id", last_col) && s_add_i64(m, "current-snapshot-id", snap_id);
+    cJSON *snaps = cJSON_GetObjectItemCaseSensitive(m, "snapshots");
+    if (!snaps)
+        snaps = cJSON_AddArrayToObject(m, "snapshots");
+    if (ok && snaps && cJSON_AddItemToArray(snaps, snap))
+        snap = NULL;
+    else
+        ok = false;
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "refs");
+    cJSON *refs = cJSON_AddObjectToObject(m, "refs"), *main_ref = refs ? cJSON_AddObjectToObject(refs, "main") : NULL;
+    ok = ok && main_ref && s_add_i64(main_ref, "snapshot-id", snap_id) &&
+         cJSON_AddStringToObject(main_ref, "type", "branch");
+    cJSON *slog = cJSON_GetObjectItemCaseSensitive(m, "snapshot-log");
+    if (!slog)
+        slog = cJSON_AddArrayToObject(m, "snapshot-log");
+    cJSON *se = cJSON_CreateObject();
+    ok = ok && slog && se && cJSON_AddItemToArray(slog, se) && s_add_i64(se, "timestamp-ms", ts) &&
+         s_add_i64(se, "snapshot-id", snap_id);
+    cJSON *mlog = cJSON_GetObjectItemCaseSensitive(m, "metadata-log");
+    if (!mlog)
+        mlog = cJSON_AddArrayToObject(m, "metadata-log");
+    if (ok && old) {
+        char *prev = NULL;
+        cJSON *me = cJSON_CreateObject();
+        ok = mlog && me && cJSON_AddItemToArray(mlog, me) &&
+             asprintf(&prev, "%s/metadata/v%" PRId64 ".metadata.json", location, old_version) >= 0 &&
+             s_add_i64(me, "timestamp-ms", s_num(old, "last-updated-ms", 0)) &&
+             cJSON_AddStringToObject(me, "metadata-file", prev);
+        free(prev);
+    }
+    cJSON_Delete(snap);
+    if (!ok) {
+        cJSON_Delete(m);
+        dld_error_set(err, DLD_ERR_FATAL, "out of memory building the Iceberg metadata");
+        return NULL;
+    }
+    return m;
+}
+
+int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const struct dld_iceberg_load *ld,
+                       struct dld_error *err)
+{
+    if (!ld->load_uid || !dld_lake_uid_valid(ld->load_uid))
+        return dld_error_set(err, DLD_ERR_FATAL, "iceberg: load %" PRId64 " has no load uid", ld->load_id);
+    if (!DLD_HAS(st, struct dld_lake_storage, location) || !st->location)
+        return dld_error_set(err, DLD_ERR_CONFIG, "iceberg: this target cannot tell the location of its files");
+    char *location = st->location(st->ctx, dir);
+    if (location == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int64_t snap_id = s_snapshot_id(ld->load_uid);
+    int64_t rows = 0, bytes = 0;
+    for (int i = 0; i < ld->nfiles; i++) {
+        rows += ld->files[i].rows;
+        bytes += ld->files[i].bytes;
+    }
+    char *mname = NULL, *mloc = NULL;
+    int64_t mlen = 0;
+    int rc = DLD_OK;
+    bool manifest_written = false;
+    for (int attempt = 0; attempt < S_MAX_ATTEMPTS; attempt++) {
+        int64_t version = 0;
+        char *text = NULL;
+        if ((rc = dld_iceberg_current(st, dir, &version, &text, err)))
+            break;
+        cJSON *meta = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        if (version > 0 && !cJSON_IsObject(meta)) {
+            cJSON_Delete(meta);
+            rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s/metadata/v%" PRId64 ".metadata.json is not JSON", dir,
+                               version);
+            break;
+        }
+        if (meta && s_num(meta, "format-version", 0) != 2) {
+            cJSON_Delete(meta);
+            rc = dld_error_set(err, DLD_ERR_UNSUPPORTED, "iceberg: %s is not a format-version 2 table", location);
+            break;
+        }
+        if (meta && s_find_snapshot(meta, ld->load_uid)) {
+            /* committed already (a retried or recovered publish): make
+             * sure the hint is not behind, and that is all */
+            cJSON_Delete(meta);
+            struct dld_error e;
+            s_scratch(&e);
+            s_put_hint(st, dir, version, &e);
+            rc = DLD_OK;
+            goto done;
+        }
+        /* the schema must still be the table's (it was checked when the
+         * first file was written; only deltaload writes this table) */
+        if (meta && ld->schema_json) {
+            cJSON *cs = s_current_schema(meta);
+            cJSON *ours = cJSON_Parse(ld->schema_json);
+            /* every field of ours must be in the table with the same id, name and type */
+            const cJSON *f;
+            cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(ours, "fields"))
+            {
+                bool found = false;
+                const cJSON *g;
+                cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cs, "fields"))
+                {
+                    if (s_num(f, "id", -1) == s_num(g, "id", -2) && s_strv(f, "name") && s_strv(g, "name") &&
+                        !strcmp(s_strv(f, "name"), s_strv(g, "name")) && s_strv(f, "type") && s_strv(g, "type") &&
+                        !strcmp(s_strv(f, "type"), s_strv(g, "type")))
+                        found = true;
+                }
+                if (!found && rc == DLD_OK)
+                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                       "iceberg: column '%s' (field id %d) does not match the table's current schema",
+                                       s_strv(f, "name") ? s_strv(f, "name") : "?", (int)s_num(f, "id", 0));
+            }
+            cJSON_Delete(ours);
+            if (rc) {
+                cJSON_Delete(meta);
+                break;
+            }
+        }
+        int64_t seq = (meta ? s_num(meta, "last-sequence-number", 0) : 0) + 1;
+        /* the manifests of the new snapshot: the parent's (append), then ours */
+        struct dld_ice_mf *mfs = NULL;
+        int nmf = 0;
+        int64_t parent_id = meta ? s_num(meta, "current-snapshot-id", -1) : -1;
+        const cJSON *parent = parent_id >= 0 ? s_snapshot_by_id(meta, parent_id) : NULL;
+        if (!ld->overwrite && parent) {
+            const char *pl = s_strv(parent, "manifest-list");
+            const char *rel = pl ? s_relative(pl, location) : NULL;
+            if (rel == NULL) {
+                rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                   "iceberg: the manifest list %s of snapshot %" PRId64 " is not under %s", pl ? pl : "?",
+                                   parent_id, location);
+            } else {
+                char *data = NULL;
+                size_t len = 0;
+                struct dld_error e;
+                s_scratch(&e);
+                if ((rc = st->get(st->ctx, dir, rel, &data, &len, &e)))
+                    s_pass_on(err, &e, rc == DLD_ERR_NOT_FOUND ? DLD_ERR_FATAL : rc);
+                else
+                    rc = dld_ice_read_manifest_list(data, len, rel, &mfs, &nmf, err);
+                free(data);
+            }
+        }
+        if (rc == DLD_OK && ld->nfiles > 0 && !manifest_written) {
+            /* the load's manifest: the same bytes on every attempt */
+            void *buf = NULL;
+            size_t len = 0;
+            const char *schema_json = ld->schema_json;
+            char *cur_schema = NULL;
+            if (!schema_json) {
+                cJSON *cs = s_current_schema(meta);
+                schema_json = cur_schema = cs ? cJSON_PrintUnformatted(cs) : NULL;
+            }
+            free(mname);
+            free(mloc);
+            mname = mloc = NULL;
+            if (asprintf(&mname, "metadata/LOAD%08" PRId64 "-%s-m0.avro", ld->load_id, ld->load_uid) < 0)
+                mname = NULL;
+            if (mname == NULL || asprintf(&mloc, "%s/%s", location, mname) < 0) {
+                mloc = NULL;
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            } else if ((rc = dld_ice_write_manifest(location, schema_json ? schema_json : "{}", ld, &buf, &len, err)) ==
+                       DLD_OK) {
+                rc = s_put_once(st, dir, mname, buf, len, err);
+                mlen = (int64_t)len;
+            }
+            free(buf);
+            free(cur_schema);
+            if (rc == DLD_OK)
+                manifest_written = true;
+        }
+        if (rc == DLD_OK && ld->nfiles > 0) {
+            struct dld_ice_mf *grown = realloc(mfs, (size_t)(nmf + 1) * sizeof(*mfs));
+            if (grown == NULL) {
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            } else {
+                mfs = grown;
+                mfs[nmf++] = (struct dld_ice_mf){
+                    .path = strdup(mloc), .length = mlen, .spec_id = 0, .content = 0, .seq = seq, .min_seq = seq,
+                    .snapshot_id = snap_id, .added_files = ld->nfiles, .added_rows = rows};
+                if (mfs[nmf - 1].path == NULL)
+                    rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            }
+        }
+        char *lname = NULL, *lloc = NULL;
+        if (rc == DLD_OK &&
+            (asprintf(&lname, "metadata/snap-%" PRId64 "-%" PRId64 "-%s.avro", snap_id, seq, ld->load_uid) < 0 ||
+             asprintf(&lloc, "%s/%s", location, lname) < 0))
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        if (rc == DLD_OK) {
+            void *buf = NULL;
+            size_t len = 0;
+            rc = dld_ice_write_manifest_list(mfs, nmf, snap_id, parent ? parent_id : -1, seq, &buf, &len, err);
+            if (rc == DLD_OK)
+                rc = s_put_once(st, dir, lname, buf, len, err);
+            free(buf);
+        }
+        dld_ice_mf_free(mfs, nmf);
+        char *json = NULL, *vname = NULL;
+        if (rc == DLD_OK) {
+            cJSON *next = s_new_metadata(meta, location, version, ld->schema_json, ld, snap_id, seq, lloc, rows, bytes,
+                                         err);
+            if (next == NULL)
+                rc = err && err->code ? err->code : DLD_ERR_FATAL;
+            else if (!s_exact_numbers(next) || (json = cJSON_Print(next)) == NULL ||
+                     (vname = s_meta_name(version + 1)) == NULL)
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            cJSON_Delete(next);
+        }
+        cJSON_Delete(meta);
+        bool lost = false;
+        if (rc == DLD_OK) {
+            struct dld_error e;
+            s_scratch(&e);
+            rc = st->put_if_absent(st->ctx, dir, vname, json, strlen(json), &e);
+            if (rc == DLD_ERR_CONFLICT) {
+                lost = true; /* another commit took v<N+1>: read again, try on top of it */
+                rc = DLD_OK;
+                const char *const names[] = {lname};
+                s_scratch(&e);
+                st->remove(st->ctx, dir, names, 1, &e); /* our list is referenced by nobody */
+            } else if (rc) {
+                s_pass_on(err, &e, rc);
+            } else {
+                s_scratch(&e);
+                s_put_hint(st, dir, version + 1, &e); /* a hint that lags is corrected by probing */
+            }
+        }
+        free(json);
+        free(vname);
+        free(lname);
+        free(lloc);
+        if (rc || !lost)
+            goto done;
+    }
+    if (rc == DLD_OK)
+        rc = dld_error_set(err, DLD_ERR_RETRY, "iceberg: %d commits of load %" PRId64 " lost the race for the next "
+                                               "metadata version", S_MAX_ATTEMPTS, ld->load_id);
+done:
+    if (rc)
+        dld_error_prefix(err, "committing load %" PRId64 " to the Iceberg table %s", ld->load_id, location);
+    free(mname);
+    free(mloc);
+    free(location);
+    return rc;
+}
+
+/* cJSON prints large integers through a double with 15 significant digits:
+ * print every integral number of 15 digits and more exactly (ids here stay
+ * below 2^53, so the double holds them exactly). */
+static bool s_exact_numbers(cJSON *item)
+{
+    for (cJSON *c = item ? item->child : NULL; c; c = c->next) {
+        if (cJSON_IsNumber(c) && c->valuedouble == (double)(int64_t)c->valuedouble &&
+            (c->valuedouble >= 1e14 || c->valuedouble <= -1e14)) {
+            char buf[32], *s;
+            snprintf(buf, sizeof buf, "%" PRId64, (int64_t)c->valuedouble);
+            if ((s = strdup(buf)) == NULL)
+                return false;
+            c->type = cJSON_Raw;
+            c->valuestring = s;
+        } else if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && !s_exact_numbers(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+char *dld_iceberg_manifest_annotate(const char *manifest_json, const char *schema_json)
+{
+    cJSON *m = cJSON_Parse(manifest_json);
+    cJSON *s = schema_json ? cJSON_Parse(schema_json) : NULL;
+    char *out = NULL;
+    if (cJSON_IsObject(m) && cJSON_AddStringToObject(m, "table_format", "iceberg")) {
+        if (s == NULL || cJSON_AddItemToObject(m, "iceberg_schema", s)) {
+            s = NULL;
+            out = cJSON_Print(m);
+        }
+    }
+    cJSON_Delete(s);
+    cJSON_Delete(m);
+    return out;
+}
+
+int dld_iceberg_commit_manifest(const struct dld_lake_storage *st, const char *dir, const char *manifest_json,
+                                size_t len, int64_t now_ms, struct dld_error *err)
+{
+    cJSON *m = cJSON_ParseWithLength(manifest_json, len);
+    const char *tf = s_strv(m, "table_format");
+    if (!tf || strcmp(tf, "iceberg") != 0) {
+        cJSON_Delete(m);
+        return DLD_OK;
+    }
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(m, "files");
+    int n = cJSON_GetArraySize(files);
+    struct dld_lake_file *v = calloc((size_t)n + 1, sizeof(*v));
+    char *schema = NULL, *source = NULL;
+    const cJSON *sj = cJSON_GetObjectItemCaseSensitive(m, "iceberg_schema");
+    if (sj)
+        schema = cJSON_PrintUnformatted(sj);
+    if (v == NULL || (sj && schema == NULL)) {
+        free(v);
+        free(schema);
+        cJSON_Delete(m);
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    int i = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, files)
+    {
+        v[i].name = s_strv(f, "name");
+        v[i].rows = s_num(f, "rows", 0);
+        v[i].bytes = s_num(f, "bytes", 0);
+        if (v[i].name)
+            i++;
+    }
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(m, "window");
+    const char *ss = s_strv(m, "sourceSchema"), *stb = s_strv(m, "sourceTable");
+    if (asprintf(&source, "%s%s%s", ss ? ss : "", ss && *ss ? "." : "", stb ? stb : "") < 0)
+        source = NULL;
+    const char *mode = s_strv(m, "mode");
+    struct dld_iceberg_load ld = {
+        .load_id = s_num(m, "load_id", 0),
+        .load_uid = s_strv(m, "load_uid"),
+        .mode = mode,
+        .window_column = s_strv(w, "column"),
+        .low = s_strv(w, "low"),
+        .high = s_strv(w, "high"),
+        .low_inclusive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "low_inclusive")),
+        .table_name = s_strv(m, "targetTableName"),
+        .source_table = source,
+        .schema_json = schema,
+        .files = v,
+        .nfiles = i,
+        .overwrite = mode && !strcmp(mode, "full"),
+        .now_ms = now_ms,
+    };
+    int rc = dld_iceberg_commit(st, dir, &ld, err);
+    free(source);
+    free(schema);
+    free(v);
+    cJSON_Delete(m);
+    return rc;
+}

@@ -1,0 +1,442 @@
+/*
+ * Iceberg manifests and manifest lists as Avro object container files,
+ * encoded with Apache Avro C (libavro). Avro C's file writer cannot store
+ * the key/value metadata Iceberg requires in the header (schema,
+ * partition-spec, format-version, content, ...), so the container is
+ * assembled here from parts Avro C encodes: the header's metadata map, the
+ * block counts and every record. The schemas carry Iceberg's field ids
+ * ("field-id", "element-id") as the spec's Avro mapping asks.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avro.h>
+#include <deltaload/sdk.h>
+
+#include "iceberg_internal.h"
+
+/* manifest_entry of a v2 manifest for an unpartitioned table (the spec's
+ * required fields plus the optional ones a reader of deltaload's files may
+ * look for, left null) */
+static const char s_entry_schema[] =
+    "{\"type\":\"record\",\"name\":\"manifest_entry\",\"fields\":["
+    "{\"name\":\"status\",\"type\":\"int\",\"field-id\":0},"
+    "{\"name\":\"snapshot_id\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":1},"
+    "{\"name\":\"sequence_number\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":3},"
+    "{\"name\":\"file_sequence_number\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":4},"
+    "{\"name\":\"data_file\",\"type\":{\"type\":\"record\",\"name\":\"r2\",\"fields\":["
+    "{\"name\":\"content\",\"type\":\"int\",\"field-id\":134},"
+    "{\"name\":\"file_path\",\"type\":\"string\",\"field-id\":100},"
+    "{\"name\":\"file_format\",\"type\":\"string\",\"field-id\":101},"
+    "{\"name\":\"partition\",\"type\":{\"type\":\"record\",\"name\":\"r102\",\"fields\":[]},\"field-id\":102},"
+    "{\"name\":\"record_count\",\"type\":\"long\",\"field-id\":103},"
+    "{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104},"
+    "{\"name\":\"key_metadata\",\"type\":[\"null\",\"bytes\"],\"default\":null,\"field-id\":131},"
+    "{\"name\":\"split_offsets\",\"type\":[\"null\",{\"type\":\"array\",\"items\":\"long\",\"element-id\":133}],"
+    "\"default\":null,\"field-id\":132},"
+    "{\"name\":\"equality_ids\",\"type\":[\"null\",{\"type\":\"array\",\"items\":\"int\",\"element-id\":136}],"
+    "\"default\":null,\"field-id\":135},"
+    "{\"name\":\"sort_order_id\",\"type\":[\"null\",\"int\"],\"default\":null,\"field-id\":140}"
+    "]},\"field-id\":2}]}";
+
+/* manifest_file of a v2 manifest list (partitions omitted: unpartitioned) */
+static const char s_list_schema[] =
+    "{\"type\":\"record\",\"name\":\"manifest_file\",\"fields\":["
+    "{\"name\":\"manifest_path\",\"type\":\"string\",\"field-id\":500},"
+    "{\"name\":\"manifest_length\",\"type\":\"long\",\"field-id\":501},"
+    "{\"name\":\"partition_spec_id\",\"type\":\"int\",\"field-id\":502},"
+    "{\"name\":\"content\",\"type\":\"int\",\"field-id\":517},"
+    "{\"name\":\"sequence_number\",\"type\":\"long\",\"field-id\":515},"
+    "{\"name\":\"min_sequence_number\",\"type\":\"long\",\"field-id\":516},"
+    "{\"name\":\"added_snapshot_id\",\"type\":\"long\",\"field-id\":503},"
+    "{\"name\":\"added_files_count\",\"type\":\"int\",\"field-id\":504},"
+    "{\"name\":\"existing_files_count\",\"type\":\"int\",\"field-id\":505},"
+    "{\"name\":\"deleted_files_count\",\"type\":\"int\",\"field-id\":506},"
+    "{\"name\":\"added_rows_count\",\"type\":\"long\",\"field-id\":512},"
+    "{\"name\":\"existing_rows_count\",\"type\":\"long\",\"field-id\":513},"
+    "{\"name\":\"deleted_rows_count\",\"type\":\"long\",\"field-id\":514}"
+    "]}";
+
+static int s_avro_err(struct dld_error *err, const char *what)
+{
+    return dld_error_set(err, DLD_ERR_FATAL, "avro: %s: %s", what, avro_strerror());
+}
+
+/* a growing byte buffer */
+struct s_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void s_put(struct s_buf *b, const void *data, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + len)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+
+/* Appends the Avro binary encoding of value (with Avro C). */
+static int s_encode(struct s_buf *b, avro_value_t *value, struct dld_error *err)
+{
+    size_t size = 0;
+    if (avro_value_sizeof(value, &size))
+        return s_avro_err(err, "sizing a value");
+    char *tmp = malloc(size ? size : 1);
+    if (tmp == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    avro_writer_t w = avro_writer_memory(tmp, (int64_t)size);
+    int rc = w && avro_value_write(w, value) == 0 ? DLD_OK : s_avro_err(err, "encoding a value");
+    if (rc == DLD_OK)
+        s_put(b, tmp, (size_t)avro_writer_tell(w));
+    if (w)
+        avro_writer_free(w);
+    free(tmp);
+    return rc;
+}
+
+static int s_encode_long(struct s_buf *b, int64_t v, struct dld_error *err)
+{
+    avro_schema_t s = avro_schema_long();
+    avro_value_iface_t *iface = avro_generic_class_from_schema(s);
+    avro_value_t value;
+    int rc = iface && avro_generic_value_new(iface, &value) == 0 ? DLD_OK : s_avro_err(err, "a long");
+    if (rc == DLD_OK) {
+        avro_value_set_long(&value, v);
+        rc = s_encode(b, &value, err);
+        avro_value_decref(&value);
+    }
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_schema_decref(s);
+    return rc;
+}
+
+/* 16 bytes from a seed (FNV-1a, twice): deterministic, so that a file
+ * written again for the same load has the same bytes */
+static void s_sync(const char *seed, unsigned char out[16])
+{
+    uint64_t h1 = 1469598103934665603ULL, h2 = 1099511628211ULL * 31;
+    for (const unsigned char *p = (const unsigned char *)seed; *p; p++) {
+        h1 = (h1 ^ *p) * 1099511628211ULL;
+        h2 = (h2 ^ *p) * 1099511628211ULL + 0x9e3779b97f4a7c15ULL;
+    }
+    memcpy(out, &h1, 8);
+    memcpy(out + 8, &h2, 8);
+}
+
+/* Header: magic, metadata map (avro.schema, avro.codec, then kv), sync. */
+static int s_header(struct s_buf *b, const char *schema_json, const char *const *kv, const unsigned char sync[16],
+                    struct dld_error *err)
+{
+    s_put(b, "Obj\x01", 4);
+    avro_schema_t bytes = avro_schema_bytes();
+    avro_schema_t map = avro_schema_map(bytes);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(map);
+    avro_value_t value;
+    int rc = iface && avro_generic_value_new(iface, &value) == 0 ? DLD_OK : s_avro_err(err, "the header map");
+    if (rc == DLD_OK) {
+        avro_value_t e;
+        rc |= avro_value_add(&value, "avro.schema", &e, NULL, NULL) ||
+              avro_value_set_bytes(&e, (void *)schema_json, strlen(schema_json));
+        rc |= avro_value_add(&value, "avro.codec", &e, NULL, NULL) || avro_value_set_bytes(&e, "null", 4);
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+            rc |= avro_value_add(&value, kv[i], &e, NULL, NULL) ||
+                  avro_value_set_bytes(&e, (void *)kv[i + 1], strlen(kv[i + 1]));
+        rc = rc ? s_avro_err(err, "the header map") : s_encode(b, &value, err);
+        avro_value_decref(&value);
+    }
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_schema_decref(map);
+    avro_schema_decref(bytes);
+    s_put(b, sync, 16);
+    return rc;
+}
+
+/* One block holding all records (already encoded), then the sync marker. */
+static int s_block(struct s_buf *b, int64_t count, const struct s_buf *records, const unsigned char sync[16],
+                   struct dld_error *err)
+{
+    if (count == 0)
+        return DLD_OK;
+    int rc;
+    if ((rc = s_encode_long(b, count, err)) || (rc = s_encode_long(b, (int64_t)records->n, err)))
+        return rc;
+    s_put(b, records->p, records->n);
+    s_put(b, sync, 16);
+    return DLD_OK;
+}
+
+static int s_finish(struct s_buf *b, struct s_buf *records, int rc, void **out, size_t *len, struct dld_error *err)
+{
+    free(records->p);
+    if (rc == DLD_OK && b->oom)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    if (rc) {
+        free(b->p);
+        return rc;
+    }
+    *out = b->p;
+    *len = b->n;
+    return DLD_OK;
+}
+
+#define S_SET(expr)                                                                                                    \
+    do {                                                                                                               \
+        if ((expr) != 0)                                                                                               \
+            bad = 1;                                                                                                   \
+    } while (0)
+
+int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
+                           size_t *len, struct dld_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    avro_schema_t schema = NULL;
+    if (avro_schema_from_json_length(s_entry_schema, sizeof s_entry_schema - 1, &schema))
+        return s_avro_err(err, "the manifest_entry schema");
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t rec;
+    struct s_buf b = {0}, records = {0};
+    bool have = iface && avro_generic_value_new(iface, &rec) == 0;
+    int rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
+    for (int i = 0; rc == DLD_OK && i < ld->nfiles; i++) {
+        int bad = 0;
+        avro_value_t f, df, br;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", location, ld->files[i].name) < 0) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            break;
+        }
+        avro_value_reset(&rec);
+        S_SET(avro_value_get_by_name(&rec, "status", &f, NULL));
+        S_SET(avro_value_set_int(&f, 1)); /* ADDED */
+        static const char *const inherited[] = {"snapshot_id", "sequence_number", "file_sequence_number"};
+        for (int k = 0; k < 3; k++) {
+            S_SET(avro_value_get_by_name(&rec, inherited[k], &f, NULL));
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+        }
+        S_SET(avro_value_get_by_name(&rec, "data_file", &df, NULL));
+        S_SET(avro_value_get_by_name(&df, "content", &f, NULL));
+        S_SET(avro_value_set_int(&f, 0));
+        S_SET(avro_value_get_by_name(&df, "file_path", &f, NULL));
+        S_SET(avro_value_set_string(&f, path));
+        S_SET(avro_value_get_by_name(&df, "file_format", &f, NULL));
+        S_SET(avro_value_set_string(&f, "PARQUET"));
+        S_SET(avro_value_get_by_name(&df, "record_count", &f, NULL));
+        S_SET(avro_value_set_long(&f, ld->files[i].rows));
+        S_SET(avro_value_get_by_name(&df, "file_size_in_bytes", &f, NULL));
+        S_SET(avro_value_set_long(&f, ld->files[i].bytes));
+        static const char *const nulls[] = {"key_metadata", "split_offsets", "equality_ids", "sort_order_id"};
+        for (int k = 0; k < 4; k++) {
+            S_SET(avro_value_get_by_name(&df, nulls[k], &f, NULL));
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+        }
+        free(path);
+        rc = bad ? s_avro_err(err, "filling a manifest entry") : s_encode(&records, &rec, err);
+    }
+    if (have)
+        avro_value_decref(&rec);
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    unsigned char sync[16];
+    char seed[64];
+    snprintf(seed, sizeof seed, "manifest-%s", ld->load_uid);
+    s_sync(seed, sync);
+    const char *const kv[] = {"schema", schema_json, "schema-id", "0", "partition-spec", "[]",
+                              "partition-spec-id", "0", "format-version", "2", "content", "data", NULL};
+    if (rc == DLD_OK)
+        rc = s_header(&b, s_entry_schema, kv, sync, err);
+    if (rc == DLD_OK)
+        rc = s_block(&b, ld->nfiles, &records, sync, err);
+    return s_finish(&b, &records, rc, out, len, err);
+}
+
+int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snapshot_id, int64_t parent_id, int64_t seq,
+                                void **out, size_t *len, struct dld_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    avro_schema_t schema = NULL;
+    if (avro_schema_from_json_length(s_list_schema, sizeof s_list_schema - 1, &schema))
+        return s_avro_err(err, "the manifest_file schema");
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t rec;
+    struct s_buf b = {0}, records = {0};
+    bool have = iface && avro_generic_value_new(iface, &rec) == 0;
+    int rc = have ? DLD_OK : s_avro_err(err, "a manifest list entry");
+    for (int i = 0; rc == DLD_OK && i < n; i++) {
+        int bad = 0;
+        avro_value_t f;
+        avro_value_reset(&rec);
+#define S_FIELD(name, setter, val)                                                                                     \
+    S_SET(avro_value_get_by_name(&rec, name, &f, NULL));                                                               \
+    S_SET(setter(&f, val))
+        S_FIELD("manifest_path", avro_value_set_string, v[i].path);
+        S_FIELD("manifest_length", avro_value_set_long, v[i].length);
+        S_FIELD("partition_spec_id", avro_value_set_int, v[i].spec_id);
+        S_FIELD("content", avro_value_set_int, v[i].content);
+        S_FIELD("sequence_number", avro_value_set_long, v[i].seq);
+        S_FIELD("min_sequence_number", avro_value_set_long, v[i].min_seq);
+        S_FIELD("added_snapshot_id", avro_value_set_long, v[i].snapshot_id);
+        S_FIELD("added_files_count", avro_value_set_int, v[i].added_files);
+        S_FIELD("existing_files_count", avro_value_set_int, v[i].existing_files);
+        S_FIELD("deleted_files_count", avro_value_set_int, v[i].deleted_files);
+        S_FIELD("added_rows_count", avro_value_set_long, v[i].added_rows);
+        S_FIELD("existing_rows_count", avro_value_set_long, v[i].existing_rows);
+        S_FIELD("deleted_rows_count", avro_value_set_long, v[i].deleted_rows);
+#undef S_FIELD
+        rc = bad ? s_avro_err(err, "filling a manifest list entry") : s_encode(&records, &rec, err);
+    }
+    if (have)
+        avro_value_decref(&rec);
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    unsigned char sync[16];
+    char seed[96], sid[24], pid[24], sq[24];
+    snprintf(seed, sizeof seed, "list-%" PRId64 "-%" PRId64, snapshot_id, seq);
+    s_sync(seed, sync);
+    snprintf(sid, sizeof sid, "%" PRId64, snapshot_id);
+    snprintf(pid, sizeof pid, "%" PRId64, parent_id);
+    snprintf(sq, sizeof sq, "%" PRId64, seq);
+    const char *const kv[] = {"snapshot-id", sid, "sequence-number", sq, "format-version", "2",
+                              parent_id >= 0 ? "parent-snapshot-id" : NULL, pid, NULL};
+    if (rc == DLD_OK)
+        rc = s_header(&b, s_list_schema, kv, sync, err);
+    if (rc == DLD_OK)
+        rc = s_block(&b, n, &records, sync, err);
+    return s_finish(&b, &records, rc, out, len, err);
+}
+
+void dld_ice_mf_free(struct dld_ice_mf *v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        free(v[i].path);
+    free(v);
+}
+
+/* a field of a record by name: 0 and *out, or -1 when absent or null */
+static int s_field(avro_value_t *rec, const char *name, avro_value_t *out)
+{
+    avro_value_t f;
+    if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
+        return -1;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        avro_value_t br;
+        if (avro_value_get_current_branch(&f, &br) != 0 || avro_value_get_type(&br) == AVRO_NULL)
+            return -1;
+        f = br;
+    }
+    *out = f;
+    return 0;
+}
+
+static int64_t s_get_num(avro_value_t *rec, const char *name, int64_t dflt)
+{
+    avro_value_t f;
+    if (s_field(rec, name, &f))
+        return dflt;
+    if (avro_value_get_type(&f) == AVRO_INT32) {
+        int32_t v;
+        return avro_value_get_int(&f, &v) == 0 ? v : dflt;
+    }
+    int64_t v;
+    return avro_value_get_type(&f) == AVRO_INT64 && avro_value_get_long(&f, &v) == 0 ? v : dflt;
+}
+
+int dld_ice_read_manifest_list(const char *data, size_t len, const char *what, struct dld_ice_mf **out, int *n,
+                               struct dld_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *fp = fmemopen((void *)data, len, "rb");
+    if (fp == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "fmemopen: %s", strerror(errno));
+    avro_file_reader_t r = NULL;
+    if (avro_file_reader_fp(fp, what, 1, &r)) {
+        fclose(fp);
+        return dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s is not an Avro file: %s", what, avro_strerror());
+    }
+    avro_schema_t ws = avro_file_reader_get_writer_schema(r);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(ws);
+    avro_value_t rec;
+    bool have = iface && avro_generic_value_new(iface, &rec) == 0;
+    int rc = have ? DLD_OK : s_avro_err(err, what);
+    struct dld_ice_mf *v = NULL;
+    int cnt = 0;
+    while (rc == DLD_OK) {
+        int e = avro_file_reader_read_value(r, &rec);
+        if (e == EOF)
+            break;
+        if (e) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: reading %s: %s", what, avro_strerror());
+            break;
+        }
+        avro_value_t f;
+        const char *path = NULL;
+        size_t plen = 0;
+        if (s_field(&rec, "manifest_path", &f) || avro_value_get_string(&f, &path, &plen)) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s: an entry without manifest_path", what);
+            break;
+        }
+        struct dld_ice_mf *g = realloc(v, (size_t)(cnt + 1) * sizeof(*v));
+        if (g == NULL) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            break;
+        }
+        v = g;
+        struct dld_ice_mf *m = &v[cnt++];
+        *m = (struct dld_ice_mf){
+            .path = strdup(path),
+            .length = s_get_num(&rec, "manifest_length", 0),
+            .spec_id = (int32_t)s_get_num(&rec, "partition_spec_id", 0),
+            .content = (int32_t)s_get_num(&rec, "content", 0),
+            .seq = s_get_num(&rec, "sequence_number", 0),
+            .min_seq = s_get_num(&rec, "min_sequence_number", 0),
+            .snapshot_id = s_get_num(&rec, "added_snapshot_id", 0),
+            .added_files = (int32_t)s_get_num(&rec, "added_files_count", 0),
+            .existing_files = (int32_t)s_get_num(&rec, "existing_files_count", 0),
+            .deleted_files = (int32_t)s_get_num(&rec, "deleted_files_count", 0),
+            .added_rows = s_get_num(&rec, "added_rows_count", 0),
+            .existing_rows = s_get_num(&rec, "existing_rows_count", 0),
+            .deleted_rows = s_get_num(&rec, "deleted_rows_count", 0),
+        };
+        if (m->path == NULL)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    if (have)
+        avro_value_decref(&rec);
+    if (iface)
+        avro_value_iface_decref(iface);
+    /* ws belongs to the reader */
+    avro_file_reader_close(r);
+    if (rc) {
+        dld_ice_mf_free(v, cnt);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return DLD_OK;
+}
