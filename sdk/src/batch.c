@@ -1,8 +1,17 @@
 /*
  * Arrow batch builder (sdk.h): sources append values row by row; finish
- * hands the buffers over to a struct-typed ArrowArray whose release frees
- * them. Buffers grow geometrically; nothing is copied at finish.
+ * hands the buffers over to a struct-typed ArrowArray; nothing is copied.
+ *
+ * Memory is reused across batches: the array's release gives its buffers
+ * back to a small spare list shared with the builder (under a mutex: the
+ * array is usually released on another thread), and the builder starts each
+ * batch with spare buffers at least as large as the previous batch needed,
+ * so in steady state a batch neither allocates nor regrows (no realloc
+ * copies, no fresh pages to fault in). The list keeps a few batches' worth
+ * at most; the rest is freed. The validity bitmap is only built once a
+ * column gets its first null (Arrow needs none without nulls).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +23,25 @@ struct s_buf {
     size_t len, cap;
 };
 
+/* spare buffers, shared by a builder and the arrays it handed over; freed
+ * with the last of them */
+struct s_spares {
+    pthread_mutex_t mu;
+    int refs;
+    size_t n, max;
+    struct s_buf *items; /* len unused */
+};
+
 struct s_col {
     struct dld_column_spec spec;
     char *name;          /* owned copy */
     char *tz;            /* owned copy */
     char format[32];
     size_t width;        /* bytes per value for fixed-width types; 0 for bool and var-width */
-    struct s_buf validity;
+    struct s_buf validity; /* empty until the first null: every value so far is valid */
     struct s_buf values; /* fixed-width values, bool bits, or var-width bytes */
     struct s_buf offsets;/* int32 offsets for string/binary */
+    size_t want[3];      /* sizes the previous batch needed: validity, values, offsets */
     int64_t nulls;
     int64_t count;       /* values appended */
 };
@@ -31,12 +50,64 @@ struct dld_batch_builder {
     size_t ncols;
     int64_t rows;
     struct s_col *cols;
+    struct s_spares *spares;
 };
 
-static int s_reserve(struct s_buf *b, size_t extra)
+static void s_spares_unref(struct s_spares *sp)
 {
-    if (b->len + extra <= b->cap)
-        return 0;
+    if (sp == NULL)
+        return;
+    pthread_mutex_lock(&sp->mu);
+    int refs = --sp->refs;
+    pthread_mutex_unlock(&sp->mu);
+    if (refs > 0)
+        return;
+    for (size_t i = 0; i < sp->n; i++)
+        free(sp->items[i].data);
+    free(sp->items);
+    pthread_mutex_destroy(&sp->mu);
+    free(sp);
+}
+
+/* a buffer back to the spare list (or freed when the list is full) */
+static void s_spares_put(struct s_spares *sp, void *data, size_t cap)
+{
+    if (data == NULL)
+        return;
+    pthread_mutex_lock(&sp->mu);
+    if (sp->n < sp->max && cap > 0) {
+        sp->items[sp->n++] = (struct s_buf){ .data = data, .cap = cap };
+        data = NULL;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    free(data);
+}
+
+/* the smallest spare of at least `want` bytes, else a new one; an empty
+ * buffer when want is 0 or memory is short (it then grows as it fills) */
+static struct s_buf s_spares_get(struct s_spares *sp, size_t want)
+{
+    struct s_buf b = { 0 };
+    if (want == 0)
+        return b;
+    pthread_mutex_lock(&sp->mu);
+    size_t best = sp->n;
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->items[i].cap >= want && (best == sp->n || sp->items[i].cap < sp->items[best].cap))
+            best = i;
+    if (best < sp->n) {
+        b = sp->items[best];
+        sp->items[best] = sp->items[--sp->n];
+    }
+    pthread_mutex_unlock(&sp->mu);
+    if (b.data == NULL && (b.data = malloc(want)) != NULL)
+        b.cap = want;
+    b.len = 0;
+    return b;
+}
+
+static int s_grow(struct s_buf *b, size_t extra)
+{
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra)
         cap *= 2;
@@ -46,6 +117,11 @@ static int s_reserve(struct s_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
+}
+
+static inline int s_reserve(struct s_buf *b, size_t extra)
+{
+    return b->len + extra <= b->cap ? 0 : s_grow(b, extra);
 }
 
 static size_t s_type_width(uint32_t type)
@@ -95,11 +171,17 @@ static int s_format(const struct dld_column_spec *c, char *out, size_t cap)
     return 0;
 }
 
-static void s_col_reset(struct s_col *c)
+/* what the next batch starts with: the previous one's size and an eighth */
+static size_t s_hint(size_t len)
 {
-    c->validity = (struct s_buf){0};
-    c->values = (struct s_buf){0};
-    c->offsets = (struct s_buf){0};
+    return len ? len + len / 8 + 64 : 0;
+}
+
+static void s_col_reset(struct s_spares *sp, struct s_col *c)
+{
+    c->validity = s_spares_get(sp, s_hint(c->want[0]));
+    c->values = s_spares_get(sp, s_hint(c->want[1]));
+    c->offsets = s_spares_get(sp, s_hint(c->want[2]));
     c->nulls = 0;
     c->count = 0;
     if (c->spec.type == DLD_T_STRING || c->spec.type == DLD_T_BINARY) {
@@ -121,6 +203,23 @@ struct dld_batch_builder *dld_batch_builder_new(const struct dld_column_spec *co
         return NULL;
     }
     b->ncols = ncols;
+    b->spares = calloc(1, sizeof(*b->spares));
+    if (b->spares == NULL) {
+        free(b->cols);
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->spares->mu, NULL);
+    b->spares->refs = 1;
+    /* three buffers a column, for the batch being built and two more in flight */
+    b->spares->max = 9 * (ncols ? ncols : 1);
+    b->spares->items = calloc(b->spares->max, sizeof(*b->spares->items));
+    if (b->spares->items == NULL) {
+        s_spares_unref(b->spares);
+        free(b->cols);
+        free(b);
+        return NULL;
+    }
     for (size_t i = 0; i < ncols; i++) {
         struct s_col *c = &b->cols[i];
         c->spec = cols[i];
@@ -134,7 +233,7 @@ struct dld_batch_builder *dld_batch_builder_new(const struct dld_column_spec *co
             dld_batch_builder_destroy(b);
             return NULL;
         }
-        s_col_reset(c);
+        s_col_reset(b->spares, c);
     }
     return b;
 }
@@ -150,6 +249,7 @@ void dld_batch_builder_destroy(struct dld_batch_builder *b)
         free(b->cols[i].name);
         free(b->cols[i].tz);
     }
+    s_spares_unref(b->spares);
     free(b->cols);
     free(b);
 }
@@ -165,19 +265,30 @@ size_t dld_batch_bytes(const struct dld_batch_builder *b)
     return n;
 }
 
-/* Sets validity bit `row` and grows the bitmap a byte at a time. */
-static int s_set_valid(struct s_col *c, bool valid)
+/* Appends a validity bit. While the column has no null, no bitmap is kept. */
+static inline int s_set_valid(struct s_col *c, bool valid)
 {
     int64_t i = c->count;
-    if ((i & 7) == 0) {
+    if (c->nulls == 0 && valid)
+        return 0;
+    if (c->nulls == 0) {
+        /* the first null: the bitmap of every value so far, all valid */
+        size_t bytes = (size_t)(i / 8) + 1;
+        if (s_reserve(&c->validity, bytes + 64))
+            return -1;
+        memset(c->validity.data, 0xFF, bytes);
+        c->validity.len = bytes;
+    } else if ((i & 7) == 0) {
         if (s_reserve(&c->validity, 1))
             return -1;
         c->validity.data[c->validity.len++] = 0;
     }
     if (valid)
         c->validity.data[i >> 3] |= (uint8_t)(1u << (i & 7));
-    else
+    else {
+        c->validity.data[i >> 3] &= (uint8_t)~(1u << (i & 7));
         c->nulls++;
+    }
     return 0;
 }
 
@@ -189,7 +300,8 @@ static struct s_col *s_col_for(struct dld_batch_builder *b, size_t col)
     return c->count == b->rows ? c : NULL; /* one value per row */
 }
 
-static int s_append_fixed(struct s_col *c, const void *v, size_t n)
+/* n is a constant at every call: the copy is inlined */
+static inline __attribute__((always_inline)) int s_append_fixed(struct s_col *c, const void *v, size_t n)
 {
     if (s_reserve(&c->values, n) || s_set_valid(c, v != NULL))
         return DLD_ERR_FATAL;
@@ -203,10 +315,17 @@ static int s_append_fixed(struct s_col *c, const void *v, size_t n)
 }
 
 /* Bool and var-width columns append a placeholder value first (a false bit,
- * an empty string), then the just-set validity bit is cleared. */
+ * an empty string), then the value is marked null. */
 static int s_unset_last_valid(struct s_col *c)
 {
     int64_t i = c->count - 1;
+    if (c->nulls == 0) {
+        size_t bytes = (size_t)(i / 8) + 1;
+        if (s_reserve(&c->validity, bytes + 64))
+            return DLD_ERR_FATAL;
+        memset(c->validity.data, 0xFF, bytes);
+        c->validity.len = bytes;
+    }
     c->validity.data[i >> 3] &= (uint8_t)~(1u << (i & 7));
     c->nulls++;
     return DLD_OK;
@@ -309,14 +428,17 @@ int dld_batch_end_row(struct dld_batch_builder *b)
 /* ---- handing buffers over to Arrow structs ------------------------------------ */
 struct s_array_private {
     void *bufs[3];
+    size_t caps[3];
     const void *buffer_ptrs[3];
+    struct s_spares *spares; /* where the buffers go back (children only) */
 };
 
 static void s_release_child_array(struct ArrowArray *a)
 {
     struct s_array_private *p = a->private_data;
     for (int i = 0; i < 3; i++)
-        free(p->bufs[i]);
+        s_spares_put(p->spares, p->bufs[i], p->caps[i]);
+    s_spares_unref(p->spares);
     free(p);
     a->release = NULL;
 }
@@ -395,7 +517,7 @@ static int s_fill_schema(struct dld_batch_builder *b, struct ArrowSchema *schema
     return 0;
 }
 
-static int s_fill_child(struct s_col *c, int64_t rows, struct ArrowArray *ch)
+static int s_fill_child(struct s_spares *sp, struct s_col *c, int64_t rows, struct ArrowArray *ch)
 {
     struct s_array_private *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -406,17 +528,28 @@ static int s_fill_child(struct s_col *c, int64_t rows, struct ArrowArray *ch)
     ch->private_data = p;
     ch->release = s_release_child_array;
     ch->buffers = p->buffer_ptrs;
+    pthread_mutex_lock(&sp->mu);
+    sp->refs++;
+    pthread_mutex_unlock(&sp->mu);
+    p->spares = sp;
+    c->want[0] = c->validity.len;
+    c->want[1] = c->values.len;
+    c->want[2] = c->offsets.len;
     /* ownership of the buffers moves to the array */
     p->bufs[0] = c->validity.data;
+    p->caps[0] = c->validity.cap;
     if (c->spec.type == DLD_T_STRING || c->spec.type == DLD_T_BINARY) {
         p->bufs[1] = c->offsets.data;
+        p->caps[1] = c->offsets.cap;
         p->bufs[2] = c->values.data;
+        p->caps[2] = c->values.cap;
         ch->n_buffers = 3;
         /* a zero-length data buffer still needs a non-NULL pointer */
         if (p->bufs[2] == NULL)
             p->bufs[2] = malloc(1);
     } else {
         p->bufs[1] = c->values.data;
+        p->caps[1] = c->values.cap;
         ch->n_buffers = 2;
         if (p->bufs[1] == NULL)
             p->bufs[1] = malloc(1);
@@ -424,7 +557,7 @@ static int s_fill_child(struct s_col *c, int64_t rows, struct ArrowArray *ch)
     p->buffer_ptrs[0] = c->nulls ? p->bufs[0] : NULL;
     p->buffer_ptrs[1] = p->bufs[1];
     p->buffer_ptrs[2] = p->bufs[2];
-    s_col_reset(c);
+    s_col_reset(sp, c);
     return 0;
 }
 
@@ -447,7 +580,7 @@ int dld_batch_finish(struct dld_batch_builder *b, struct ArrowSchema *schema, st
     array->buffers = sp->buffer_ptrs; /* struct arrays have only a (NULL) validity buffer */
     for (size_t i = 0; i < b->ncols; i++) {
         struct ArrowArray *ch = calloc(1, sizeof(*ch));
-        if (ch == NULL || s_fill_child(&b->cols[i], b->rows, ch) != 0) {
+        if (ch == NULL || s_fill_child(b->spares, &b->cols[i], b->rows, ch) != 0) {
             free(ch);
             goto fail;
         }
