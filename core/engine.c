@@ -1074,8 +1074,18 @@ int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, st
             continue;
         struct dld_error ierr;
         dld_error_init(&ierr);
+        /* two items of one name (a store written by other tooling): neither
+         * runs, since which one is meant cannot be told */
+        int same = 0;
+        for (const cJSON *o = arr->child; o && cJSON_IsString(name); o = o->next) {
+            const char *on = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "targetTableName"));
+            same += on != NULL && strcmp(n, on) == 0;
+        }
         struct dld_item it;
-        if (dld_item_parse(c, &it, &ierr) != DLD_OK) {
+        if (same > 1)
+            dld_error_set(&ierr, DLD_ERR_CONFIG, "the state store holds %d controller items named '%s': remove all but one",
+                          same, n);
+        if (same > 1 || dld_item_parse(c, &it, &ierr) != DLD_OK) {
             struct dld_table_result *r = &skipped[nskipped++];
             r->name = strdup(n);
             r->outcome = DLD_OUT_FAILED;

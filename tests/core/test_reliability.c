@@ -296,6 +296,30 @@ START_TEST(cli_items_and_json_errors)
 }
 END_TEST
 
+/* A store written by other tooling may hold two items of one name (the
+ * fault wrapper's item_list returns one twice): neither runs, the run says
+ * why and exits 1, the other tables still load. */
+START_TEST(duplicate_items_in_the_store)
+{
+    s_source(3);
+    char path[PATH_MAX + 32], text[8192];
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\", \"%s\"],\n \"source\": %s,\n \"target\": %s,\n"
+             " \"state\": {\"plugin\": \"fault\", \"options\": {\"inner\": \"%s/dld-state-sqlite.so\","
+             " \"path\": \"state.db\", \"duplicate_item\": \"orders\"}},\n"
+             " \"engine\": {\"lease_ttl_seconds\": 30, \"retries\": 0},\n \"tables\": [%s, "
+             "{\"targetTableName\": \"other\", \"sourceTable\": \"orders\", \"filtercolumn\": \"id\"}]}\n",
+             getenv("DLD_PLUGIN_DIR"), getenv("DLD_TEST_PLUGIN_DIR"), s_sqlite_source, s_file_target,
+             getenv("DLD_PLUGIN_DIR"), s_orders);
+    e2e_write(path, text);
+    ck_assert_int_eq(RUN("run"), 1);
+    const char *out = e2e_output(s_dir);
+    ck_assert_msg(strstr(out, "holds 2 controller items named 'orders'"), "%s", out);
+    ck_assert_msg(strstr(out, "other") && strstr(out, "committed"), "the other table did not load: %s", out);
+}
+END_TEST
+
 static bool s_file_has(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "rb");
@@ -636,6 +660,7 @@ int main(void)
     tcase_add_checked_fixture(e2e, s_setup, s_teardown);
     tcase_set_timeout(e2e, 120);
     tcase_add_test(e2e, cli_items_and_json_errors);
+    tcase_add_test(e2e, duplicate_items_in_the_store);
     tcase_add_test(e2e, secrets_never_shown);
     tcase_add_test(e2e, sigterm_aborts_hung_request);
     tcase_add_test(e2e, s3_prefix_checked_at_open);

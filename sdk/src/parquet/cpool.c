@@ -17,6 +17,15 @@ struct s_worker {
     uint64_t running; /* seq + 1 of the job in hand, 0 when idle (under mu) */
 };
 
+/* a chunk that jobs' outputs are carved from */
+struct s_slab {
+    uint8_t *data;
+    size_t used, cap;
+    struct s_slab *next;
+};
+
+#define S_SLAB (4u << 20)
+
 struct dld_pq_cpool {
     enum dld_pq_codec codec;
     int level;
@@ -35,6 +44,9 @@ struct dld_pq_cpool {
     bool stop;
     struct dld_pq_buf *spare; /* body buffers to lend */
     size_t nspare, spare_cap;
+    struct s_slab *slabs;      /* in use, the current one first */
+    struct s_slab *free_slabs; /* given back, to reuse */
+    size_t carved;             /* outputs carved and not yet freed */
     /* writer's thread only */
     uint64_t seq, fence;
     struct dld_pq_page_job *free_jobs;
@@ -64,6 +76,67 @@ struct dld_pq_cpool *dld_pq_cpool_new(enum dld_pq_codec codec, int level, int th
     return p;
 }
 
+/* ---- slabs ----------------------------------------------------------------------- */
+
+uint8_t *dld_pq_cpool_carve(struct dld_pq_cpool *p, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    uint8_t *out = NULL;
+    pthread_mutex_lock(&p->mu);
+    struct s_slab *s = p->slabs;
+    if (!s || s->cap - s->used < n) {
+        /* a free slab large enough, else a new one */
+        struct s_slab **pp = &p->free_slabs;
+        while (*pp && (*pp)->cap < n)
+            pp = &(*pp)->next;
+        s = *pp;
+        if (s) {
+            *pp = s->next;
+        } else if ((s = malloc(sizeof(*s))) != NULL) {
+            s->cap = n > S_SLAB ? n : S_SLAB;
+            if ((s->data = malloc(s->cap)) == NULL) {
+                free(s);
+                s = NULL;
+            }
+        }
+        if (s) {
+            s->used = 0;
+            s->next = p->slabs;
+            p->slabs = s;
+        }
+    }
+    if (s) {
+        out = s->data + s->used;
+        s->used += n;
+        p->carved++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return out;
+}
+
+/* a job's output is given back; the last one returns every slab (under mu) */
+static void s_uncarve(struct dld_pq_cpool *p)
+{
+    if (--p->carved > 0)
+        return;
+    while (p->slabs) {
+        struct s_slab *s = p->slabs;
+        p->slabs = s->next;
+        s->next = p->free_slabs;
+        p->free_slabs = s;
+    }
+}
+
+static void s_slabs_free(struct s_slab *s)
+{
+    while (s) {
+        struct s_slab *n = s->next;
+        free(s->data);
+        free(s);
+        s = n;
+    }
+}
+
 /* ---- jobs ------------------------------------------------------------------------ */
 
 struct dld_pq_page_job *dld_pq_cpool_job_new(struct dld_pq_cpool *p)
@@ -74,6 +147,7 @@ struct dld_pq_page_job *dld_pq_cpool_job_new(struct dld_pq_cpool *p)
     else if ((j = malloc(sizeof(*j))) == NULL)
         return NULL;
     memset(j, 0, sizeof(*j));
+    j->pool = p;
     pthread_mutex_lock(&p->mu);
     if (p->nspare > 0)
         j->body = p->spare[--p->nspare];
@@ -86,7 +160,12 @@ void dld_pq_cpool_job_free(struct dld_pq_cpool *p, struct dld_pq_page_job *job)
 {
     if (!job)
         return;
-    free(job->out);
+    if (job->out) {
+        pthread_mutex_lock(&p->mu);
+        s_uncarve(p);
+        pthread_mutex_unlock(&p->mu);
+        job->out = NULL;
+    }
     dld_pq_buf_clean_up(&job->body);
     job->next = p->free_jobs;
     p->free_jobs = job;
@@ -196,6 +275,8 @@ void dld_pq_cpool_destroy(struct dld_pq_cpool *p)
     for (size_t i = 0; i < p->nspare; i++)
         dld_pq_buf_clean_up(&p->spare[i]);
     free(p->spare);
+    s_slabs_free(p->slabs);
+    s_slabs_free(p->free_slabs);
     free(p->workers);
     dld_pq_compressor_clean_up(&p->comp);
     dld_pq_page_scratch_clean_up(&p->scratch);

@@ -28,10 +28,11 @@ struct dld_pq_page_job {
     int encoding; /* data pages: the values' encoding */
     uint64_t seq; /* submission order, set by submit */
     /* out: valid once a wait covers seq */
-    uint8_t *out; /* page header + compressed body, exactly out_len bytes */
+    uint8_t *out; /* page header + compressed body, exactly out_len bytes, carved from the pool's slabs */
     size_t out_len, hdr_len, body_len;
     const char *msg; /* why it failed (static text); NULL when it did not */
     struct dld_pq_page_job *next; /* queue / free list link */
+    struct dld_pq_cpool *pool;
 };
 
 struct dld_pq_cpool;
@@ -62,6 +63,13 @@ void dld_pq_cpool_wait_below(struct dld_pq_cpool *p, uint64_t fence);
  * is done) and moves the mark to now. Deterministic whatever the timing, so
  * size() is too. */
 uint64_t dld_pq_cpool_fence(struct dld_pq_cpool *p);
+
+/* n bytes for a job's out, from the pool's slabs: bump allocation in
+ * chunks of a few MiB, given back all at once when the last job holding
+ * some is freed (a row group's flush), then reused: no allocation per
+ * page, and memory near the row group's compressed bytes. NULL when out of
+ * memory. Any thread. */
+uint8_t *dld_pq_cpool_carve(struct dld_pq_cpool *p, size_t n);
 
 /* reusable buffers of one compressing thread */
 struct dld_pq_page_scratch {

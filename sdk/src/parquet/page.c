@@ -1,7 +1,8 @@
 /* One page, compressed and given its header: what a compression job does.
  * The body is compressed into the thread's scratch buffer, then header and
- * compressed body are copied into an allocation of exactly their size, so a
- * row group's pages hold no more memory than their compressed bytes. */
+ * compressed body are copied next to each other into the pool's slabs
+ * (cpool.h), so a row group's pages hold no more memory than their
+ * compressed bytes, and no page allocates once the slabs are there. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,7 @@ int dld_pq_page_encode(struct dld_pq_compressor *c, struct dld_pq_page_scratch *
         job->msg = "out of memory";
         return -1;
     }
-    job->out = malloc(s->hdr.len + plen + 1); /* +1: an empty page still gets a pointer */
+    job->out = dld_pq_cpool_carve(job->pool, s->hdr.len + plen + 1); /* +1: an empty page still gets a pointer */
     if (!job->out) {
         job->msg = "out of memory";
         return -1;

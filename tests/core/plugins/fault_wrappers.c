@@ -92,7 +92,7 @@ static void s_free_kv(char **kv)
 static char **s_inner_options(const char *const *options)
 {
     static const char *own[] = {"inner", "fail_at", "fail_kind", "fail_nth", "discard_fails", "stop_in",
-                                "inner_options", "write_sleep_ms", NULL};
+                                "inner_options", "write_sleep_ms", "duplicate_item", NULL};
     size_t n = 0;
     while (options[n])
         n++;
@@ -244,6 +244,7 @@ static const char *const s_steps[] = {"record_planned", "record_staged", "record
 struct s_w {
     void *inner;
     bool records; /* this instance recorded a run: it is a load's own, not the heartbeat's */
+    char *duplicate_item; /* item_list returns this item twice (a store written by other tooling) */
 };
 #define VT ((const struct dld_state_vtable *)s_inner->vtable)
 #define INNER(i) (((struct s_w *)(i))->inner)
@@ -269,6 +270,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         free(w);
         return rc;
     }
+    const char *dup = dld_opt_get(options, "duplicate_item");
+    w->duplicate_item = dup && *dup ? strdup(dup) : NULL;
     *inst = w;
     return DLD_OK;
 }
@@ -276,12 +279,35 @@ static void s_close(void *inst)
 {
     struct s_w *w = inst;
     VT->close(w->inner);
+    free(w->duplicate_item);
     free(w);
 }
 
 static int s_item_put(void *i, const char *n, const char *j, struct dld_error *e) { return VT->item_put(INNER(i), n, j, e); }
 static int s_item_get(void *i, const char *n, char **j, struct dld_error *e) { return VT->item_get(INNER(i), n, j, e); }
-static int s_item_list(void *i, char **j, struct dld_error *e) { return VT->item_list(INNER(i), j, e); }
+static int s_item_list(void *i, char **j, struct dld_error *e)
+{
+    struct s_w *w = i;
+    int rc = VT->item_list(w->inner, j, e);
+    if (rc || w->duplicate_item == NULL)
+        return rc;
+    cJSON *arr = cJSON_Parse(*j);
+    for (cJSON *c = arr ? arr->child : NULL; c; c = c->next) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "targetTableName"));
+        if (n && !strcmp(n, w->duplicate_item)) {
+            cJSON_AddItemToArray(arr, cJSON_Duplicate(c, 1));
+            break;
+        }
+    }
+    char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (text) {
+        s_host->free(*j);
+        *j = dld_host_strdup(s_host, text);
+        free(text);
+    }
+    return *j ? DLD_OK : dld_error_set(e, DLD_ERR_FATAL, "fault wrapper: out of memory");
+}
 static int s_item_delete(void *i, const char *n, struct dld_error *e) { return VT->item_delete(INNER(i), n, e); }
 static int s_lease_acquire(void *i, const char *t, const char *o, int64_t ttl, int64_t *tok, struct dld_error *e)
 {
@@ -455,6 +481,7 @@ static const struct dld_option s_opts[] = {
     {"fail_kind", DLD_OPT_STRING, 0, "retry", NULL,
      "retry|fatal|lost: what the failing call does (a list: one kind per fail_at step)", NULL},
     {"fail_nth", DLD_OPT_INT, 0, "1", NULL, "fail the Nth call of that step", NULL},
+    {"duplicate_item", DLD_OPT_STRING, 0, NULL, NULL, "item_list returns the item of this name twice", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 static const struct dld_plugin s_plugin = {sizeof(struct dld_plugin), DLD_ABI_MAJOR, DLD_ABI_MINOR, DLD_KIND_STATE, 0,
