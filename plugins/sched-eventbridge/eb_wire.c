@@ -448,7 +448,9 @@ static cJSON *s_rule_ref(const struct eb *e, const char *key)
 static int s_rule_read(struct eb *e, cJSON **rule, cJSON **target, struct dld_error *err)
 {
     *rule = *target = NULL;
-    int rc = s_call(e, "DescribeRule", "POST", "/", NULL, s_rule_ref(e, "Name"), true, rule, err);
+    cJSON *ref = s_rule_ref(e, "Name");
+    int rc = s_call(e, "DescribeRule", "POST", "/", NULL, ref, true, rule, err);
+    cJSON_Delete(ref);
     if (rc != DLD_OK) {
         if (s_not_found(rc, err)) {
             dld_error_init(err);

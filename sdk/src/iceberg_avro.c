@@ -430,7 +430,10 @@ int dld_ice_read_manifest_list(const char *data, size_t len, const char *what, s
         avro_value_decref(&rec);
     if (iface)
         avro_value_iface_decref(iface);
-    /* ws belongs to the reader */
+    /* avro_file_reader_get_writer_schema hands out a new reference
+     * (avro_schema_incref in datafile.c): drop it */
+    if (ws)
+        avro_schema_decref(ws);
     avro_file_reader_close(r);
     if (rc) {
         dld_ice_mf_free(v, cnt);

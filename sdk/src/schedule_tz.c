@@ -4,7 +4,8 @@
  * "slim" files stop listing transitions once a rule is in force).
  *
  * Loaded zones are kept in a process-wide cache (a mutex-protected list)
- * that lives until exit, so a struct dld_schedule can point at one without
+ * that lives until exit (or until the image holding this SDK copy, e.g. a
+ * plugin, is unloaded: s_free_cache), so a struct dld_schedule can point at one without
  * owning it. Leap-second ("right/") zones are refused. */
 #include <ctype.h>
 #include <errno.h>
@@ -259,6 +260,23 @@ static void s_free_zone(struct dld_tz *z)
     free(z->trans_type);
     free(z->types);
     free(z);
+}
+
+/* The cache belongs to this copy of the SDK: a plugin links its own, and the
+ * host dlclose()s the plugin once every instance (and with it every schedule
+ * pointing into the cache) is closed, after which nothing could reach the
+ * zones any more. Free them when this image is unloaded (or at exit). */
+__attribute__((destructor)) static void s_free_cache(void)
+{
+    pthread_mutex_lock(&s_lock);
+    struct dld_tz *z = s_cache;
+    s_cache = NULL;
+    pthread_mutex_unlock(&s_lock);
+    while (z != NULL) {
+        struct dld_tz *next = z->next;
+        s_free_zone(z);
+        z = next;
+    }
 }
 
 /* Parses a TZif image; a short message into why on failure. */

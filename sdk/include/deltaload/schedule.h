@@ -106,7 +106,8 @@ size_t dld_schedule_local_time(const struct dld_schedule *s, int64_t utc_ms, cha
 
 /* Time zones on their own (the scheduler plugins share the cache above).
  * dld_tz_load: DLD_ERR_CONFIG with the reason when the name is not a
- * readable TZif file; the zone stays valid until the process exits. */
+ * readable TZif file; the zone stays valid until the process exits (or the
+ * plugin linking this SDK copy is unloaded). */
 int dld_tz_load(const char *name, const struct dld_tz **out, struct dld_error *err);
 /* local minus UTC at the instant utc_s, and the abbreviation (borrowed) */
 int32_t dld_tz_offset(const struct dld_tz *z, int64_t utc_s, const char **abbr);
