@@ -44,11 +44,13 @@ struct s_col {
     size_t want[3];      /* sizes the previous batch needed: validity, values, offsets */
     int64_t nulls;
     int64_t count;       /* values appended */
+    size_t *filled;      /* the builder's count of columns appended in the open row */
 };
 
 struct dld_batch_builder {
     size_t ncols;
     int64_t rows;
+    size_t filled; /* columns appended in the open row (one value each at most) */
     struct s_col *cols;
     struct s_spares *spares;
 };
@@ -223,6 +225,7 @@ struct dld_batch_builder *dld_batch_builder_new(const struct dld_column_spec *co
     for (size_t i = 0; i < ncols; i++) {
         struct s_col *c = &b->cols[i];
         c->spec = cols[i];
+        c->filled = &b->filled;
         c->name = strdup(cols[i].name ? cols[i].name : "");
         c->tz = cols[i].tz ? strdup(cols[i].tz) : NULL;
         c->spec.name = c->name;
@@ -311,6 +314,7 @@ static inline __attribute__((always_inline)) int s_append_fixed(struct s_col *c,
         memset(c->values.data + c->values.len, 0, n);
     c->values.len += n;
     c->count++;
+    ++*c->filled;
     return DLD_OK;
 }
 
@@ -359,6 +363,7 @@ int dld_batch_append_bool(struct dld_batch_builder *b, size_t col, bool v)
     if (v)
         c->values.data[i >> 3] |= (uint8_t)(1u << (i & 7));
     c->count++;
+    ++*c->filled;
     return DLD_OK;
 }
 
@@ -413,14 +418,17 @@ int dld_batch_append_bytes(struct dld_batch_builder *b, size_t col, const void *
     memcpy(c->offsets.data + c->offsets.len, &end, 4);
     c->offsets.len += 4;
     c->count++;
+    ++*c->filled;
     return DLD_OK;
 }
 
 int dld_batch_end_row(struct dld_batch_builder *b)
 {
-    for (size_t i = 0; i < b->ncols; i++)
-        if (b->cols[i].count != b->rows + 1)
-            return DLD_ERR_FATAL;
+    /* a column takes one value a row at most (s_col_for): ncols values
+     * mean every column has its value */
+    if (b->filled != b->ncols)
+        return DLD_ERR_FATAL;
+    b->filled = 0;
     b->rows++;
     return DLD_OK;
 }
@@ -588,6 +596,7 @@ int dld_batch_finish(struct dld_batch_builder *b, struct ArrowSchema *schema, st
         array->n_children = (int64_t)i + 1;
     }
     b->rows = 0;
+    b->filled = 0;
     return DLD_OK;
 fail:
     array->release(array);
