@@ -320,6 +320,36 @@ START_TEST(duplicate_items_in_the_store)
 }
 END_TEST
 
+/* config check --source plans every table against the live source: a
+ * table or column that does not exist, and a startvalue that does not fit
+ * the column, are listed with the table's name (exit 3); the lake and the
+ * state are left as they were. */
+START_TEST(config_check_against_the_source)
+{
+    s_source(3);
+    s_config(s_sqlite_source, s_file_target,
+             "{\"targetTableName\": \"orders\", \"sourceTable\": \"orders\", \"filtercolumn\": \"id\"},"
+             "{\"targetTableName\": \"ghost\", \"sourceTable\": \"no_such_table\", \"filtercolumn\": \"id\"},"
+             "{\"targetTableName\": \"badcol\", \"sourceTable\": \"orders\", \"filtercolumn\": \"no_such_col\"},"
+             "{\"targetTableName\": \"badval\", \"sourceTable\": \"orders\", \"filtercolumn\": \"id\","
+             " \"startvalue\": \"abc\"}");
+    /* without --source the file itself is sound */
+    ck_assert_msg(RUN("config", "check") == 0, "%s", e2e_output(s_dir));
+    ck_assert_int_eq(RUN("config", "check", "--source"), 3);
+    const char *out = e2e_output(s_dir);
+    ck_assert_msg(strstr(out, "table ghost:") && strstr(out, "table badcol:") && strstr(out, "table badval:"), "%s",
+                  out);
+    ck_assert_msg(!strstr(out, "deltaload.json: table orders:"), "a sound table was reported: %s", out);
+    ck_assert_msg(strstr(out, "3 problems"), "%s", out);
+    char lake[PATH_MAX + 16];
+    snprintf(lake, sizeof lake, "%s/lake/main", s_dir);
+    struct stat st;
+    ck_assert_msg(stat(lake, &st) != 0, "config check wrote into the lake");
+    s_config(s_sqlite_source, s_file_target, s_orders);
+    ck_assert_msg(RUN("config", "check", "--source") == 0, "%s", e2e_output(s_dir));
+}
+END_TEST
+
 static bool s_file_has(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "rb");
@@ -661,6 +691,7 @@ int main(void)
     tcase_set_timeout(e2e, 120);
     tcase_add_test(e2e, cli_items_and_json_errors);
     tcase_add_test(e2e, duplicate_items_in_the_store);
+    tcase_add_test(e2e, config_check_against_the_source);
     tcase_add_test(e2e, secrets_never_shown);
     tcase_add_test(e2e, sigterm_aborts_hung_request);
     tcase_add_test(e2e, s3_prefix_checked_at_open);
