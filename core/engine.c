@@ -380,17 +380,9 @@ static int s_keep_run(void *ctx, const struct dld_run *borrowed)
 /* From history's JSON, for a store without runs_unfinished. */
 static int s_unfinished_from_history(struct s_load *l, struct s_runs *rs, struct dld_error *err)
 {
-    char *json = NULL;
-    int rc = l->st->history(l->in->state, l->item->name, 0, &json, err);
-    if (rc)
-        return rc;
-    cJSON *arr = cJSON_Parse(json);
-    dld_core_host()->free(json);
-    if (!cJSON_IsArray(arr)) {
-        cJSON_Delete(arr);
-        return dld_error_set(err, DLD_ERR_FATAL, "the state store returned a malformed run list");
-    }
-    for (const cJSON *o = arr->child; o && rc == DLD_OK; o = o->next) {
+    cJSON *arr = NULL;
+    int rc = dld_history_json(l->st, l->in->state, l->item->name, 0, &arr, err);
+    for (const cJSON *o = arr ? arr->child : NULL; o && rc == DLD_OK; o = o->next) {
         struct dld_run r;
         if (dld_run_from_json(o, l->item->name, &r) != DLD_OK)
             rc = dld_error_set(err, DLD_ERR_FATAL, "the state store returned a malformed run of '%s'", l->item->name);

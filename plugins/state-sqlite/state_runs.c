@@ -240,20 +240,29 @@ static cJSON *s_run_json(sqlite3_stmt *st)
 
 static int s_runs_json(struct dld_state_sqlite *s, sqlite3_stmt *st, char **runs_json, struct dld_error *err);
 
+/* The runs of one table (or all: table NULL), newest first, at most limit
+ * (0: all): the query behind both history (JSON) and runs_history (typed). */
+static int s_history_stmt(struct dld_state_sqlite *s, const char *table, int32_t limit, sqlite3_stmt **st,
+                          struct dld_error *err)
+{
+    int ret = dld_state_sqlite_prepare(s,
+                                       "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR table_name = ?1 "
+                                       "ORDER BY started_ms DESC, load_id DESC, table_name LIMIT ?2",
+                                       st, err);
+    if (ret != DLD_OK)
+        return ret;
+    dld_state_sqlite_bind_text(*st, 1, table);
+    sqlite3_bind_int(*st, 2, limit > 0 ? limit : -1); /* -1: no limit */
+    return DLD_OK;
+}
+
 int dld_state_sqlite_history(void *inst, const char *table, int32_t limit, char **runs_json, struct dld_error *err)
 {
     struct dld_state_sqlite *s = inst;
     *runs_json = NULL;
     sqlite3_stmt *st;
-    int ret = dld_state_sqlite_prepare(s,
-                                       "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR table_name = ?1 "
-                                       "ORDER BY started_ms DESC, load_id DESC, table_name LIMIT ?2",
-                                       &st, err);
-    if (ret != DLD_OK)
-        return ret;
-    dld_state_sqlite_bind_text(st, 1, table);
-    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* -1: no limit */
-    return s_runs_json(s, st, runs_json, err);
+    int ret = s_history_stmt(s, table, limit, &st, err);
+    return ret != DLD_OK ? ret : s_runs_json(s, st, runs_json, err);
 }
 
 /* Hands every row of st to each (a borrowed run); finalizes st. */
@@ -294,15 +303,8 @@ int dld_state_sqlite_runs_history(void *inst, const char *table, int32_t limit,
 {
     struct dld_state_sqlite *s = inst;
     sqlite3_stmt *st;
-    int ret = dld_state_sqlite_prepare(s,
-                                       "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR table_name = ?1 "
-                                       "ORDER BY started_ms DESC, load_id DESC, table_name LIMIT ?2",
-                                       &st, err);
-    if (ret != DLD_OK)
-        return ret;
-    dld_state_sqlite_bind_text(st, 1, table);
-    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* -1: no limit */
-    return s_each_run(s, st, each, ctx, err);
+    int ret = s_history_stmt(s, table, limit, &st, err);
+    return ret != DLD_OK ? ret : s_each_run(s, st, each, ctx, err);
 }
 
 /* Steps st to the end, as a JSON array of runs; finalizes st. */
