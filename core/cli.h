@@ -40,6 +40,7 @@ int dld_cmd_config(struct dld_cli *cli);   /* cmd_config.c */
 int dld_cmd_report(struct dld_cli *cli);   /* report.c */
 int dld_cmd_schedule(struct dld_cli *cli);
 int dld_cmd_lambda(struct dld_cli *cli);   /* cmd_lambda.c */
+int dld_cmd_lake(struct dld_cli *cli);     /* cmd_lake.c */
 
 /* run --event and lambda (cmd_run.c): runs the cycle an EventBridge payload
  * asks for (the config it names, else config_path; the tables it names, else

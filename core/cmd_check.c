@@ -14,11 +14,9 @@
  *              moves the watermark; runs_unfinished in load order, only
  *              unfinished; runs_history newest first
  *   scheduler  fire times strictly after the instant asked, monotonic
- *   source     (sqlite only: the kit builds a scratch table) windows with
- *              ties on the bound, the first window inclusive, an empty
- *              fixed window (one empty batch), between capped at endvalue
- *              and nothing past it, lag refused on a non-time column,
- *              every full-mode operator
+ *   source     on the kit's fixture table (cmd_check_source.c): windows
+ *              with ties on the bounds, empty windows, between at endvalue,
+ *              lag, every operator, types round-tripped, cancellation
  *
  * Options: the JSON object given (validated against the plugin's table);
  * a declared option named `path` that is not given is set to a file in the
@@ -34,9 +32,9 @@
 #include <unistd.h>
 
 #include <deltaload/lake.h>
-#include <sqlite3.h>
 
 #include "cli.h"
+#include "cmd_check.h"
 #include "config.h"
 #include "contract.h"
 #include "host.h"
@@ -44,28 +42,24 @@
 
 static const char s_usage[] =
     "usage: deltaload plugins check FILE.so [--options JSON] [--json]\n"
-    "           [--scratch-sqlite | --table NAME --filter-column COL [--schema S]]   (sources)\n"
+    "           [--scratch-sqlite | --table NAME [--schema S] [--slow-table VIEW] [--filter-column COL]]\n"
+    "       deltaload plugins check --fixture sqlite|postgres|oracle [--table NAME]\n"
     "Runs the plugin contract tests of the file's kind against it (the conformance kit) in a scratch\n"
     "directory and prints a PASS/FAIL table. Exit 0: every test passed; 1: a test failed; 3: the\n"
     "plugin was refused at load. A declared `path` option not given is set to a scratch file.\n"
-    "--scratch-sqlite: the source reads SQLite files through `path`; its tests run on a scratch table\n"
-    "(automatic for the sqlite source). --table/--filter-column: any source, on a table of yours whose\n"
-    "filter column is a 64-bit integer (the kit reads it whole first).\n"
+    "Sources run on the kit's fixture table (windows, ties, operators, types, cancellation):\n"
+    "  --fixture DIALECT  print it as SQL (table kit_t, or --table NAME) to create it on your server;\n"
+    "  --table NAME [--schema S]  the fixture table you created; the source reaches it with --options;\n"
+    "  --slow-table NAME  a view of the fixture whose reads block (e.g. one calling pg_sleep(5)): the\n"
+    "                     kit interrupts extract_begin and extract_next while they wait on it;\n"
+    "  --scratch-sqlite   the kit creates it in the SQLite file of `path` (automatic for sqlite);\n"
+    "  --table NAME --filter-column COL  a table of yours instead (window tests only, COL a 64-bit\n"
+    "                     integer column the kit reads whole first).\n"
     "See docs/plugin-authoring.md (\"The conformance kit\").\n";
 
-struct k_ctx {
-    const struct dld_loaded *p;
-    char **kv;
-    char scratch[PATH_MAX];
-    int pass, fail, skip;
-    cJSON *results;
-    bool json;
-    bool scratch_sqlite; /* --scratch-sqlite */
-    const char *table, *column, *schema; /* --table, --filter-column, --schema */
-};
+#define k_res dld_kit_result
 
-__attribute__((format(printf, 4, 5))) static void k_res(struct k_ctx *k, const char *test, int status,
-                                                         const char *fmt, ...)
+void dld_kit_result(struct k_ctx *k, const char *test, int status, const char *fmt, ...)
 {
     static const char *names[] = {"PASS", "FAIL", "SKIP"};
     char detail[1200] = "";
@@ -356,7 +350,51 @@ static void k_state(struct k_ctx *k)
           "rc %s, attributes kept %d, listed %d, delete %s, get after delete %s (want DLD_ERR_NOT_FOUND) %s",
           dld_code_name(rc), kept, listed, dld_code_name(rc_del), dld_code_name(rc_gone), e.message);
 
+    /* pagination: more items than a page of a store that pages (give it a
+     * small page with --options), each listed once */
     dld_error_init(&e);
+    rc = DLD_OK;
+    for (int i = 0; i < 25 && rc == DLD_OK; i++) {
+        char name[32], item[96];
+        snprintf(name, sizeof name, "kit_p%02d", i);
+        snprintf(item, sizeof item, "{\"targetTableName\":\"%s\",\"sourceTable\":\"p\"}", name);
+        rc = vt->item_put(inst, name, item, &e);
+    }
+    json = NULL;
+    if (rc == DLD_OK)
+        rc = vt->item_list(inst, &json, &e);
+    int seen[25] = {0}, others = 0;
+    cJSON *list = rc == DLD_OK && json ? cJSON_Parse(json) : NULL;
+    H()->free(json);
+    json = NULL;
+    for (const cJSON *it = cJSON_IsArray(list) ? list->child : NULL; it; it = it->next) {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "targetTableName"));
+        int i = -1;
+        if (n && sscanf(n, "kit_p%d", &i) == 1 && i >= 0 && i < 25)
+            seen[i]++;
+        else
+            others++;
+    }
+    int once = 0;
+    for (int i = 0; i < 25; i++)
+        once += seen[i] == 1;
+    k_res(k, "items: 25 listed once each (pagination)", !(rc == DLD_OK && cJSON_IsArray(list) && once == 25),
+          "rc %s, %d of 25 listed exactly once (%d other items) %s", dld_code_name(rc), once, others,
+          rc ? e.message : "");
+    cJSON_Delete(list);
+    for (int i = 0; i < 25; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "kit_p%02d", i);
+        vt->item_delete(inst, name, &e);
+    }
+
+    /* the leases below are on tables with an item, as the engine's are (a
+     * store may keep a table's lease on its item: dynamodb) */
+    dld_error_init(&e);
+    rc = vt->item_put(inst, T, "{\"targetTableName\":\"kit_t\",\"sourceTable\":\"t\"}", &e);
+    if (rc == DLD_OK)
+        rc = vt->item_put(inst, T2, "{\"targetTableName\":\"kit_t2\",\"sourceTable\":\"t2\"}", &e);
+    REQUIRE(k, "items for the lease tests", rc == DLD_OK, "%s", e.message);
     int64_t t1 = 0, tx = 0;
     rc = vt->lease_acquire(inst, T, "kit:A", 60000, &t1, &e);
     REQUIRE(k, "leases: another owner and the same owner refused while held", rc == DLD_OK, "%s", e.message);
@@ -515,306 +553,6 @@ out:
         vt->close(inst);
 }
 
-/* ---- source (sqlite: the kit builds a scratch table) ------------------------------- */
-struct k_window {
-    int rc;
-    char *high;
-    int64_t rows, batches;
-    char why[1100];
-};
-
-static void s_extract(const struct dld_source_vtable *vt, void *inst, const struct dld_table *t, uint32_t mode,
-                      const char *low, int inclusive, const char *high, struct k_window *w)
-{
-    memset(w, 0, sizeof *w);
-    struct dld_error e;
-    dld_error_init(&e);
-    struct dld_extract_request req = {.struct_size = sizeof req, .table = t, .mode = mode, .low = low,
-                                      .low_inclusive = inclusive, .high = high, .batch_rows = 7};
-    struct dld_extract_info info = {.struct_size = sizeof info};
-    void *cur = NULL;
-    w->rc = vt->extract_begin(inst, &req, &info, &cur, &e);
-    if (w->rc == DLD_OK) {
-        for (;;) {
-            struct ArrowSchema s = {0};
-            struct ArrowArray a = {0};
-            int rc = vt->extract_next(cur, &s, &a, &e);
-            if (rc == DLD_DONE)
-                break;
-            if (rc != DLD_OK) {
-                w->rc = rc;
-                dld_arrow_release(&s, &a);
-                break;
-            }
-            w->rows += a.length;
-            w->batches++;
-            dld_arrow_release(&s, &a);
-        }
-    }
-    if (cur)
-        vt->extract_end(cur);
-    w->high = info.high ? strdup(info.high) : NULL;
-    dld_extract_info_clean_up(H(), &info);
-    snprintf(w->why, sizeof w->why, "%s", e.message);
-}
-
-static int64_t s_count(sqlite3 *db, const char *where)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM kit_t WHERE %s", where);
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static void k_source(struct k_ctx *k)
-{
-    const struct dld_source_vtable *vt = &k->p->vt.source;
-    if (strcmp(k->p->desc.name, "sqlite") != 0 && !k->scratch_sqlite) {
-        k_res(k, "source contract tests", 2,
-              "the kit builds its scratch table only in a SQLite file (the sqlite source, or a source given "
-              "--scratch-sqlite that reads SQLite files named by its `path` option); for any other source name a "
-              "table of yours with --table NAME --filter-column COL (a 64-bit integer column)");
-        return;
-    }
-    const char *path = dld_opt_get((const char *const *)k->kv, "path");
-    sqlite3 *db = NULL;
-    if (path == NULL || sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db,
-                     "CREATE TABLE IF NOT EXISTS kit_t(id INTEGER PRIMARY KEY, seq INTEGER, ts TEXT, val TEXT);"
-                     "DELETE FROM kit_t;"
-                     "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 100) "
-                     "INSERT INTO kit_t SELECT i, i / 2, strftime('%Y-%m-%d %H:%M:%S', 1700000000 + i * 60, "
-                     "'unixepoch'), CASE WHEN i % 9 = 0 THEN NULL ELSE 'v' || i END FROM c;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        k_res(k, "scratch table", 1, "could not build it in %s: %s", path ? path : "(no path option)",
-              db ? sqlite3_errmsg(db) : "");
-        sqlite3_close(db);
-        return;
-    }
-    void *inst = NULL;
-    struct dld_error e;
-    dld_error_init(&e);
-    int rc = vt->open(H(), (const char *const *)k->kv, &inst, &e);
-    REQUIRE(k, "open", rc == DLD_OK, "%s", e.message);
-    k_res(k, "open", 0, NULL);
-    struct dld_table t = s_table("kit_t");
-    t.filter_column = "seq";
-    t.filter_operator = "gte";
-    t.start_value = "3";
-    struct k_window w;
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "3", 1, NULL, &w);
-    k_res(k, "first window [startvalue, max] inclusive, high mark captured",
-          !(w.rc == DLD_OK && w.high && !strcmp(w.high, "50") && w.rows == s_count(db, "seq >= 3")),
-          "rc %s, high %s (want 50), %lld rows (want %lld) %s", dld_code_name(w.rc), w.high ? w.high : "NULL",
-          (long long)w.rows, (long long)s_count(db, "seq >= 3"), w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "10", 0, "20", &w);
-    k_res(k, "window (10, 20] with ties on both bounds", !(w.rc == DLD_OK && w.rows == s_count(db, "seq > 10 AND seq <= 20")),
-          "rc %s, %lld rows (want %lld) %s", dld_code_name(w.rc), (long long)w.rows,
-          (long long)s_count(db, "seq > 10 AND seq <= 20"), w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "50", 0, NULL, &w);
-    k_res(k, "nothing above the watermark: no high mark", !(w.rc == DLD_OK && w.high == NULL && w.rows == 0),
-          "rc %s, high %s (want NULL), %lld rows %s", dld_code_name(w.rc), w.high ? w.high : "NULL", (long long)w.rows,
-          w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "60", 0, "70", &w);
-    k_res(k, "an empty fixed window: one empty batch", !(w.rc == DLD_OK && w.rows == 0 && w.batches == 1),
-          "rc %s, %lld batches (want 1), %lld rows %s", dld_code_name(w.rc), (long long)w.batches, (long long)w.rows,
-          w.why);
-    free(w.high);
-    t.filter_operator = "between";
-    t.end_value = "25";
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "3", 1, NULL, &w);
-    k_res(k, "between: the high mark capped at endvalue",
-          !(w.rc == DLD_OK && w.high && !strcmp(w.high, "25") && w.rows == s_count(db, "seq BETWEEN 3 AND 25")),
-          "rc %s, high %s (want 25), %lld rows (want %lld) %s", dld_code_name(w.rc), w.high ? w.high : "NULL",
-          (long long)w.rows, (long long)s_count(db, "seq BETWEEN 3 AND 25"), w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "25", 0, NULL, &w);
-    k_res(k, "between: nothing past endvalue", !(w.rc == DLD_OK && w.high == NULL && w.rows == 0),
-          "rc %s, high %s (want NULL) %s", dld_code_name(w.rc), w.high ? w.high : "NULL", w.why);
-    free(w.high);
-    t.filter_operator = "gte";
-    t.end_value = NULL;
-    t.lag_seconds = 60;
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, "3", 1, NULL, &w);
-    k_res(k, "lag refused on a column that is not a time", w.rc != DLD_ERR_CONFIG, "rc %s (want DLD_ERR_CONFIG) %s",
-          dld_code_name(w.rc), w.why);
-    free(w.high);
-    t.lag_seconds = 0;
-    static const struct {
-        const char *op, *start, *end, *where;
-    } full[] = {
-        {"eq", "10", NULL, "seq = 10"},
-        {"noteq", "10", NULL, "seq <> 10"},
-        {"lte", "10", NULL, "seq <= 10"},
-        {"ste", "10", NULL, "seq <= 10"},
-        {"null", NULL, NULL, "val IS NULL"},
-        {"notnull", NULL, NULL, "val IS NOT NULL"},
-        {"notbetween", "10", "20", "seq NOT BETWEEN 10 AND 20"},
-        {NULL, NULL, NULL, "1"},
-    };
-    char bad[1200] = "";
-    for (size_t i = 0; i < sizeof full / sizeof full[0] && !bad[0]; i++) {
-        t.filter_column = full[i].op == NULL ? NULL : !strcmp(full[i].op, "null") || !strcmp(full[i].op, "notnull") ? "val" : "seq";
-        t.filter_operator = full[i].op;
-        t.start_value = full[i].start;
-        t.end_value = full[i].end;
-        s_extract(vt, inst, &t, DLD_MODE_FULL, NULL, 0, NULL, &w);
-        int64_t want = s_count(db, full[i].where);
-        if (w.rc != DLD_OK || w.rows != want)
-            snprintf(bad, sizeof bad, "%s: rc %s, %lld rows (want %lld) %.900s", full[i].op ? full[i].op : "no filter",
-                     dld_code_name(w.rc), (long long)w.rows, (long long)want, w.why);
-        free(w.high);
-    }
-    k_res(k, "full mode: every operator and no filter column", bad[0] != 0, "%s", bad);
-out:
-    if (inst)
-        vt->close(inst);
-    sqlite3_close(db);
-}
-
-
-/* Any source, on a table of the author's (--table, --filter-column with an
- * integer column): the kit learns the values from a first full read. */
-static int s_int_values(const struct ArrowSchema *s, const struct ArrowArray *a, const char *col, int64_t **vals,
-                        int64_t *n, int64_t *cap)
-{
-    for (int64_t c = 0; c < s->n_children; c++) {
-        if (!s->children[c]->name || strcmp(s->children[c]->name, col))
-            continue;
-        if (strcmp(s->children[c]->format, "l"))
-            return -1; /* not int64 */
-        const struct ArrowArray *ch = a->children[c];
-        const int64_t *v = ch->buffers[1];
-        const uint8_t *valid = ch->null_count ? ch->buffers[0] : NULL;
-        for (int64_t i = 0; i < ch->length; i++) {
-            int64_t k = i + ch->offset;
-            if (valid && !(valid[k / 8] & (1u << (k % 8))))
-                continue;
-            if (*n == *cap) {
-                int64_t nc = *cap ? *cap * 2 : 1024;
-                int64_t *g = realloc(*vals, (size_t)nc * sizeof(int64_t));
-                if (g == NULL)
-                    return -2;
-                *vals = g;
-                *cap = nc;
-            }
-            (*vals)[(*n)++] = v[i + ch->offset];
-        }
-        return 0;
-    }
-    return -1;
-}
-
-static void k_source_generic(struct k_ctx *k, const char *table, const char *col, const char *schema)
-{
-    const struct dld_source_vtable *vt = &k->p->vt.source;
-    void *inst = NULL;
-    struct dld_error e;
-    dld_error_init(&e);
-    int64_t *vals = NULL, nv = 0, capv = 0;
-    int rc = vt->open(H(), (const char *const *)k->kv, &inst, &e);
-    REQUIRE(k, "open", rc == DLD_OK, "%s", e.message);
-    k_res(k, "open", 0, NULL);
-    struct dld_table t = s_table(table);
-    t.source_schema = schema ? schema : "";
-    t.filter_column = col;
-    t.filter_operator = "gte";
-    /* every value of the column, from a full read */
-    struct dld_extract_request req = {.struct_size = sizeof req, .table = &t, .mode = DLD_MODE_FULL, .batch_rows = 1000};
-    struct dld_extract_info info = {.struct_size = sizeof info};
-    void *cur = NULL;
-    t.filter_column = NULL;
-    t.filter_operator = NULL;
-    rc = vt->extract_begin(inst, &req, &info, &cur, &e);
-    int vrc = 0;
-    while (rc == DLD_OK) {
-        struct ArrowSchema sch = {0};
-        struct ArrowArray arr = {0};
-        rc = vt->extract_next(cur, &sch, &arr, &e);
-        if (rc == DLD_OK && vrc == 0)
-            vrc = s_int_values(&sch, &arr, col, &vals, &nv, &capv);
-        dld_arrow_release(&sch, &arr);
-    }
-    if (cur)
-        vt->extract_end(cur);
-    dld_extract_info_clean_up(H(), &info);
-    t.filter_column = col;
-    t.filter_operator = "gte";
-    REQUIRE(k, "full read of the table", rc == DLD_DONE && vrc == 0 && nv > 0, "%s%s%s",
-            rc != DLD_DONE ? e.message : "", vrc ? "the filter column is not a 64-bit integer column of the batches" : "",
-            rc == DLD_DONE && vrc == 0 && nv == 0 ? "the table has no rows with a filter value" : "");
-    int64_t max = vals[0], min = vals[0];
-    for (int64_t i = 0; i < nv; i++)
-        max = vals[i] > max ? vals[i] : max, min = vals[i] < min ? vals[i] : min;
-    int64_t mid = min + (max - min) / 2, n_le_mid = 0, n_eq_mid = 0, n_gt_min = 0;
-    for (int64_t i = 0; i < nv; i++)
-        n_le_mid += vals[i] <= mid, n_eq_mid += vals[i] == mid, n_gt_min += vals[i] > min;
-    k_res(k, "full read of the table", 0, NULL);
-    char smin[32], smax[32], smid[32];
-    snprintf(smin, sizeof smin, "%lld", (long long)min);
-    snprintf(smax, sizeof smax, "%lld", (long long)max);
-    snprintf(smid, sizeof smid, "%lld", (long long)mid);
-    struct k_window w;
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, NULL, 0, NULL, &w);
-    k_res(k, "first window: the high mark is the maximum", !(w.rc == DLD_OK && w.high && !strcmp(w.high, smax) && w.rows == nv),
-          "rc %s, high %s (want %s), %lld rows (want %lld) %s", dld_code_name(w.rc), w.high ? w.high : "NULL", smax,
-          (long long)w.rows, (long long)nv, w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, smin, 0, NULL, &w);
-    k_res(k, "window above the minimum: ties on the bound left out", !(w.rc == DLD_OK && w.rows == n_gt_min),
-          "rc %s, %lld rows (want %lld) %s", dld_code_name(w.rc), (long long)w.rows, (long long)n_gt_min, w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, smax, 0, NULL, &w);
-    k_res(k, "nothing above the watermark: no high mark", !(w.rc == DLD_OK && w.high == NULL && w.rows == 0),
-          "rc %s, high %s (want NULL), %lld rows %s", dld_code_name(w.rc), w.high ? w.high : "NULL", (long long)w.rows,
-          w.why);
-    free(w.high);
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, smax, 0, smax, &w);
-    k_res(k, "an empty fixed window: one empty batch", !(w.rc == DLD_OK && w.rows == 0 && w.batches == 1),
-          "rc %s, %lld batches (want 1), %lld rows %s", dld_code_name(w.rc), (long long)w.batches, (long long)w.rows,
-          w.why);
-    free(w.high);
-    t.filter_operator = "between";
-    t.end_value = smid;
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, NULL, 0, NULL, &w);
-    k_res(k, "between: the high mark capped at endvalue",
-          !(w.rc == DLD_OK && w.high && dld_contract_compare(w.high, smid) <= 0 && w.rows == n_le_mid),
-          "rc %s, high %s (endvalue %s), %lld rows (want %lld) %s", dld_code_name(w.rc), w.high ? w.high : "NULL", smid,
-          (long long)w.rows, (long long)n_le_mid, w.why);
-    free(w.high);
-    t.filter_operator = "gte";
-    t.end_value = NULL;
-    t.lag_seconds = 60;
-    s_extract(vt, inst, &t, DLD_MODE_DELTA, NULL, 0, NULL, &w);
-    k_res(k, "lag refused on a column that is not a time", w.rc != DLD_ERR_CONFIG, "rc %s (want DLD_ERR_CONFIG) %s",
-          dld_code_name(w.rc), w.why);
-    free(w.high);
-    t.lag_seconds = 0;
-    t.filter_operator = "eq";
-    t.start_value = smid;
-    s_extract(vt, inst, &t, DLD_MODE_FULL, NULL, 0, NULL, &w);
-    int64_t want_eq = n_eq_mid;
-    k_res(k, "full mode eq", !(w.rc == DLD_OK && w.rows == want_eq), "rc %s, %lld rows (want %lld) %s",
-          dld_code_name(w.rc), (long long)w.rows, (long long)want_eq, w.why);
-    free(w.high);
-    t.filter_operator = "lte";
-    s_extract(vt, inst, &t, DLD_MODE_FULL, NULL, 0, NULL, &w);
-    k_res(k, "full mode lte", !(w.rc == DLD_OK && w.rows == n_le_mid), "rc %s, %lld rows (want %lld) %s",
-          dld_code_name(w.rc), (long long)w.rows, (long long)n_le_mid, w.why);
-    free(w.high);
-out:
-    free(vals);
-    if (inst)
-        vt->close(inst);
-}
-
 /* ---- the command ------------------------------------------------------------------ */
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -835,9 +573,9 @@ int dld_cmd_plugins_check(struct dld_cli *cli)
     /* argv: plugins check FILE [--options JSON] */
     if (dld_cli_help_requested(cli->argc, cli->argv, s_usage))
         return DLD_EXIT_OK;
-    const char *file = NULL, *opts_text = "{}";
+    const char *file = NULL, *opts_text = "{}", *fixture = NULL;
     bool scratch_sqlite = false;
-    const char *table = NULL, *column = NULL, *schema = NULL;
+    const char *table = NULL, *column = NULL, *schema = NULL, *slow_table = NULL;
     for (int i = 2; i < cli->argc; i++) {
         if (!strcmp(cli->argv[i], "--scratch-sqlite"))
             scratch_sqlite = true;
@@ -847,6 +585,10 @@ int dld_cmd_plugins_check(struct dld_cli *cli)
             column = cli->argv[++i];
         else if (!strcmp(cli->argv[i], "--schema") && i + 1 < cli->argc)
             schema = cli->argv[++i];
+        else if (!strcmp(cli->argv[i], "--slow-table") && i + 1 < cli->argc)
+            slow_table = cli->argv[++i];
+        else if (!strcmp(cli->argv[i], "--fixture") && i + 1 < cli->argc)
+            fixture = cli->argv[++i];
         else if (!strcmp(cli->argv[i], "--options") && i + 1 < cli->argc)
             opts_text = cli->argv[++i];
         else if (!strcmp(cli->argv[i], "--json"))
@@ -858,7 +600,9 @@ int dld_cmd_plugins_check(struct dld_cli *cli)
             return DLD_EXIT_USAGE;
         }
     }
-    if (file == NULL) {
+    if (fixture && file == NULL)
+        return dld_kit_print_fixture(fixture, table ? table : "kit_t");
+    if (file == NULL || fixture) {
         fputs(s_usage, stderr);
         return DLD_EXIT_USAGE;
     }
@@ -893,7 +637,7 @@ int dld_cmd_plugins_check(struct dld_cli *cli)
     }
     dld_contract_wrap(&p);
     struct k_ctx k = {.p = &p, .results = cJSON_CreateArray(), .json = cli->json, .scratch_sqlite = scratch_sqlite,
-                      .table = table, .column = column, .schema = schema};
+                      .table = table, .column = column, .schema = schema, .slow_table = slow_table};
     const char *tmp = getenv("TMPDIR");
     snprintf(k.scratch, sizeof k.scratch, "%s/dld-check-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(k.scratch) == NULL) {
@@ -924,10 +668,7 @@ int dld_cmd_plugins_check(struct dld_cli *cli)
     case DLD_KIND_STATE: k_state(&k); break;
     case DLD_KIND_SCHEDULER: k_scheduler(&k); break;
     default:
-        if (table && column)
-            k_source_generic(&k, table, column, schema);
-        else
-            k_source(&k);
+        dld_kit_source(&k);
         break;
     }
     if (cli->json) {

@@ -11,7 +11,8 @@
 static const char s_usage[] =
     "usage: deltaload [-c FILE] plugins list [--json]\n"
     "       deltaload [-c FILE] plugins describe NAME [--json]   (NAME or KIND-NAME, e.g. source-sqlite)\n"
-    "       deltaload plugins check FILE.so [--options JSON] [--json]   (the conformance kit)\n"
+    "       deltaload plugins check FILE.so [--options JSON] [--json]   (the conformance kit; --help)\n"
+    "       deltaload plugins check --fixture sqlite|postgres|oracle   (the kit's source table as SQL)\n"
     "Plugins are searched in the config's plugin_dirs, $DELTALOAD_PLUGIN_PATH, <bin>/plugins,\n"
     "<bin>/../lib/deltaload/plugins and the install directory, then among those built in.\n"
     "Files that fail the ABI checks, or crash while loading, are listed with the reason.\n"
@@ -133,11 +134,11 @@ static void s_visit(void *ctx, const char *path, const struct dld_loaded *p, con
 
 int dld_cmd_plugins(struct dld_cli *cli)
 {
+    const char *sub = cli->argc > 1 ? cli->argv[1] : NULL;
+    if (sub && !strcmp(sub, "check")) /* before --help: `plugins check --help` is the kit's */
+        return dld_cmd_plugins_check(cli);
     if (dld_cli_help_requested(cli->argc, cli->argv, s_usage))
         return DLD_EXIT_OK;
-    const char *sub = cli->argc > 1 ? cli->argv[1] : NULL;
-    if (sub && !strcmp(sub, "check"))
-        return dld_cmd_plugins_check(cli);
     if (sub == NULL || (strcmp(sub, "list") && strcmp(sub, "describe")) ||
         (!strcmp(sub, "describe") && (cli->argc < 3 || cli->argv[2][0] == '-'))) {
         fputs(s_usage, stderr);

@@ -225,8 +225,12 @@ static int s_cycle(struct dld_cli *cli, struct dld_config *cfg, const struct dld
     struct dld_table_result *res = NULL;
     int n = 0;
     int rc = dld_engine_run(cfg, req, &res, &n, &err);
-    if (rc != DLD_OK)
-        return dld_cli_fail(rc, &err);
+    if (rc != DLD_OK) {
+        int code = dld_cli_fail(rc, &err);
+        /* a state store call cut short by SIGINT/SIGTERM (the lease taken
+         * before any table starts) is the signal's doing: 130, not 5 */
+        return dld_core_cancelled() ? DLD_EXIT_INTERRUPTED : code;
+    }
     if (!plan)
         dld_ops_after_cycle(cfg, res, n); /* metrics file and notifications (metrics.c, notify.c) */
     int code;

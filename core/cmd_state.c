@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "heartbeat.h"
 #include "runs.h"
 #include "host.h"
 #include "items.h"
@@ -410,7 +411,7 @@ int dld_cmd_reset(struct dld_cli *cli)
     if (rc == DLD_ERR_NOT_FOUND)
         dld_error_set(&err, DLD_ERR_NOT_FOUND, "no controller item named '%s'", table);
     if (rc == DLD_OK)
-        rc = vt->lease_acquire(st, table, dld_engine_owner(), cfg.engine.lease_ttl_ms, &token, &err);
+        rc = dld_lease_acquire(vt, st, table, cfg.engine.lease_ttl_ms, &token, &err);
     if (rc == DLD_OK) {
         rc = vt->watermark_set(st, table, clear ? NULL : to, token, &err);
         struct dld_error rerr;

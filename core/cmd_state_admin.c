@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "heartbeat.h"
 #include "host.h"
 #include "runs.h"
 
@@ -69,7 +70,7 @@ static int s_rebuild_table(struct dld_config *cfg, void *state, void *target, co
         return dld_error_set(err, DLD_ERR_UNSUPPORTED, "target plugin %s (ABI %u.x) cannot list manifests",
                              cfg->kinds[DLD_KIND_TARGET].plugin, DLD_ABI_MAJOR);
     int64_t token = 0;
-    int rc = st->lease_acquire(state, it->name, dld_engine_owner(), cfg->engine.lease_ttl_ms, &token, err);
+    int rc = dld_lease_acquire(st, state, it->name, cfg->engine.lease_ttl_ms, &token, err);
     if (rc)
         return rc;
     struct dld_run last = {.struct_size = sizeof(last)};

@@ -13,6 +13,7 @@
 #include "items.h"
 #include "cmd_config.h"
 #include "metrics.h"
+#include "schema_track.h"
 
 static char *s_read_file(const char *path, struct dld_error *err)
 {
@@ -154,11 +155,13 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
     ec->lease_ttl_ms = 120000;
     ec->retries = 1;
     ec->retry_delay_ms = 1000;
+    ec->schema_change = DLD_SCHEMA_FAIL;
     if (e == NULL)
         return DLD_OK;
     if (!cJSON_IsObject(e))
         return dld_error_set(err, DLD_ERR_CONFIG, "engine must be an object");
-    static const char *known[] = {"parallelism", "batch_rows", "lease_ttl_seconds", "retries", "retry_delay_ms", NULL};
+    static const char *known[] = {"parallelism",    "batch_rows",    "lease_ttl_seconds", "retries",
+                                  "retry_delay_ms", "schema_change", NULL};
     for (const cJSON *c = e->child; c; c = c->next) {
         bool ok = false;
         for (int i = 0; known[i]; i++)
@@ -166,7 +169,7 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
         if (!ok)
             return dld_error_set(err, DLD_ERR_CONFIG,
                                  "engine: unknown key '%s' (valid: parallelism, batch_rows, lease_ttl_seconds, retries, "
-                                 "retry_delay_ms)",
+                                 "retry_delay_ms, schema_change)",
                                  c->string);
     }
     int64_t v;
@@ -191,6 +194,9 @@ static int s_engine(const cJSON *e, struct dld_engine_conf *ec, struct dld_error
     if ((rc = s_int_member(e, "retry_delay_ms", 0, 600000, &v, err)))
         return rc;
     ec->retry_delay_ms = v;
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(e, "schema_change");
+    if (sc && (rc = dld_schema_policy_parse(cJSON_GetStringValue(sc), "engine", &ec->schema_change, err)))
+        return rc;
     return DLD_OK;
 }
 

@@ -27,6 +27,7 @@ struct dld_engine_conf {
     int64_t lease_ttl_ms;    /* a lease not renewed for this long may be taken over */
     int retries;             /* extra attempts of a window after a retryable error */
     int64_t retry_delay_ms;  /* wait before the first retry; n-th retry waits n times as long */
+    int schema_change;       /* enum dld_schema_policy: the default of items without schema_change */
 };
 
 struct dld_config {

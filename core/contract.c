@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -49,9 +50,63 @@ static const int s_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 #define C_NSIGS (sizeof s_sigs / sizeof s_sigs[0])
 static struct sigaction s_old[C_NSIGS];
 
+/* A stack overflow inside a plugin faults on the guard page of the stack
+ * the handler would run on, so the handler gets a stack of its own
+ * (sigaltstack + SA_ONSTACK). The alternate stack is per thread: each
+ * thread that calls a plugin (the main thread, the engine's workers, the
+ * lease heartbeat, the kit's threads) sets one up at its first plugin call,
+ * so no place that creates threads needs to know. It is mmap'ed (no
+ * allocator state in a signal handler's way, and not a leak for LSan) and
+ * unmapped when the thread ends. A thread that already has one (a
+ * sanitizer's) keeps it. */
+static _Thread_local bool s_alt_ready;
+static pthread_key_t s_alt_key;
+static pthread_once_t s_alt_key_once = PTHREAD_ONCE_INIT;
+
+static size_t c_alt_size(void)
+{
+    size_t size = 64 * 1024;
+#ifdef _SC_SIGSTKSZ
+    long min = sysconf(_SC_SIGSTKSZ);
+    if (min > 0 && (size_t)min > size)
+        size = (size_t)min;
+#endif
+    return size;
+}
+
+static void c_alt_free(void *mem)
+{
+    stack_t off = {.ss_flags = SS_DISABLE};
+    sigaltstack(&off, NULL);
+    munmap(mem, c_alt_size());
+}
+
+static void c_alt_key(void) { pthread_key_create(&s_alt_key, c_alt_free); }
+
+static void c_alt_stack(void)
+{
+    s_alt_ready = true;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE))
+        return; /* one is set up already */
+    size_t size = c_alt_size();
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return; /* the handler still runs for faults other than an overflow */
+    stack_t ss = {.ss_sp = mem, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(mem, size);
+        return;
+    }
+    pthread_once(&s_alt_key_once, c_alt_key);
+    pthread_setspecific(s_alt_key, mem); /* the main thread's stays until exit */
+}
+
 struct dld_call_record dld_contract_enter(const char *kind, const char *plugin, const char *path, const char *call,
                                           const char *table)
 {
+    if (!s_alt_ready && call)
+        c_alt_stack();
     struct dld_call_record saved = s_cur;
     s_cur = (struct dld_call_record){kind, plugin, path, call, table};
     return saved;
@@ -132,7 +187,7 @@ static void c_install(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = c_on_fatal;
-    sa.sa_flags = SA_SIGINFO;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* on the thread's alternate stack when it has one */
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < C_NSIGS; i++)
         sigaction(s_sigs[i], &sa, &s_old[i]);
@@ -771,6 +826,23 @@ static int c_tgt_manifests(void *inst, const struct dld_table *t, char **json, s
     return rc;
 }
 
+static int c_tgt_expire(void *inst, const struct dld_table *t, int64_t cutoff_ms, int dry_run, char **json,
+                        struct dld_error *err)
+{
+    const char *table = t ? t->target_table_name : NULL;
+    int rc;
+    *json = NULL;
+    {
+        ENTER(PL, "lake_expire", table);
+        rc = PL->vt.target.lake_expire(CI->inst, t, cutoff_ms, dry_run, json, err);
+        LEAVE();
+    }
+    rc = c_code(PL, "lake_expire", table, rc, false, err);
+    if (rc == DLD_OK && *json == NULL)
+        return c_broke(PL, "lake_expire", table, err, "it returned DLD_OK without a report");
+    return rc;
+}
+
 /* ---- state -------------------------------------------------------------------------- */
 #define ST_CALL(call, table, expr)              \
     int rc;                                     \
@@ -815,6 +887,13 @@ static int c_st_lease_acquire(void *inst, const char *table, const char *owner, 
                               struct dld_error *err)
 {
     ST_CALL("lease_acquire", table, PL->vt.state.lease_acquire(CI->inst, table, owner, ttl_ms, token, err));
+    return rc;
+}
+
+static int c_st_lease_break(void *inst, const char *table, int (*dead)(void *ctx, const char *owner), void *ctx,
+                            struct dld_error *err)
+{
+    ST_CALL("lease_break", table, PL->vt.state.lease_break(CI->inst, table, dead, ctx, err));
     return rc;
 }
 
@@ -1065,6 +1144,7 @@ int dld_contract_wrap(struct dld_loaded *p)
         W(load_discard, c_tgt_discard);
         W(load_is_published, c_tgt_is_published);
         W(manifest_list, c_tgt_manifests);
+        W(lake_expire, c_tgt_expire);
         break;
     }
     case DLD_KIND_STATE: {
@@ -1087,6 +1167,7 @@ int dld_contract_wrap(struct dld_loaded *p)
         W(runs_unfinished, c_st_unfinished);
         W(runs_history, c_st_history_runs);
         W(setup, c_st_setup);
+        W(lease_break, c_st_lease_break);
         break;
     }
     default: {

@@ -54,7 +54,9 @@ struct dld_call_record {
     const char *call;   /* "extract_next", "dlopen (constructors)", ... */
     const char *table;  /* targetTableName, or NULL */
 };
-/* Sets the record, returning the previous one (to restore with _leave). */
+/* Sets the record, returning the previous one (to restore with _leave).
+ * A thread's first call also gives it an alternate signal stack, so a
+ * stack overflow inside the plugin is reported too. */
 struct dld_call_record dld_contract_enter(const char *kind, const char *plugin, const char *path, const char *call,
                                           const char *table);
 void dld_contract_leave(struct dld_call_record saved);

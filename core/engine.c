@@ -32,6 +32,7 @@
 #include "heartbeat.h"
 #include "host.h"
 #include "runs.h"
+#include "schema_track.h"
 
 #define S_COMPONENT "engine"
 
@@ -52,10 +53,12 @@ const char *dld_mode_name(uint32_t m)
     return m == DLD_MODE_DELTA ? "delta" : m == DLD_MODE_FULL ? "full" : m == DLD_MODE_BACKFILL ? "backfill" : "?";
 }
 
-/* host:pid:random. The random part keeps two processes that share a host
- * name and a pid (containers all running as PID 1) apart. Computed once,
- * before any worker thread reads it. */
-static char s_owner[320];
+/* host:pid:random:proc. The random part keeps two processes that share a
+ * host name and a pid (containers all running as PID 1) apart; proc (start
+ * time, boot and pid namespace: heartbeat.c) lets a later run on this
+ * machine see that the holder of a lease died. Computed once, before any
+ * worker thread reads it. */
+static char s_owner[400];
 static pthread_once_t s_owner_once = PTHREAD_ONCE_INIT;
 static void s_owner_init(void)
 {
@@ -67,7 +70,9 @@ static void s_owner_init(void)
     dld_error_init(&err);
     if (dld_lake_new_uid(uid, &err) != DLD_OK) /* no random source: pid and time still differ */
         snprintf(uid, sizeof uid, "%016llx", (unsigned long long)dld_core_now_ms());
-    snprintf(s_owner, sizeof s_owner, "%s:%ld:%.8s", host, (long)getpid(), uid);
+    char proc[64];
+    dld_owner_proc_id((long)getpid(), proc, sizeof proc);
+    snprintf(s_owner, sizeof s_owner, "%s:%ld:%.8s%s%s", host, (long)getpid(), uid, proc[0] ? ":" : "", proc);
 }
 
 const char *dld_engine_owner(void)
@@ -96,6 +101,7 @@ static char *s_dup(const char *s) { return s ? strdup(s) : NULL; }
 enum s_step {
     S_PLAN,              /* extract_begin: the source fixes the window */
     S_RECORD_PLANNED,
+    S_SCHEMA,            /* the columns compared with the last committed load's (schema_track.h) */
     S_WRITE,             /* load_begin, extract_next / load_write, load_finish */
     S_RECORD_STAGED,
     S_FENCE,             /* the lease re-checked right before publish */
@@ -121,6 +127,7 @@ static const struct s_step_rule {
     /* step                  name                   store holds          target holds            on failure             retry */
     [S_PLAN]             = {"planning",            0,                   "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
     [S_RECORD_PLANNED]   = {"recording planned",   0,                   "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
+    [S_SCHEMA]           = {"checking the columns", DLD_RUN_PLANNED,    "nothing",              SETTLE_RECORD_FAILED, RETRY_WINDOW},
     [S_WRITE]            = {"writing",             DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
     [S_RECORD_STAGED]    = {"recording staged",    DLD_RUN_PLANNED,     "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
     [S_FENCE]            = {"checking the lease",  DLD_RUN_STAGED,      "unpublished files",    SETTLE_DISCARD,       RETRY_WINDOW},
@@ -146,6 +153,7 @@ struct s_instances {
     struct dld_config *cfg;
     void *source, *target, *state;
     void *beat_state; /* the heartbeat thread's own state instance */
+    uint32_t batch_rows; /* asked of the source: engine.batch_rows shared by the loads running at once */
 };
 
 static int s_open(struct dld_config *cfg, uint32_t kind, void **inst, struct dld_error *err)
@@ -194,6 +202,14 @@ struct s_load {
     enum s_step step;         /* the step that failed, when an attempt fails */
     char *retry_high;         /* high mark of an interrupted attempt to load again */
     bool recovered_commit;    /* the last recovery committed a published load */
+    /* the attempt's columns (schema_track.h): declared by the source in
+     * extract_begin, or taken from its first batch, read before the target
+     * sees anything and handed to it first */
+    char *columns;
+    bool declared;            /* columns came from extract_begin: the first batch must match */
+    bool first_pending, first_done;
+    struct ArrowSchema first_schema;
+    struct ArrowArray first_batch;
 };
 
 /* The load's uid, from the run's info_json ("load_uid"); NULL for a run
@@ -567,6 +583,7 @@ static int s_stream(struct s_load *l, void *cursor, void *handle, struct dld_err
 {
     int64_t rows = 0;
     char why[1100];
+    bool first = true;
     for (;;) {
         if (dld_core_cancelled())
             return dld_error_set(err, DLD_ERR_FATAL, "interrupted by a signal");
@@ -574,7 +591,19 @@ static int s_stream(struct s_load *l, void *cursor, void *handle, struct dld_err
             return dld_error_set(err, DLD_ERR_CONFLICT, "%s", why);
         struct ArrowSchema schema = {0};
         struct ArrowArray batch = {0};
-        int rc = l->src->extract_next(cursor, &schema, &batch, err);
+        int rc = DLD_DONE;
+        if (l->first_pending) { /* the batch s_columns_first_batch read */
+            schema = l->first_schema, batch = l->first_batch;
+            l->first_schema = (struct ArrowSchema){0}, l->first_batch = (struct ArrowArray){0};
+            l->first_pending = false;
+            rc = DLD_OK;
+        } else if (!l->first_done) { /* (unless s_columns_first_batch saw the end) */
+            rc = l->src->extract_next(cursor, &schema, &batch, err);
+            if (rc == DLD_OK && l->declared && first &&
+                (rc = dld_schema_check_batch(l->columns, &schema, l->in->cfg->kinds[DLD_KIND_SOURCE].plugin, err)))
+                dld_arrow_release(&schema, &batch);
+        }
+        first = false;
         if (rc == DLD_DONE)
             break;
         if (rc != DLD_OK) {
@@ -593,6 +622,48 @@ static int s_stream(struct s_load *l, void *cursor, void *handle, struct dld_err
     }
     l->run.rows = rows;
     return DLD_OK;
+}
+
+/* The attempt's columns (l->columns) compared with the last committed
+ * load's, before the target sees a row: right after extract_begin when the
+ * source declared them (ABI 1.2; an empty window is checked too, since a
+ * retyped filter column can make a window look empty), else at S_SCHEMA. */
+static int s_columns_check(struct s_load *l, struct dld_error *err)
+{
+    char *note = NULL;
+    int policy = l->item->schema_change != DLD_SCHEMA_UNSET ? l->item->schema_change : l->in->cfg->engine.schema_change;
+    int rc = dld_schema_track(l->st, l->in->state, l->item->name, l->item->column, l->columns, policy, &note, err);
+    /* recorded with the run either way: status and history show what was read */
+    char *info = dld_schema_info_add(l->run.info_json, l->columns, note);
+    if (info) {
+        free(l->run.info_json);
+        l->run.info_json = info;
+    }
+    if (note)
+        dld_core_logf(DLD_LOG_WARN, l->item->name, "schema_change evolve: %s", note);
+    free(note);
+    return rc;
+}
+
+/* S_SCHEMA, for a source that did not declare its columns: its first batch
+ * is read now (the window is recorded; the target has seen nothing) and
+ * s_stream writes it first. */
+static int s_columns_first_batch(struct s_load *l, void *cursor, struct dld_error *err)
+{
+    int rc = l->src->extract_next(cursor, &l->first_schema, &l->first_batch, err);
+    if (rc == DLD_DONE) {
+        l->first_done = true; /* no rows and no schema: nothing to compare */
+        return DLD_OK;
+    }
+    if (rc != DLD_OK) {
+        dld_arrow_release(&l->first_schema, &l->first_batch);
+        dld_error_prefix(err, "reading %s", l->item->table);
+        return rc;
+    }
+    l->first_pending = true;
+    if ((l->columns = dld_schema_columns(&l->first_schema)) == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    return s_columns_check(l, err);
 }
 
 /* One attempt at one window: plan → extract/write → publish → commit. On
@@ -628,9 +699,10 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
         .low = low,
         .low_inclusive = low_inclusive,
         .high = high,
-        .batch_rows = (uint32_t)l->in->cfg->engine.batch_rows,
+        .batch_rows = l->in->batch_rows,
     };
-    struct dld_extract_info info = {.struct_size = sizeof(info)};
+    struct ArrowSchema declared = {0};
+    struct dld_extract_info info = {.struct_size = sizeof(info), .schema = &declared};
     struct dld_load load = {0};
     void *cursor = NULL, *handle = NULL;
     l->run.mode = mode;
@@ -643,16 +715,30 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     l->run.low_inclusive = low_inclusive;
     free(l->run.info_json);
     l->run.info_json = NULL;
+    free(l->columns);
+    l->columns = NULL;
+    l->first_pending = l->first_done = false;
     rc = l->src->extract_begin(l->in->source, &xr, &info, &cursor, err);
     if (rc != DLD_OK) {
         dld_error_prefix(err, "planning %s", it->name);
         if (l->req->plan_only)
             goto done;
+        /* a retyped filter column can break the plan itself (a text high
+         * mark below the low bound): when the source handed its columns
+         * over, a schema change is the cause to name */
+        struct dld_error serr;
+        dld_error_init(&serr);
+        if (declared.release && (l->columns = dld_schema_columns(&declared)) &&
+            s_columns_check(l, &serr) == DLD_ERR_CONFIG)
+            *err = serr;
         goto fail; /* recorded as a failed load, so status and history show why */
     }
     /* the window is fixed now: record it, and the load's uid, before reading any row */
     l->run.high = s_dup(info.high);
     l->run.info_json = s_info_json(&info, l->uid);
+    l->declared = declared.release != NULL;
+    if (l->declared && (l->columns = dld_schema_columns(&declared)) == NULL)
+        l->declared = false; /* out of memory: the first batch tells */
     res->mode = mode;
     res->load_id = l->run.load_id;
     free(res->low), free(res->high), free(res->query), free(res->snapshot);
@@ -661,6 +747,11 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     res->high = s_dup(info.high);
     res->query = s_dup(info.query);
     res->snapshot = s_dup(info.snapshot);
+    if (l->declared && (rc = s_columns_check(l, err))) { /* `plan` shows it too */
+        if (l->req->plan_only)
+            goto done;
+        goto fail;
+    }
     if (l->req->plan_only) {
         res->outcome = DLD_OUT_PLANNED;
         goto done;
@@ -680,8 +771,12 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     l->step = S_RECORD_PLANNED;
     if ((rc = s_record(l, &l->run, DLD_RUN_PLANNED, err)))
         goto fail;
+    l->step = S_SCHEMA;
+    if (!l->declared && (rc = s_columns_first_batch(l, cursor, err)))
+        goto fail;
     l->step = S_WRITE;
     s_load_view(l, &l->run, l->uid, &load);
+    load.columns = l->columns;
     if ((rc = l->tgt->load_begin(l->in->target, &load, &handle, err))) {
         dld_error_prefix(err, "starting the load");
         goto fail;
@@ -785,6 +880,9 @@ done:
     host->free(info.high);
     host->free(info.query);
     host->free(info.snapshot);
+    dld_arrow_release(&declared, NULL);
+    dld_arrow_release(&l->first_schema, &l->first_batch);
+    l->first_pending = false;
     dld_watermark_clean_up(host, &wm);
     return rc;
 }
@@ -821,7 +919,7 @@ static void s_load_table(struct s_instances *in, const struct dld_item *item, co
     int rc = DLD_OK;
     bool leased = false;
     if (!req->plan_only) {
-        rc = l.st->lease_acquire(in->state, item->name, dld_engine_owner(), cfg->engine.lease_ttl_ms, &l.token, &err);
+        rc = dld_lease_acquire(l.st, in->state, item->name, cfg->engine.lease_ttl_ms, &l.token, &err);
         if (rc == DLD_ERR_CONFLICT) {
             res->outcome = DLD_OUT_LEASED;
             res->error = strdup(err.message);
@@ -902,6 +1000,7 @@ out:
     free(l.run.error);
     free(l.run.info_json);
     free(l.retry_high);
+    free(l.columns);
 }
 
 /* ---- the worker pool ---------------------------------------------------------------- */
@@ -932,10 +1031,23 @@ static void s_log_result(const struct dld_table_result *r)
     }
 }
 
+/* The rows a batch asks for while `running` loads run at once: batch_rows
+ * divided among them (at least 4,096, or batch_rows when that is smaller),
+ * so the batches in flight, the bulk of a load's memory with the row
+ * group, stay near one load's whatever the parallelism (docs/configuration.md). */
+static uint32_t s_batch_rows(int batch_rows, int running)
+{
+    int share = running > 1 ? batch_rows / running : batch_rows;
+    int floor = batch_rows < 4096 ? batch_rows : 4096;
+    return (uint32_t)(share > floor ? share : floor);
+}
+
 static void *s_worker(void *arg)
 {
     struct s_pool *p = arg;
     struct s_instances in = {.cfg = p->cfg};
+    in.batch_rows = s_batch_rows(p->cfg->engine.batch_rows,
+                                 p->cfg->engine.parallelism < p->n ? p->cfg->engine.parallelism : p->n);
     struct dld_error err;
     dld_error_init(&err);
     int open_rc = s_open(p->cfg, DLD_KIND_STATE, &in.state, &err);
@@ -1012,6 +1124,21 @@ static bool s_selected(const struct dld_run_request *req, const char *name)
     return false;
 }
 
+/* plan writes nothing: a state store that declares the BOOL option
+ * `read_only` (state-sqlite does) gets it set, so it creates no file and
+ * writes nothing; an absent store then reads as an empty one. */
+static void s_state_read_only(struct dld_config *cfg)
+{
+    char **kv = cfg->kinds[DLD_KIND_STATE].kv;
+    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+        char *t = strcmp(kv[i], "read_only") == 0 ? strdup("true") : NULL;
+        if (t) {
+            free(kv[i + 1]);
+            kv[i + 1] = t;
+        }
+    }
+}
+
 int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, struct dld_table_result **results,
                    int *nresults, struct dld_error *err)
 {
@@ -1022,6 +1149,8 @@ int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, st
     for (size_t k = 0; k < (req->plan_only ? 2u : 3u); k++)
         if ((rc = dld_config_plugin(cfg, kinds[k], err)))
             return rc;
+    if (req->plan_only)
+        s_state_read_only(cfg);
     const struct dld_state_vtable *st = &cfg->kinds[DLD_KIND_STATE].loaded.vt.state;
     void *state = NULL;
     if ((rc = s_open(cfg, DLD_KIND_STATE, &state, err)))
@@ -1115,6 +1244,9 @@ int dld_engine_run(struct dld_config *cfg, const struct dld_run_request *req, st
     int nthreads = cfg->engine.parallelism < pool.n ? cfg->engine.parallelism : pool.n;
     if (nthreads > 64)
         nthreads = 64;
+    if (pool.n > 0)
+        dld_core_logf(DLD_LOG_DEBUG, S_COMPONENT, "%d load(s) at once: each asks for batches of %u rows (engine.batch_rows %d)",
+                      nthreads, s_batch_rows(cfg->engine.batch_rows, nthreads), cfg->engine.batch_rows);
     pthread_t threads[64];
     int started = 0;
     for (int i = 0; i < nthreads; i++) {

@@ -30,4 +30,18 @@ int dld_heartbeat_start(struct dld_heartbeat *hb, const struct dld_state_vtable 
 bool dld_heartbeat_lost(struct dld_heartbeat *hb, char *why, size_t cap);
 void dld_heartbeat_stop(struct dld_heartbeat *hb);
 
+/* The process part of a lease owner, "STARTTIME.HASH" (heartbeat.c says
+ * why), for pid's process, or "" when /proc cannot tell. */
+void dld_owner_proc_id(long pid, char *buf, size_t cap);
+/* For state.h's lease_break: non-zero when owner (host:pid:rand:proc) is a
+ * process of this machine, boot and pid namespace that no longer exists.
+ * ctx is this process's own owner string. */
+int dld_owner_dead(void *ctx, const char *owner);
+/* lease_acquire as this process (dld_engine_owner); on a conflict with a
+ * holder that died on this machine, asks the store to end that lease
+ * (state.h lease_break) and tries once more. Without lease_break, or with a
+ * live holder, the conflict stands (the TTL applies). */
+int dld_lease_acquire(const struct dld_state_vtable *st, void *inst, const char *table, int64_t ttl_ms,
+                      int64_t *token, struct dld_error *err);
+
 #endif

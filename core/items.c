@@ -7,12 +7,14 @@
 #include <strings.h>
 
 #include "items.h"
+#include "schema_track.h"
 
 #include <deltaload/lake.h>
 
 const char *const dld_item_known_attributes[] = {
     "targetTableName", "sourceSchema", "sourceTable", "filtercolumn", "filteroperator", "startvalue", "endvalue",
-    "activeflag", "ouputs3Prefix", "outputPrefix", "replication_task_settings", "lag", NULL};
+    "activeflag", "ouputs3Prefix", "outputPrefix", "replication_task_settings", "lag", "schema_change",
+    "merge_key", NULL};
 
 /* Item values may be JSON strings or numbers (DynamoDB's N); both become text. */
 static int s_text(const cJSON *obj, const char *key, char **out, struct dld_error *err)
@@ -56,6 +58,7 @@ static bool s_in(const char *op, const char *const *list)
 int dld_item_parse(const cJSON *obj, struct dld_item *it, struct dld_error *err)
 {
     memset(it, 0, sizeof(*it));
+    it->schema_change = DLD_SCHEMA_UNSET;
     if (!cJSON_IsObject(obj))
         return dld_error_set(err, DLD_ERR_CONFIG, "a controller item must be a JSON object");
     int rc;
@@ -121,6 +124,13 @@ int dld_item_parse(const cJSON *obj, struct dld_item *it, struct dld_error *err)
             goto out;
         }
         it->lag_seconds = (int64_t)v;
+    }
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(obj, "schema_change");
+    if (sc) {
+        char where[300];
+        snprintf(where, sizeof where, "item %s", who);
+        if ((rc = dld_schema_policy_parse(cJSON_GetStringValue(sc), where, &it->schema_change, err)))
+            goto out;
     }
     if (it->op) {
         for (char *p = it->op; *p; p++)

@@ -17,6 +17,7 @@ struct dld_item {
     char *name, *schema, *table, *column, *op, *start, *end, *prefix;
     bool active;
     int64_t lag_seconds;
+    int schema_change;      /* enum dld_schema_policy; DLD_SCHEMA_UNSET: engine.schema_change */
     uint32_t mode;          /* DLD_MODE_DELTA for gte/between/commit, else DLD_MODE_FULL */
     struct dld_table t;     /* view for plugins; points into the strings above */
 };

@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builtin_list.h"
@@ -188,6 +191,134 @@ int dld_loader_load_file(const char *path, uint32_t kind, const char *name, stru
     return DLD_OK;
 }
 
+/* ---- probe cache ------------------------------------------------------------------ */
+/* Probing forks and loads the file in a child: a few milliseconds of every
+ * `run` (docs/benchmarks.md), paid again for files that passed last time.
+ * So a file that passed the probe and then loaded is remembered, per file
+ * identity, in $XDG_CACHE_HOME/deltaload/probe (~/.cache/deltaload/probe),
+ * one small file per plugin path. The identity is the plugin file's device,
+ * inode, size, mtime and ctime (ns), its kind, name and path, and the same
+ * of the deltaload executable: a rebuilt, replaced, touched or chmod-ed
+ * plugin or a new deltaload is probed again. Entries are trusted only when
+ * owned by this user and not writable by others, and for a day at most (the
+ * libraries a plugin links are not part of the identity). Only `run`'s
+ * loads use it; `plugins list` and `plugins check` always probe.
+ * DELTALOAD_PROBE_CACHE=0 switches it off. Every failure here just means
+ * "probe". */
+#define S_PROBE_CACHE_TTL (24 * 3600)
+
+static bool s_probe_cache_on(void)
+{
+    const char *v = getenv("DELTALOAD_PROBE_CACHE");
+    return !(v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false")));
+}
+
+/* the cache directory, created (0700) when create is set; false when there is none */
+static bool s_probe_cache_dir(char *dir, size_t cap, bool create)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (xdg && xdg[0] == '/')
+        n = snprintf(dir, cap, "%s/deltaload", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(dir, cap, "%s/.cache/deltaload", home);
+    else
+        return false;
+    if (n < 0 || (size_t)n + sizeof "/probe" > cap)
+        return false;
+    if (create) {
+        /* the parent (~/.cache) may not exist yet either */
+        char *slash = strrchr(dir, '/');
+        *slash = '\0';
+        (void)mkdir(dir, 0700);
+        *slash = '/';
+        (void)mkdir(dir, 0700);
+    }
+    strcat(dir, "/probe");
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return false;
+    return true;
+}
+
+static void s_ident(char *out, size_t cap, const struct stat *st)
+{
+    snprintf(out, cap, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st->st_dev,
+             (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+             st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+/* key: what a hit must match exactly; entry: the cache file for this path
+ * (entry[0] == 0 when there is no cache). False when there is nothing to look up. */
+static bool s_probe_cache_key(const char *path, uint32_t kind, const char *name, char *key, size_t kcap, char *entry,
+                              size_t ecap)
+{
+    entry[0] = '\0';
+    if (!s_probe_cache_on())
+        return false;
+    struct stat exe, so;
+    if (stat("/proc/self/exe", &exe) != 0 || stat(path, &so) != 0 || !S_ISREG(so.st_mode))
+        return false;
+    char dir[PATH_MAX], ie[128], is[128];
+    if (!s_probe_cache_dir(dir, sizeof dir, false))
+        return false;
+    s_ident(ie, sizeof ie, &exe);
+    s_ident(is, sizeof is, &so);
+#ifdef DLD_VERSION
+    const char *version = DLD_VERSION;
+#else
+    const char *version = "?";
+#endif
+    int n = snprintf(key, kcap, "deltaload probe cache 1\nhost %s %s abi %d.%d\nplugin %s %s %s\nfile %s\n", version,
+                     ie, DLD_ABI_MAJOR, DLD_ABI_MINOR, dld_kind_name(kind), name, is, path);
+    if (n < 0 || (size_t)n >= kcap)
+        return false;
+    /* one entry per plugin path (FNV-1a of it): a changed file replaces its entry */
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    n = snprintf(entry, ecap, "%s/%016llx", dir, (unsigned long long)h);
+    if (n < 0 || (size_t)n >= ecap) {
+        entry[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+static bool s_probe_cache_hit(const char *entry, const char *key)
+{
+    int fd = open(entry, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char buf[PATH_MAX + 512];
+    size_t klen = strlen(key);
+    bool hit = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022) &&
+               st.st_mtime <= time(NULL) && time(NULL) - st.st_mtime < S_PROBE_CACHE_TTL &&
+               (size_t)st.st_size == klen && klen <= sizeof buf && read(fd, buf, klen) == (ssize_t)klen &&
+               memcmp(buf, key, klen) == 0;
+    close(fd);
+    return hit;
+}
+
+/* written whole to a temporary file and renamed: readers see the old entry or the new one */
+static void s_probe_cache_put(const char *entry, const char *key)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX + 64];
+    if (!s_probe_cache_dir(dir, sizeof dir, true))
+        return;
+    int n = snprintf(tmp, sizeof tmp, "%s.%ld.tmp", entry, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    size_t len = strlen(key);
+    bool ok = write(fd, key, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, entry) != 0)
+        unlink(tmp);
+}
+
 int dld_loader_load(uint32_t kind, const char *name, const char *const *dirs, struct dld_loaded *out,
                     struct dld_error *err)
 {
@@ -197,9 +328,16 @@ int dld_loader_load(uint32_t kind, const char *name, const char *const *dirs, st
         if (access(path, F_OK) == 0) {
             /* the first file of that name is the plugin, refused or not:
              * `plugins list` resolves the same way (later copies are shadowed) */
-            int rc = dld_loader_probe(path, kind, name, err);
+            /* a file that passed the probe before, unchanged, is not
+             * probed again (probe cache below) */
+            char key[PATH_MAX + 512], entry[PATH_MAX + 64];
+            bool cached = s_probe_cache_key(path, kind, name, key, sizeof key, entry, sizeof entry) &&
+                          s_probe_cache_hit(entry, key);
+            int rc = cached ? DLD_OK : dld_loader_probe(path, kind, name, err);
             if (rc == DLD_OK)
                 rc = dld_loader_load_file(path, kind, name, out, err);
+            if (rc == DLD_OK && !cached && entry[0])
+                s_probe_cache_put(entry, key);
             if (rc == DLD_OK)
                 dld_contract_wrap(out); /* every call checked at the boundary */
             return rc;
@@ -240,8 +378,13 @@ void dld_loader_unload(struct dld_loaded *p)
 /* Loads the file in a child process first, so that a file that crashes or
  * hangs while loading (constructors, entry, checks) is refused with the
  * reason instead of taking this process down. */
+static unsigned s_probes;
+
+unsigned dld_loader_probe_count(void) { return s_probes; }
+
 int dld_loader_probe(const char *path, uint32_t kind, const char *name, struct dld_error *err)
 {
+    s_probes++;
     int fds[2];
     if (pipe(fds) != 0)
         return DLD_OK; /* cannot probe: the load itself decides */

@@ -46,9 +46,14 @@ void dld_loader_list(const char *const *dirs, dld_loader_visit_fn fn, void *ctx)
 
 /* Loads the file in a child process (constructors, entry, checks) and
  * reports how that went: DLD_OK, or DLD_ERR_CONFIG naming the file and the
- * reason, a crash or a hang included. dld_loader_load and dld_loader_list
- * probe every file before loading it. */
+ * reason, a crash or a hang included. dld_loader_list probes every file
+ * before loading it; dld_loader_load too, unless the probe cache knows the
+ * file passed before. */
 int dld_loader_probe(const char *path, uint32_t kind, const char *name, struct dld_error *err);
+/* Probes made by this process so far (tests: dld_loader_load skips the
+ * probe for a file that passed it before, unchanged; see loader.c's probe
+ * cache, $XDG_CACHE_HOME/deltaload/probe, DELTALOAD_PROBE_CACHE=0 to disable). */
+unsigned dld_loader_probe_count(void);
 /* "dld-<kind>-<name>.so" → kind, name; -1 when the file is not so named. */
 int dld_loader_parse_file_name(const char *file, int *kind, char *name, size_t cap);
 

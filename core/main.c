@@ -22,6 +22,7 @@ static const char s_usage[] =
     "  reset      set a table's watermark: --table NAME --to VALUE (or --clear)\n"
     "  tables     list|show|set|enable|disable|remove controller items\n"
     "  state      init | copy --from CONFIG | rebuild --table NAME|--all: set up, move or restore the store\n"
+    "  lake       expire --table NAME --older-than 7d [--dry-run]: expire old Iceberg snapshots and their files\n"
     "  config     check: validate the configuration and every item, listing every problem\n"
     "  report     --html FILE [--since WHEN]: a self-contained page of charts from the run history\n"
     "  plugins    list | describe NAME | check FILE.so: installed plugins, options, conformance kit\n"
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
         {"state", dld_cmd_state},
         {"config", dld_cmd_config},   {"report", dld_cmd_report},
         {"schedule", dld_cmd_schedule}, {"lambda", dld_cmd_lambda},
+        {"lake", dld_cmd_lake},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

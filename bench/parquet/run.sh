@@ -16,9 +16,9 @@ OUT=${BENCH_OUT:-$BUILD/bench-parquet}
 mkdir -p "$OUT"
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDLD_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" --target dld_sdk -j2 >/dev/null
+cmake --build "$BUILD" --target dld_sdk_lake -j2 >/dev/null
 cc -O2 -std=gnu11 -Isdk/include bench/parquet/bench_parquet.c -o "$OUT/bench_parquet" \
-   -L"$BUILD/sdk" -ldeltaload_sdk -lzstd -lsnappy -lz -lcurl -lcrypto -lm -lpthread
+   -L"$BUILD/sdk" -ldeltaload_sdk_lake -ldeltaload_sdk -lcjson -lavro -lzstd -lsnappy -lz -lm -lpthread
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== one thread each"
 DUCK_THREADS=1 DLD_NODE_DIR="$PWD/tests/node" node bench/parquet/compare.mjs "$OUT/bench_parquet" "$ROWS" "$RUNS" "$OUT" \

@@ -41,14 +41,16 @@ bin=$tmp/s3_upload_bench
 trap '"$root/tests/s3/stop.sh" "$state"; rm -rf "$tmp"' EXIT
 
 sdk=$(find "$build" -name libdeltaload_sdk.a | head -1)
+# the SDK's layers this program uses (lake, aws), then the core layer
+[ -n "$sdk" ] && sdk="$(dirname "$sdk")/libdeltaload_sdk_lake.a $(dirname "$sdk")/libdeltaload_sdk_aws.a $sdk"
 plugin=$(find "$build" -name dld-target-s3.so | head -1)
 [ -n "$sdk" ] && [ -n "$plugin" ] || { echo "no SDK library or dld-target-s3.so under $build: build it first" >&2; exit 1; }
 echo "building the bench program" >&2
 cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$root/sdk/include" -I"$root/tests/common" -I"$root/tests/s3" \
   -I"$root/plugins/target-s3" \
   "$here/s3_upload_bench.c" "$root/plugins/target-s3/s3_upload.c" "$root/plugins/target-s3/s3_ops.c" \
-  "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" "$sdk" \
-  -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lm -lpthread -ldl -o "$bin"
+  "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" $sdk \
+  -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lavro -lm -lpthread -ldl -o "$bin"
 base=${DLD_BENCH_BASELINE:-}
 if [ -n "$base" ]; then
   echo "building the bench program against $base's upload sources" >&2
@@ -58,8 +60,8 @@ if [ -n "$base" ]; then
   done
   cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$root/sdk/include" -I"$root/tests/common" -I"$root/tests/s3" -I"$tmp/base" \
     "$here/s3_upload_bench.c" "$tmp/base/s3_upload.c" "$tmp/base/s3_ops.c" \
-    "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" "$sdk" \
-    -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lm -lpthread -ldl -o "$tmp/s3_upload_bench_base"
+    "$root/tests/s3/s3_test_util.c" "$root/tests/common/test_host.c" $sdk \
+    -lcjson -lcurl -lcrypto -lzstd -lsnappy -lz -lavro -lm -lpthread -ldl -o "$tmp/s3_upload_bench_base"
 fi
 
 DLD_NODE_DIR=$root/tests/node "$root/tests/s3/start.sh" "$state" >/dev/null

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ora_source.h"
 
@@ -82,6 +83,9 @@ int dld_ora_connect(struct dld_ora_source *src, struct dld_error *err)
                                  oci->path, st);
         if (oci->HandleAlloc(src->env, &src->errh, DLD_OCI_HTYPE_ERROR, 0, NULL) != DLD_OCI_SUCCESS)
             return dld_error_set(err, DLD_ERR_FATAL, "cannot allocate an OCI error handle");
+        /* the watcher's own: an error handle is not shared between threads */
+        if (oci->Break != NULL)
+            oci->HandleAlloc(src->env, &src->break_errh, DLD_OCI_HTYPE_ERROR, 0, NULL);
     }
     if (oci->HandleAlloc(src->env, &src->srv, DLD_OCI_HTYPE_SERVER, 0, NULL) != DLD_OCI_SUCCESS ||
         oci->HandleAlloc(src->env, &src->svc, DLD_OCI_HTYPE_SVCCTX, 0, NULL) != DLD_OCI_SUCCESS ||
@@ -94,7 +98,9 @@ int dld_ora_connect(struct dld_ora_source *src, struct dld_error *err)
         dld_ora_disconnect(src);
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     }
-    rc = dld_ora_check(src, oci->ServerAttach(src->srv, src->errh, cs, (int32_t)strlen(cs), DLD_OCI_DEFAULT),
+    rc = dld_ora_check(src,
+                       DLD_ORA_CALL(src, oci->ServerAttach(src->srv, src->errh, cs, (int32_t)strlen(cs),
+                                                           DLD_OCI_DEFAULT)),
                        "connecting to Oracle", err);
     if (rc != DLD_OK) {
         dld_error_prefix(err, "connect=%s", cs);
@@ -120,7 +126,8 @@ int dld_ora_connect(struct dld_ora_source *src, struct dld_error *err)
                                "setting the password", err);
     }
     if (rc == DLD_OK)
-        rc = dld_ora_check(src, oci->SessionBegin(src->svc, src->errh, src->sess, cred, DLD_OCI_DEFAULT),
+        rc = dld_ora_check(src, DLD_ORA_CALL(src, oci->SessionBegin(src->svc, src->errh, src->sess, cred,
+                                                                    DLD_OCI_DEFAULT)),
                            o->external_auth ? "logging in with external authentication"
                                             : "logging in",
                            err);
@@ -198,7 +205,7 @@ int dld_ora_exec(struct dld_ora_source *src, const struct dld_ora_stmt *s, char 
                            "defining a result", err);
     }
     if (rc == DLD_OK) {
-        int st = oci->StmtExecute(src->svc, stmt, src->errh, 1, 0, NULL, NULL, DLD_OCI_DEFAULT);
+        int st = DLD_ORA_CALL(src, oci->StmtExecute(src->svc, stmt, src->errh, 1, 0, NULL, NULL, DLD_OCI_DEFAULT));
         if (st == DLD_OCI_NO_DATA && out != NULL) {
             ind = -1;
         } else {
@@ -218,4 +225,100 @@ int dld_ora_exec(struct dld_ora_source *src, const struct dld_ora_stmt *s, char 
     if (stmt != NULL)
         oci->StmtRelease(stmt, src->errh, NULL, 0, DLD_OCI_DEFAULT);
     return rc;
+}
+
+/* ---- interrupts ----------------------------------------------------------------------
+ * A blocking OCI call (attach, login, a statement, a fetch, a LOB read)
+ * waits for the server, and call_timeout_ms is minutes by default, so a
+ * SIGTERM would wait as long. Each instance has a watcher thread that wakes
+ * every S_WATCH_MS; while a call runs (in_call) and the host says
+ * "cancelled", it sends OCIBreak on the server handle -- OCI's way to stop
+ * a call from another thread of an OCI_THREADED environment, with its own
+ * error handle. The call then fails (ORA-01013, user requested cancel),
+ * OCIReset resynchronises the protocol, and the connection is marked broken
+ * so the next load starts on a fresh one. The mutex keeps the watcher from
+ * touching a server handle the load's thread is about to free. Untested
+ * against a real server (docs/oracle.md); the stand-in client checks the
+ * sequence. */
+#define S_WATCH_MS 100
+
+static void *s_watch(void *arg)
+{
+    struct dld_ora_source *src = arg;
+    pthread_mutex_lock(&src->watch_mu);
+    while (!src->watch_stop) {
+        if (src->in_call && !src->break_sent && src->srv != NULL && src->break_errh != NULL &&
+            src->host->cancelled()) {
+            src->oci.Break(src->srv, src->break_errh);
+            src->break_sent = true;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += S_WATCH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&src->watch_cv, &src->watch_mu, &until);
+    }
+    pthread_mutex_unlock(&src->watch_mu);
+    return NULL;
+}
+
+void dld_ora_watch_start(struct dld_ora_source *src)
+{
+    if (src->watching || src->oci.Break == NULL || src->host->cancelled == NULL)
+        return;
+    pthread_mutex_init(&src->watch_mu, NULL);
+    pthread_cond_init(&src->watch_cv, NULL);
+    src->watch_stop = false;
+    if (pthread_create(&src->watch, NULL, s_watch, src) != 0) {
+        pthread_cond_destroy(&src->watch_cv);
+        pthread_mutex_destroy(&src->watch_mu);
+        dld_log(src->host, DLD_LOG_WARN, DLD_ORA_PLUGIN,
+                "no interrupt watcher (could not start a thread): a signal waits for the call in flight");
+        return;
+    }
+    src->watching = true;
+}
+
+void dld_ora_watch_stop(struct dld_ora_source *src)
+{
+    if (!src->watching)
+        return;
+    pthread_mutex_lock(&src->watch_mu);
+    src->watch_stop = true;
+    pthread_cond_signal(&src->watch_cv);
+    pthread_mutex_unlock(&src->watch_mu);
+    pthread_join(src->watch, NULL);
+    pthread_cond_destroy(&src->watch_cv);
+    pthread_mutex_destroy(&src->watch_mu);
+    src->watching = false;
+}
+
+void dld_ora_call_begin(struct dld_ora_source *src)
+{
+    if (!src->watching)
+        return;
+    pthread_mutex_lock(&src->watch_mu);
+    src->in_call = true;
+    src->break_sent = false;
+    pthread_mutex_unlock(&src->watch_mu);
+}
+
+int dld_ora_call_end(struct dld_ora_source *src, int status)
+{
+    if (!src->watching)
+        return status;
+    pthread_mutex_lock(&src->watch_mu);
+    src->in_call = false;
+    bool broke = src->break_sent;
+    if (broke && src->oci.Reset != NULL && src->srv != NULL)
+        src->oci.Reset(src->srv, src->break_errh);
+    pthread_mutex_unlock(&src->watch_mu);
+    if (broke) {
+        src->broken = true; /* the next load reconnects */
+        dld_log(src->host, DLD_LOG_INFO, DLD_ORA_PLUGIN, "the call in flight was interrupted (OCIBreak)");
+    }
+    return status;
 }

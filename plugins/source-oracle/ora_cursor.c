@@ -102,7 +102,9 @@ static int s_describe(struct dld_ora_cursor *c, const char *table_sql, struct dl
                                               DLD_OCI_NTV_SYNTAX, DLD_OCI_DEFAULT),
                        "preparing the describe statement", err);
     if (rc == DLD_OK)
-        rc = dld_ora_check(src, oci->StmtExecute(src->svc, stmt, src->errh, 0, 0, NULL, NULL, DLD_OCI_DESCRIBE_ONLY),
+        rc = dld_ora_check(src,
+                           DLD_ORA_CALL(src, oci->StmtExecute(src->svc, stmt, src->errh, 0, 0, NULL, NULL,
+                                                              DLD_OCI_DESCRIBE_ONLY)),
                            "describing the table", err);
     uint32_t n = 0;
     if (rc == DLD_OK)
@@ -528,6 +530,11 @@ int dld_ora_extract_begin(struct dld_ora_source *src, const struct dld_extract_r
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     }
     dld_ora_stmt_clean_up(&hm);
+    /* the columns, if the host asks (1.2; source_oracle.c passes its pointer
+     * in info->schema); an empty window has no builder: the host then goes
+     * by the first batch */
+    if (rc == DLD_OK && c->builder)
+        rc = dld_extract_info_schema(info, c->builder, err);
     if (rc != DLD_OK) {
         dld_error_prefix(err, "%s", table_sql);
         dld_ora_extract_end(c);
@@ -560,9 +567,10 @@ static int s_lob(struct dld_ora_cursor *c, struct s_col *col, uint32_t r, struct
         }
         /* amounts 0: read to the end, piece by piece (polling mode) */
         uint64_t bytes = 0, chars = 0;
-        int st = oci->LobRead2(src->svc, src->errh, col->desc[r], &bytes, clob ? &chars : NULL, 1, c->lob_buf + len,
-                               chunk, piece, NULL, NULL, clob ? DLD_OCI_AL32UTF8 : 0,
-                               clob ? col->d.csform : DLD_SQLCS_IMPLICIT);
+        int st = DLD_ORA_CALL(src, oci->LobRead2(src->svc, src->errh, col->desc[r], &bytes, clob ? &chars : NULL, 1,
+                                                 c->lob_buf + len, chunk, piece, NULL, NULL,
+                                                 clob ? DLD_OCI_AL32UTF8 : 0,
+                                                 clob ? col->d.csform : DLD_SQLCS_IMPLICIT));
         if (st != DLD_OCI_SUCCESS && st != DLD_OCI_NEED_DATA) {
             int rc = dld_ora_check(src, st, "reading a LOB", err);
             dld_error_prefix(err, "column %s", col->quoted);
@@ -701,13 +709,15 @@ int dld_ora_extract_next(struct dld_ora_cursor *c, struct ArrowSchema *schema, s
         return dld_error_set(err, DLD_ERR_RETRY, "cancelled by the host");
     int rc;
     if (!c->executed) {
-        rc = dld_ora_check(src, oci->StmtExecute(src->svc, c->stmt, src->errh, 0, 0, NULL, NULL, DLD_OCI_DEFAULT),
+        rc = dld_ora_check(src,
+                           DLD_ORA_CALL(src, oci->StmtExecute(src->svc, c->stmt, src->errh, 0, 0, NULL, NULL,
+                                                              DLD_OCI_DEFAULT)),
                            "running the extract statement", err);
         if (rc != DLD_OK)
             return rc;
         c->executed = true;
     }
-    int st = oci->StmtFetch2(c->stmt, src->errh, c->rows, DLD_OCI_FETCH_NEXT, 0, DLD_OCI_DEFAULT);
+    int st = DLD_ORA_CALL(src, oci->StmtFetch2(c->stmt, src->errh, c->rows, DLD_OCI_FETCH_NEXT, 0, DLD_OCI_DEFAULT));
     if (st != DLD_OCI_NO_DATA) {
         rc = dld_ora_check(src, st, "fetching rows", err);
         if (rc != DLD_OK)

@@ -98,6 +98,8 @@ static int s_resolve(struct dld_ora_oci *o, struct dld_error *err)
                              o->path, missing, dld_ora_instant_client_help);
     const char *opt = NULL;
     *(void **)(&o->ClientVersion) = s_sym(l, "OCIClientVersion", &opt);
+    *(void **)(&o->Break) = s_sym(l, "OCIBreak", &opt);
+    *(void **)(&o->Reset) = s_sym(l, "OCIReset", &opt);
 #undef S_SYM
     if (o->ClientVersion != NULL) {
         int upd = 0, patch = 0, port = 0;

@@ -146,6 +146,10 @@ struct dld_ora_oci {
     int (*DateTimeGetTimeZoneOffset)(void *hndl, void *err, const void *datetime, int8_t *hr, int8_t *mm);
     /* optional (NULL when the library lacks it) */
     void (*ClientVersion)(int *major, int *minor, int *update, int *patch, int *port_update);
+    /* optional: without them a signal waits for the call to end (or for
+     * call_timeout_ms) */
+    int (*Break)(void *hndlp, void *errhp);
+    int (*Reset)(void *hndlp, void *errhp);
 };
 
 /* The Instant Client instructions every "library missing" message carries. */

@@ -8,6 +8,8 @@
 #ifndef DLD_ORA_SOURCE_H
 #define DLD_ORA_SOURCE_H
 
+#include <pthread.h>
+
 #include <deltaload/source.h>
 
 #include "ora_internal.h"
@@ -32,7 +34,24 @@ struct dld_ora_source {
     void *env, *errh, *srv, *svc, *sess;
     bool attached, in_session;
     bool broken; /* a lost connection or an abandoned LOB read: reconnect before the next load */
+    /* the interrupt watcher (ora_conn.c): OCIBreak on the host's cancel
+     * while a blocking call runs */
+    void *break_errh;
+    pthread_t watch;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    bool watching, watch_stop, in_call, break_sent;
 };
+
+/* ---- interrupts (ora_conn.c) ---------------------------------------------------- */
+/* Starts/stops the instance's watcher thread (open/close). */
+void dld_ora_watch_start(struct dld_ora_source *src);
+void dld_ora_watch_stop(struct dld_ora_source *src);
+/* Around every call that may block on the network. */
+void dld_ora_call_begin(struct dld_ora_source *src);
+int dld_ora_call_end(struct dld_ora_source *src, int status);
+/* A blocking OCI call that a signal interrupts: DLD_ORA_CALL(src, oci->X(...)) */
+#define DLD_ORA_CALL(src, expr) dld_ora_call_end((src), (dld_ora_call_begin(src), (expr)))
 
 /* ---- connection (ora_conn.c) -------------------------------------------------- */
 /* Turns a failed OCI status into an error: ORA- code and text from the

@@ -90,8 +90,11 @@ static void s_close(void *inst)
     struct dld_ora_source *src = inst;
     if (src == NULL)
         return;
+    dld_ora_watch_stop(src);
     dld_ora_disconnect(src);
     if (src->oci.lib != NULL) {
+        if (src->break_errh)
+            src->oci.HandleFree(src->break_errh, DLD_OCI_HTYPE_ERROR);
         if (src->errh)
             src->oci.HandleFree(src->errh, DLD_OCI_HTYPE_ERROR);
         if (src->env)
@@ -157,6 +160,7 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     }
     dld_log(host, DLD_LOG_DEBUG, DLD_ORA_PLUGIN, "Oracle client %d.%d loaded from %s", src->oci.version[0],
             src->oci.version[1], src->oci.path);
+    dld_ora_watch_start(src);
     *inst = src;
     return DLD_OK;
 }
@@ -168,6 +172,8 @@ static int s_extract_begin(void *inst, const struct dld_extract_request *req, st
     /* filled at this plugin's size, handed over as far as the host's struct_size reaches;
      * a failed begin hands nothing over */
     struct dld_extract_info got = {.struct_size = sizeof(got)};
+    if (info && DLD_HAS(info, struct dld_extract_info, schema))
+        got.schema = info->schema; /* the host's, filled in place */
     struct dld_ora_cursor *c = NULL;
     int rc = dld_ora_extract_begin(src, req, &got, &c, err);
     if (rc == DLD_OK)

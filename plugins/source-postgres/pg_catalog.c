@@ -68,7 +68,7 @@ static int s_find_relation(struct dld_pg_instance *pg, const struct dld_table *t
 {
     const char *schema = t->source_schema ? t->source_schema : "";
     const char *params[] = {schema, t->source_table};
-    PGresult *res = PQexecParams(pg->conn, s_rel_sql, 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = dld_pg_query(pg, s_rel_sql, 2, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         int rc = dld_pg_error(err, pg->conn, res, "looking up the table");
         PQclear(res);
@@ -149,7 +149,7 @@ int dld_pg_table_describe(struct dld_pg_instance *pg, const struct dld_table *t,
     if ((rc = s_find_relation(pg, t, oid, sizeof oid, out, err)))
         goto fail;
     const char *params[] = {oid};
-    PGresult *res = PQexecParams(pg->conn, s_cols_sql, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = dld_pg_query(pg, s_cols_sql, 1, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = dld_pg_error(err, pg->conn, res, "reading the table's columns");
         PQclear(res);

@@ -131,7 +131,7 @@ static int s_capture_high(struct dld_pg_cursor *cur, const struct dld_extract_re
         dld_pg_buf_clean_up(&sql);
         return rc;
     }
-    PGresult *res = PQexecParams(cur->pg->conn, sql.data, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *res = dld_pg_query(cur->pg, sql.data, nparams, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = dld_pg_error(err, cur->pg->conn, res, "capturing the high mark");
         PQclear(res);
@@ -166,9 +166,11 @@ struct s_snap {
 
 static int s_snapshot(struct dld_pg_cursor *cur, struct s_snap *snap, char **out, struct dld_error *err)
 {
-    PGresult *res = PQexec(cur->pg->conn, "SELECT s::text, pg_catalog.pg_snapshot_xmin(s)::text,"
-                                          " pg_catalog.pg_snapshot_xmax(s)::text, pg_catalog.pg_is_in_recovery()"
-                                          " FROM pg_catalog.pg_current_snapshot() s");
+    PGresult *res = dld_pg_query(cur->pg,
+                                 "SELECT s::text, pg_catalog.pg_snapshot_xmin(s)::text,"
+                                 " pg_catalog.pg_snapshot_xmax(s)::text, pg_catalog.pg_is_in_recovery()"
+                                 " FROM pg_catalog.pg_current_snapshot() s",
+                                 0, NULL);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         int rc = dld_pg_error(err, cur->pg->conn, res, "reading the snapshot");
         PQclear(res);
@@ -326,7 +328,7 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
     bool commit = s_is_commit(req->table);
     if (commit && (rc = s_commit_check(cur, req, err)))
         return rc;
-    if ((rc = dld_pg_exec(pg->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
+    if ((rc = dld_pg_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
                           "starting the read transaction", err)))
         return rc;
     cur->in_txn = true;
@@ -419,6 +421,8 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
         rc = s_begin(cur, req, info, err);
     if (!rc)
         rc = s_make_builder(cur, err);
+    if (!rc) /* the columns, if the host asks (1.2), in the snapshot the rows are read in */
+        rc = dld_extract_info_schema(host_info, cur->builder, err);
     if (rc) {
         /* a failed begin hands nothing over: the host need not free info */
         dld_extract_info_clean_up(pg->host, info);
@@ -435,7 +439,7 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
 
 static int s_start_copy(struct dld_pg_cursor *cur, struct dld_error *err)
 {
-    PGresult *res = PQexec(cur->pg->conn, cur->copy_sql);
+    PGresult *res = dld_pg_query(cur->pg, cur->copy_sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         int rc = dld_pg_error(err, cur->pg->conn, res, "starting the window's COPY");
         PQclear(res);

@@ -105,7 +105,10 @@ int dld_pg_error(struct dld_error *err, PGconn *conn, const PGresult *res, const
 /* Maps a SQLSTATE (may be NULL) to a dld_code. */
 int dld_pg_code_for_sqlstate(const char *sqlstate, bool connection_lost);
 /* Runs a command that returns no rows (parameters optional). */
-int dld_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char *what,
+/* Runs one statement like PQexec/PQexecParams (nparams 0: PQexec), but a
+ * signal (the host's cancelled) cancels it on the server within ~0.1 s. */
+PGresult *dld_pg_query(struct dld_pg_instance *pg, const char *sql, int nparams, const char *const *params);
+int dld_pg_exec(struct dld_pg_instance *pg, const char *sql, int nparams, const char *const *params, const char *what,
                 struct dld_error *err);
 
 /* ---- pg_catalog.c --------------------------------------------------------- */

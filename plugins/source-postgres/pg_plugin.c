@@ -83,10 +83,10 @@ static int s_check_time_zone(struct dld_pg_instance *pg, struct dld_error *err)
     if (!strcmp(tz, "UTC"))
         return DLD_OK;
     const char *params[] = {tz};
-    PGresult *res = PQexecParams(pg->conn,
+    PGresult *res = dld_pg_query(pg,
                                  "SELECT name FROM pg_catalog.pg_timezone_names WHERE lower(name) = lower($1)"
                                  " ORDER BY name = $1 DESC LIMIT 1",
-                                 1, NULL, params, NULL, NULL, 0);
+                                 1, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         int rc = dld_pg_error(err, pg->conn, res, "checking writer_time_zone");
         PQclear(res);

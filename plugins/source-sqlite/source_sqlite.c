@@ -321,6 +321,8 @@ static int s_extract_begin(void *inst, const struct dld_extract_request *req, st
     if (rc)
         goto fail;
     c->done = c->stmt == NULL; /* nothing in range */
+    if ((rc = dld_extract_info_schema(host_info, c->builder, err))) /* the columns, if the host asks (1.2) */
+        goto fail;
     dld_extract_info_put(s->host, host_info, info);
     *cursor = c;
     return DLD_OK;

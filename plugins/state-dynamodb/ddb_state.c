@@ -688,6 +688,71 @@ void ddb_fence(struct ddb *d, struct ddb_expr *e, int64_t token)
                A_LEASE_EXPIRES);
 }
 
+/* state.h: ends the lease now when the host says its holder is dead. One
+ * conditional UpdateItem on exactly the owner and token that were judged, so
+ * a lease taken (or renewed by a new holder) meanwhile is untouched. */
+static int s_lease_break(void *inst, const char *table, int (*dead)(void *ctx, const char *owner), void *ctx,
+                         struct dld_error *err)
+{
+    struct ddb *d = inst;
+    if (table == NULL || dead == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: lease_break needs a table and a test", DDB_NAME);
+    cJSON *item;
+    int rc = ddb_get_item(d, table, true, &item, err);
+    if (rc)
+        return rc;
+    const char *owner = item ? ddb_get_s(item, A_LEASE_OWNER) : NULL;
+    const char *token = item ? ddb_get_s(item, A_LEASE_TOKEN) : NULL;
+    if (owner == NULL || token == NULL) {
+        cJSON_Delete(item);
+        return dld_error_set(err, DLD_ERR_CONFLICT, "%s: table '%s' has no lease", DDB_NAME, table);
+    }
+    if (!dead(ctx, owner)) {
+        dld_error_set(err, DLD_ERR_CONFLICT, "%s: the holder of table '%s' ('%s') is alive or cannot be told", DDB_NAME,
+                      table, owner);
+        cJSON_Delete(item);
+        return DLD_ERR_CONFLICT;
+    }
+    char exp_text[32];
+    ddb_expiry_text(d->host->now_ms() - 1, exp_text);
+    struct ddb_expr e;
+    ddb_expr_init(&e);
+    ddb_x_set_s(&e, A_LEASE_EXPIRES, exp_text);
+    ddb_x_name(&e, A_LEASE_OWNER);
+    ddb_x_name(&e, A_LEASE_TOKEN);
+    ddb_x_value(&e, ":old_owner", ddb_s(owner));
+    ddb_x_value(&e, ":old_token", ddb_s(token));
+    ddb_x_cond(&e, "#%s = :old_owner", A_LEASE_OWNER);
+    ddb_x_cond(&e, "#%s = :old_token", A_LEASE_TOKEN);
+    cJSON *req = cJSON_CreateObject();
+    if (req == NULL) {
+        ddb_expr_free(&e);
+        cJSON_Delete(item);
+        return ddb_oom(err);
+    }
+    cJSON_AddStringToObject(req, "TableName", d->table);
+    cJSON_AddItemToObject(req, "Key", ddb_key(table));
+    rc = ddb_x_apply(&e, req, err);
+    ddb_expr_free(&e);
+    if (rc == DLD_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "'%s'", d->table);
+        cJSON *failure = NULL;
+        rc = ddb_call(d, "UpdateItem", what, req, true, NULL, &failure, NULL, err);
+        cJSON_Delete(failure);
+        if (rc == DLD_ERR_CONFLICT)
+            dld_error_set(err, DLD_ERR_CONFLICT, "%s: the lease of table '%s' changed while it was being ended",
+                          DDB_NAME, table);
+        else if (rc == DLD_OK)
+            dld_log(d->host, DLD_LOG_INFO, DDB_NAME,
+                    "table '%s': lease of '%s' (token %s) ended, its holder is no longer running", table, owner, token);
+    } else {
+        cJSON_Delete(req);
+    }
+    cJSON_Delete(item);
+    return rc;
+}
+
 /* One conditional UpdateItem of the lease; `release` removes owner and
  * expiry, else the expiry moves to now + ttl. The token alone proves nobody
  * took the lease over (a takeover always takes a new token), so an expired
@@ -868,6 +933,7 @@ static const struct dld_state_vtable s_vtable = {
     .runs_unfinished = ddb_runs_unfinished,
     .runs_history = ddb_runs_history,
     .setup = ddb_setup,
+    .lease_break = s_lease_break,
 };
 
 static const struct dld_option s_options[] = {

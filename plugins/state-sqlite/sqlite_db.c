@@ -248,7 +248,8 @@ int dld_state_sqlite_db_open(struct dld_state_sqlite *s, const char *path, int64
         busy_timeout_ms = INT32_MAX;
     sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
 
-    int ret = s_journal_wal(s, path, err);
+    /* an in-memory store (plan on an absent file) has no journal to switch */
+    int ret = strcmp(path, ":memory:") == 0 ? DLD_OK : s_journal_wal(s, path, err);
     /* FULL: a commit that returned is on disk, so a committed watermark
      * survives a power cut (NORMAL would only keep the file consistent). */
     if (ret == DLD_OK)

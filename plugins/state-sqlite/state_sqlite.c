@@ -5,8 +5,10 @@
  * (SQLite over a network file system is not safe), hence no
  * DLD_CAP_SHARED_STATE. This file: descriptor, open/close, items, leases,
  * watermarks; runs and history are in state_runs.c. */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -32,6 +34,13 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         return dld_error_set(err, DLD_ERR_FATAL, "%s: out of memory", DLD_STATE_SQLITE_NAME);
     memset(s, 0, sizeof(*s));
     s->host = host;
+    /* read_only (what `plan` sets): an absent file is not created; the
+     * store reads as empty from an in-memory database that vanishes on close */
+    if (dld_opt_bool(options, "read_only", false) && access(path, F_OK) != 0 && errno == ENOENT) {
+        dld_log(host, DLD_LOG_INFO, DLD_STATE_SQLITE_NAME,
+                "%s does not exist yet: reading an empty store (read_only: nothing is created)", path);
+        path = ":memory:";
+    }
     int ret = dld_state_sqlite_db_open(s, path, busy, err);
     if (ret != DLD_OK) {
         host->free(s);
@@ -277,6 +286,61 @@ static int s_lease_acquire(void *inst, const char *table, const char *owner, int
     return DLD_OK;
 }
 
+/* state.h: ends the lease now when the host says its holder is dead; one
+ * transaction, so the owner and token written are exactly those judged */
+static int s_lease_break(void *inst, const char *table, int (*dead)(void *ctx, const char *owner), void *ctx,
+                         struct dld_error *err)
+{
+    struct dld_state_sqlite *s = inst;
+    if (table == NULL || dead == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: lease_break needs a table and a test", DLD_STATE_SQLITE_NAME);
+    int ret = dld_state_sqlite_begin(s, err);
+    if (ret != DLD_OK)
+        return ret;
+    sqlite3_stmt *st;
+    ret = dld_state_sqlite_prepare(s, "SELECT owner, token FROM leases WHERE table_name = ?1", &st, err);
+    char *holder = NULL;
+    int64_t token = 0;
+    if (ret == DLD_OK) {
+        dld_state_sqlite_bind_text(st, 1, table);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+            holder = dld_host_strdup(s->host, (const char *)sqlite3_column_text(st, 0));
+            token = sqlite3_column_int64(st, 1);
+            if (holder == NULL)
+                ret = dld_error_set(err, DLD_ERR_FATAL, "%s: out of memory", DLD_STATE_SQLITE_NAME);
+        } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+            ret = dld_error_set(err, DLD_ERR_CONFLICT, "%s: table '%s' has no lease", DLD_STATE_SQLITE_NAME, table);
+        } else {
+            ret = dld_state_sqlite_fail(s, rc, "reading the lease", err);
+        }
+        sqlite3_finalize(st);
+    }
+    if (ret == DLD_OK && !dead(ctx, holder))
+        ret = dld_error_set(err, DLD_ERR_CONFLICT, "%s: the holder of table '%s' ('%s') is alive or cannot be told",
+                            DLD_STATE_SQLITE_NAME, table, holder);
+    if (ret == DLD_OK)
+        ret = dld_state_sqlite_prepare(
+            s, "UPDATE leases SET expires_ms = ?4 WHERE table_name = ?1 AND owner = ?2 AND token = ?3", &st, err);
+    if (ret == DLD_OK) {
+        dld_state_sqlite_bind_text(st, 1, table);
+        dld_state_sqlite_bind_text(st, 2, holder);
+        sqlite3_bind_int64(st, 3, token);
+        sqlite3_bind_int64(st, 4, s->host->now_ms() - 1);
+        ret = dld_state_sqlite_run(s, st, "ending the lease", err);
+    }
+    if (ret == DLD_OK)
+        ret = dld_state_sqlite_commit(s, err);
+    if (ret != DLD_OK)
+        dld_state_sqlite_rollback(s);
+    else
+        dld_log(s->host, DLD_LOG_INFO, DLD_STATE_SQLITE_NAME,
+                "table '%s': lease of '%s' (token %" PRId64 ") ended, its holder is no longer running", table, holder,
+                token);
+    s->host->free(holder);
+    return ret;
+}
+
 /* The token alone proves nobody took the lease over (a takeover always
  * takes a new token), so renewing a lease that expired but was not taken
  * over is allowed; release likewise. */
@@ -470,6 +534,7 @@ static const struct dld_state_vtable s_vtable = {
     .runs_unfinished = dld_state_sqlite_runs_unfinished,
     .runs_history = dld_state_sqlite_runs_history,
     .setup = s_setup,
+    .lease_break = s_lease_break,
 };
 
 static const struct dld_option s_options[] = {
@@ -480,6 +545,10 @@ static const struct dld_option s_options[] = {
      NULL},
     {"busy_timeout_ms", DLD_OPT_INT, 0, "10000", NULL,
      "How long a call waits for another process's write to finish before failing with a retryable error.", NULL},
+    {"read_only", DLD_OPT_BOOL, 0, "false", NULL,
+     "Create nothing: an absent file reads as an empty store. `deltaload plan` sets it, so planning never "
+     "creates the state file.",
+     NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 

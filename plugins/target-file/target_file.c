@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <deltaload/deltaload.h>
+#include <deltaload/lake.h>
 
 #define S_NAME "file"
 #define S_STAGING "_staging"
@@ -701,6 +702,20 @@ static int s_manifest_list(void *inst, const struct dld_table *table, char **man
     return *manifests_json ? DLD_OK : s_oom(err);
 }
 
+/* `deltaload lake expire` (table_format iceberg): the lake layer's */
+static int s_lake_expire(void *inst, const struct dld_table *table, int64_t cutoff_ms, int dry_run, char **report_json,
+                         struct dld_error *err)
+{
+    struct s_target *t = inst;
+    char *json = NULL;
+    int rc = dld_lake_expire(&t->storage, table, cutoff_ms, dry_run, &json, err);
+    if (rc)
+        return rc;
+    *report_json = dld_host_strdup(t->host, json);
+    free(json);
+    return *report_json ? DLD_OK : s_oom(err);
+}
+
 static const struct dld_target_vtable s_vtable = {
     .struct_size = sizeof(struct dld_target_vtable),
     .open = s_open,
@@ -713,6 +728,7 @@ static const struct dld_target_vtable s_vtable = {
     .load_discard = s_load_discard,
     .load_is_published = s_load_is_published,
     .manifest_list = s_manifest_list,
+    .lake_expire = s_lake_expire,
 };
 
 static const struct dld_plugin s_plugin = {

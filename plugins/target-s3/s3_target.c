@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <deltaload/iceberg.h>
 #include <deltaload/lake.h>
 #include <deltaload/target.h>
 
@@ -30,6 +31,8 @@ struct s3_inst {
     int64_t max_file_size;
     bool warned_no_list_uploads;
     struct dld_lake_storage storage; /* ctx: this instance */
+    struct dld_aws_client *glue;     /* catalog glue (table_format iceberg) */
+    struct dld_iceberg_catalog *catalog;
 };
 
 /* ---- options ------------------------------------------------------------------ */
@@ -79,6 +82,17 @@ static const struct dld_option s_options[] = {
     {"payload_signing", DLD_OPT_BOOL, 0, "true", NULL,
      "Sign the SHA-256 of every body; false sends UNSIGNED-PAYLOAD (only over https; TLS protects integrity).",
      NULL},
+    {"catalog", DLD_OPT_STRING, 0, "files", "files|glue",
+     "table_format iceberg: where each table's current metadata file is recorded: files (version-hint.text) or "
+     "glue (the AWS Glue Data Catalog, so Athena sees the table; docs/iceberg.md).", NULL},
+    {"glue_database", DLD_OPT_STRING, 0, NULL, NULL,
+     "catalog glue: the Glue database of the tables (it must exist); a table is named after its target table "
+     "name, in lower case.", NULL},
+    {"glue_region", DLD_OPT_STRING, 0, NULL, NULL, "catalog glue: the Glue region; default the bucket's region.",
+     NULL},
+    {"glue_endpoint", DLD_OPT_STRING, 0, NULL, NULL,
+     "catalog glue: endpoint URL (tests, VPC endpoints); default AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL, the "
+     "profile's endpoint_url, else https://glue.<region>.amazonaws.com.", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 
@@ -152,6 +166,44 @@ static bool s_valid_bucket(const char *b)
 }
 
 static void s_close(void *p);
+
+/* catalog glue: a second AWS client (service "glue", JSON 1.1) sharing the
+ * credentials and HTTP settings, and the SDK's Glue catalog on top */
+static int s_glue_init(struct s3_inst *inst, const char *const *options, const char *profile, const char *region,
+                       const struct dld_aws_client_options *s3cl, struct dld_error *err)
+{
+    const char *cat = dld_opt_get(options, "catalog");
+    if (cat == NULL || !strcmp(cat, "files"))
+        return DLD_OK;
+    if (strcmp(cat, "glue") != 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "catalog '%s': use files or glue", cat);
+    int ice = 0, rc;
+    if ((rc = dld_iceberg_option(options, &ice, err)))
+        return rc;
+    if (!ice)
+        return dld_error_set(err, DLD_ERR_CONFIG, "catalog glue needs \"table_format\": \"iceberg\"");
+    if (dld_opt_get(options, "glue_database") == NULL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "catalog glue needs glue_database");
+    const char *gregion = dld_opt_get(options, "glue_region") ? dld_opt_get(options, "glue_region") : region;
+    char *endpoint = NULL;
+    if ((rc = dld_aws_endpoint_resolve("Glue", "glue", dld_opt_get(options, "glue_endpoint"), gregion, profile,
+                                       &endpoint, err)))
+        return rc;
+    struct dld_aws_client_options cl = *s3cl;
+    cl.service = "glue";
+    cl.region = gregion;
+    cl.endpoint = endpoint;
+    cl.sign_flags = 0;
+    cl.log_name = "glue";
+    inst->glue = dld_aws_client_new(&cl, err);
+    if (inst->glue)
+        inst->catalog = dld_iceberg_glue_new(inst->glue, dld_opt_get(options, "glue_database"), inst->s3.host, err);
+    if (inst->glue && inst->catalog)
+        dld_log(inst->s3.host, DLD_LOG_DEBUG, S3_PLUGIN, "Iceberg catalog: Glue database %s at %s",
+                dld_opt_get(options, "glue_database"), endpoint);
+    free(endpoint);
+    return inst->catalog ? DLD_OK : (err->code ? err->code : DLD_ERR_FATAL);
+}
 static void s_storage_init(struct s3_inst *inst);
 
 static int s_open(const struct dld_host *host, const char *const *options, void **out, struct dld_error *err)
@@ -273,6 +325,8 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
         rc = err->code ? err->code : DLD_ERR_FATAL;
         goto done;
     }
+    if ((rc = s_glue_init(inst, options, profile, region, &cl, err)))
+        goto done;
     if (cl.http_options.no_verify_tls)
         dld_log(host, DLD_LOG_WARN, S3_PLUGIN, "verify_tls=false: TLS certificates are not checked");
     dld_log(host, DLD_LOG_DEBUG, S3_PLUGIN, "bucket %s at %s (%s addressing, region %s)", s3->bucket, endpoint,
@@ -296,6 +350,8 @@ static void s_close(void *p)
     if (!inst)
         return;
     struct s3_ctx *s3 = &inst->s3;
+    dld_iceberg_catalog_destroy(inst->catalog);
+    dld_aws_client_destroy(inst->glue);
     dld_aws_client_destroy(s3->client);
     dld_aws_credentials_provider_destroy(s3->creds);
     free(s3->bucket);
@@ -652,6 +708,7 @@ static void s_storage_init(struct s3_inst *inst)
         .now_ms = inst->s3.host ? inst->s3.host->now_ms : NULL,
         .put = s_put,
         .location = s_location,
+        .catalog = inst->catalog,
     };
 }
 
@@ -722,6 +779,21 @@ static int s_manifest_list(void *p, const struct dld_table *table, char **manife
     return DLD_OK;
 }
 
+/* `deltaload lake expire` (table_format iceberg): the lake layer's */
+static int s_lake_expire(void *p, const struct dld_table *table, int64_t cutoff_ms, int dry_run, char **report_json,
+                         struct dld_error *err)
+{
+    struct s3_inst *inst = p;
+    char *json = NULL;
+    *report_json = NULL;
+    int rc = dld_lake_expire(&inst->storage, table, cutoff_ms, dry_run, &json, err);
+    if (rc)
+        return rc;
+    *report_json = dld_host_strdup(inst->s3.host, json);
+    free(json);
+    return *report_json ? DLD_OK : dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+}
+
 static const struct dld_target_vtable s_vtable = {
     .struct_size = sizeof(struct dld_target_vtable),
     .open = s_open,
@@ -734,6 +806,7 @@ static const struct dld_target_vtable s_vtable = {
     .load_discard = s_load_discard,
     .load_is_published = s_load_is_published,
     .manifest_list = s_manifest_list,
+    .lake_expire = s_lake_expire,
 };
 
 static const struct dld_plugin s_plugin = {

@@ -80,6 +80,18 @@ static void s_spares_put(struct s_spares *sp, void *data, size_t cap)
     if (sp->n < sp->max && cap > 0) {
         sp->items[sp->n++] = (struct s_buf){ .data = data, .cap = cap };
         data = NULL;
+    } else if (sp->n > 0 && cap > 0) {
+        /* full: keep the larger buffers (the next batch wants sizes like
+         * the last one's), free the smallest */
+        size_t small = 0;
+        for (size_t i = 1; i < sp->n; i++)
+            if (sp->items[i].cap < sp->items[small].cap)
+                small = i;
+        if (sp->items[small].cap < cap) {
+            void *old = sp->items[small].data;
+            sp->items[small] = (struct s_buf){ .data = data, .cap = cap };
+            data = old;
+        }
     }
     pthread_mutex_unlock(&sp->mu);
     free(data);
@@ -213,8 +225,11 @@ struct dld_batch_builder *dld_batch_builder_new(const struct dld_column_spec *co
     }
     pthread_mutex_init(&b->spares->mu, NULL);
     b->spares->refs = 1;
-    /* three buffers a column, for the batch being built and two more in flight */
-    b->spares->max = 9 * (ncols ? ncols : 1);
+    /* One batch's buffers (three a column): a source hands over a batch
+     * while it builds the next, so a released batch's buffers are what the
+     * next reset needs. More spares only held memory that a steady
+     * pipeline never reuses (up to three idle batches per load). */
+    b->spares->max = 3 * (ncols ? ncols : 1);
     b->spares->items = calloc(b->spares->max, sizeof(*b->spares->items));
     if (b->spares->items == NULL) {
         s_spares_unref(b->spares);

@@ -65,6 +65,12 @@ uint64_t dld_format_writer_size(const struct dld_format_writer *w) { return w->i
 int64_t dld_format_writer_rows(const struct dld_format_writer *w) { return w->rows; }
 int dld_format_writer_finish(struct dld_format_writer *w, struct dld_error *err) { return w->impl->finish(w->state, err); }
 
+int dld_format_writer_column_stats(const struct dld_format_writer *w, size_t col, struct dld_format_column_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    return w->impl->column_stats ? w->impl->column_stats(w->state, col, out) : DLD_ERR_UNSUPPORTED;
+}
+
 void dld_format_writer_destroy(struct dld_format_writer *w)
 {
     if (w == NULL)

@@ -15,6 +15,8 @@ struct dld_format_impl {
     uint64_t (*size)(const void *impl);
     int (*finish)(void *impl, struct dld_error *err);
     void (*destroy)(void *impl);
+    /* optional: statistics of column col of the finished file (format.h) */
+    int (*column_stats)(const void *impl, size_t col, struct dld_format_column_stats *out);
 };
 
 extern const struct dld_format_impl dld_format_csv;

@@ -3,18 +3,22 @@
  * metadata JSON and the file-system catalog commit. The Avro files are in
  * iceberg_avro.c.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <deltaload/iceberg.h>
 #include <deltaload/sdk.h>
 
+#include "iceberg_delete.h"
 #include "iceberg_internal.h"
+#include "iceberg_stats.h"
 
 #define S_MAX_ATTEMPTS 64
 
@@ -98,35 +102,86 @@ static const char *s_strv(const cJSON *o, const char *key)
 int dld_iceberg_schema_from_arrow(const struct ArrowSchema *arrow, const char *table_schema_json, char **schema_json,
                                   int32_t **ids, struct dld_error *err)
 {
-    *schema_json = NULL;
+    char *file_schema = NULL;
+    int rc = dld_iceberg_schema_evolve(arrow, table_schema_json, schema_json, &file_schema, ids, err);
+    free(file_schema);
+    return rc;
+}
+
+/* ---- schema evolution ---------------------------------------------------------------------- */
+
+/* The table type a column of table type `have` takes when a load brings
+ * `load` (Iceberg's type promotion: int to long, float to double, a decimal
+ * to more digits of the same scale), printed into buf; NULL when Iceberg
+ * cannot promote one into the other. A narrower load type keeps the
+ * table's type: readers promote the file's values. */
+static const char *s_promote(const char *have, const char *load, char *buf, size_t cap)
+{
+    if (!strcmp(have, load))
+        return have;
+    if ((!strcmp(have, "int") && !strcmp(load, "long")) || (!strcmp(have, "long") && !strcmp(load, "int")))
+        return "long";
+    if ((!strcmp(have, "float") && !strcmp(load, "double")) || (!strcmp(have, "double") && !strcmp(load, "float")))
+        return "double";
+    int p1, s1, p2, s2;
+    if (sscanf(have, "decimal(%d,%d)", &p1, &s1) == 2 && sscanf(load, "decimal(%d,%d)", &p2, &s2) == 2 && s1 == s2) {
+        snprintf(buf, cap, "decimal(%d, %d)", p1 > p2 ? p1 : p2, s1);
+        return buf;
+    }
+    return NULL;
+}
+
+static cJSON *s_field_new(int32_t id, const char *name, bool required, const char *type)
+{
+    cJSON *f = cJSON_CreateObject();
+    if (f && cJSON_AddNumberToObject(f, "id", id) && cJSON_AddStringToObject(f, "name", name) &&
+        cJSON_AddBoolToObject(f, "required", required) && cJSON_AddStringToObject(f, "type", type))
+        return f;
+    cJSON_Delete(f);
+    return NULL;
+}
+
+int dld_iceberg_schema_evolve(const struct ArrowSchema *arrow, const char *table_schema_json, char **table_schema,
+                              char **file_schema, int32_t **ids, struct dld_error *err)
+{
+    *table_schema = *file_schema = NULL;
     *ids = NULL;
     cJSON *table = table_schema_json ? cJSON_Parse(table_schema_json) : NULL;
+    if (table_schema_json && !cJSON_IsObject(table)) {
+        cJSON_Delete(table);
+        return dld_error_set(err, DLD_ERR_FATAL, "iceberg: the table's schema is not JSON");
+    }
     const cJSON *tfields = cJSON_GetObjectItemCaseSensitive(table, "fields");
     int32_t next = 1;
     const cJSON *tf;
     cJSON_ArrayForEach(tf, tfields)
     {
-        int32_t id = (int32_t)s_num(tf, "id", 0);
-        if (id >= next)
-            next = id + 1;
+        if ((int32_t)s_num(tf, "id", 0) >= next)
+            next = (int32_t)s_num(tf, "id", 0) + 1;
     }
+    int64_t schema_id = s_num(table, "schema-id", 0);
+    cJSON *out = cJSON_CreateObject(), *file = cJSON_CreateObject();
+    cJSON *ofields = cJSON_CreateArray(), *ffields = NULL;
     int32_t *v = calloc((size_t)arrow->n_children + 1, sizeof(*v));
-    cJSON *schema = cJSON_CreateObject(), *fields = NULL;
     int rc = DLD_OK;
-    if (v == NULL || schema == NULL || !cJSON_AddStringToObject(schema, "type", "struct") ||
-        !cJSON_AddNumberToObject(schema, "schema-id", 0) || !(fields = cJSON_AddArrayToObject(schema, "fields"))) {
+    if (!out || !file || !ofields || !v || !cJSON_AddStringToObject(file, "type", "struct") ||
+        !cJSON_AddNumberToObject(file, "schema-id", 0) || !(ffields = cJSON_AddArrayToObject(file, "fields"))) {
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         goto out;
     }
-    bool *seen = calloc((size_t)cJSON_GetArraySize(tfields) + 1, 1);
-    if (seen == NULL) {
-        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        goto out;
+    /* the table's fields first, in their order: kept, maybe widened */
+    cJSON_ArrayForEach(tf, tfields)
+    {
+        cJSON *dup = cJSON_Duplicate(tf, 1);
+        if (!dup || !cJSON_AddItemToArray(ofields, dup)) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            goto out;
+        }
     }
     for (int64_t i = 0; i < arrow->n_children && rc == DLD_OK; i++) {
         const struct ArrowSchema *c = arrow->children[i];
         const char *name = c->name ? c->name : "";
-        char buf[64];
+        char buf[64], wide[64];
         const char *why;
         const char *type = s_ice_type(c, buf, sizeof buf, &why);
         if (type == NULL) {
@@ -134,79 +189,85 @@ int dld_iceberg_schema_from_arrow(const struct ArrowSchema *arrow, const char *t
                                name, c->format ? c->format : "", why);
             break;
         }
-        bool required = (c->flags & ARROW_FLAG_NULLABLE) == 0;
-        int32_t id = 0;
-        int k = 0;
-        cJSON_ArrayForEach(tf, tfields)
+        bool nullable = (c->flags & ARROW_FLAG_NULLABLE) != 0;
+        cJSON *of = NULL;
+        cJSON_ArrayForEach(of, ofields)
         {
-            if (!strcmp(name, s_strv(tf, "name") ? s_strv(tf, "name") : "")) {
-                const char *tt = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(tf, "type")) ? s_strv(tf, "type") : "";
-                if (strcmp(tt, type) != 0) {
-                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
-                                       "column '%s' is %s in the load but %s in the Iceberg table: type changes are "
-                                       "not supported yet",
-                                       name, type, tt);
-                    break;
-                }
-                id = (int32_t)s_num(tf, "id", 0);
-                /* a required table column stays required only if the load's is */
-                required = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tf, "required"));
-                if (required && (c->flags & ARROW_FLAG_NULLABLE)) {
-                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
-                                       "column '%s' is required in the Iceberg table but nullable in the load", name);
-                    break;
-                }
-                seen[k] = true;
+            if (s_strv(of, "name") && !strcmp(s_strv(of, "name"), name))
                 break;
-            }
-            k++;
         }
-        if (rc)
-            break;
-        if (id == 0) {
-            if (table != NULL) {
+        if (of != NULL) {
+            const char *have = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(of, "type")) ? s_strv(of, "type") : "";
+            const char *t = s_promote(have, type, wide, sizeof wide);
+            if (t == NULL) {
                 rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
-                                   "column '%s' is not in the Iceberg table: adding columns (schema evolution) is not "
-                                   "supported yet",
-                                   name);
+                                   "column '%s' is %s in the load but %s in the Iceberg table: Iceberg cannot change "
+                                   "one into the other (it promotes int to long, float to double and decimal(P,S) to "
+                                   "decimal(P',S) with P' > P)",
+                                   name, type, have);
                 break;
             }
-            id = next++;
+            if (strcmp(t, have) != 0 && !cJSON_ReplaceItemInObjectCaseSensitive(of, "type", cJSON_CreateString(t))) {
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+                break;
+            }
+            /* a required column the load may leave null becomes optional
+             * (Iceberg allows required to optional, never back) */
+            if (nullable && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(of, "required")))
+                cJSON_ReplaceItemInObjectCaseSensitive(of, "required", cJSON_CreateFalse());
+            v[i] = (int32_t)s_num(of, "id", 0);
+        } else {
+            /* a new column: a new id; optional, because the table's
+             * older files do not have it (new tables take the load's flag) */
+            v[i] = next++;
+            cJSON *f = s_field_new(v[i], name, table ? false : !nullable, type);
+            if (!f || !cJSON_AddItemToArray(ofields, f)) {
+                cJSON_Delete(f);
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+                break;
+            }
         }
-        v[i] = id;
-        cJSON *f = cJSON_CreateObject();
-        if (!f || !cJSON_AddItemToArray(fields, f) || !cJSON_AddNumberToObject(f, "id", id) ||
-            !cJSON_AddStringToObject(f, "name", name) || !cJSON_AddBoolToObject(f, "required", required) ||
-            !cJSON_AddStringToObject(f, "type", type))
+        cJSON *ff = s_field_new(v[i], name, !nullable, type);
+        if (!ff || !cJSON_AddItemToArray(ffields, ff)) {
+            cJSON_Delete(ff);
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    }
-    /* table columns the load does not have: kept, must be optional */
-    int k = 0;
-    cJSON_ArrayForEach(tf, tfields)
-    {
-        if (rc == DLD_OK && !seen[k]) {
-            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tf, "required")))
-                rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
-                                   "required column '%s' of the Iceberg table is missing from the load",
-                                   s_strv(tf, "name") ? s_strv(tf, "name") : "?");
-            else {
-                cJSON *dup = cJSON_Duplicate(tf, 1);
-                if (!dup || !cJSON_AddItemToArray(fields, dup))
-                    rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-            }
         }
-        k++;
     }
-    free(seen);
-    if (rc == DLD_OK && (*schema_json = cJSON_PrintUnformatted(schema)) == NULL)
+    if (rc)
+        goto out;
+    /* table columns the load lacks: they stay, null in the new files */
+    cJSON *of;
+    cJSON_ArrayForEach(of, ofields)
+    {
+        bool in_load = false;
+        for (int64_t i = 0; i < arrow->n_children && !in_load; i++)
+            in_load = v[i] == (int32_t)s_num(of, "id", -1);
+        if (!in_load && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(of, "required")))
+            cJSON_ReplaceItemInObjectCaseSensitive(of, "required", cJSON_CreateFalse());
+    }
+    bool changed = table && !cJSON_Compare(ofields, tfields, 1);
+    if (!cJSON_AddStringToObject(out, "type", "struct") ||
+        !cJSON_AddNumberToObject(out, "schema-id", (double)(table ? schema_id + (changed ? 1 : 0) : 0)) ||
+        !cJSON_AddItemToObject(out, "fields", ofields)) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        goto out;
+    }
+    ofields = NULL; /* owned by out */
+    if ((*table_schema = cJSON_PrintUnformatted(out)) == NULL || (*file_schema = cJSON_PrintUnformatted(file)) == NULL)
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
 out:
-    cJSON_Delete(schema);
+    cJSON_Delete(ofields);
+    cJSON_Delete(out);
+    cJSON_Delete(file);
     cJSON_Delete(table);
-    if (rc == DLD_OK)
+    if (rc == DLD_OK) {
         *ids = v;
-    else
+    } else {
         free(v);
+        free(*table_schema);
+        free(*file_schema);
+        *table_schema = *file_schema = NULL;
+    }
     return rc;
 }
 
@@ -310,8 +371,9 @@ static int s_pass_on(struct dld_error *err, const struct dld_error *from, int co
     return code;
 }
 
-/* "metadata/v12.metadata.json" → 12; 0 for other names */
-static int64_t s_version_of(const char *name)
+/* "metadata/v12.metadata.json" → 12; 0 for other names. A catalog's
+ * "v12-<uid>.metadata.json" counts when with_uid. */
+static int64_t s_version_of_ex(const char *name, bool with_uid)
 {
     const char *b = strrchr(name, '/');
     b = b ? b + 1 : name;
@@ -319,7 +381,100 @@ static int64_t s_version_of(const char *name)
         return 0;
     char *end;
     long long v = strtoll(b + 1, &end, 10);
+    if (with_uid && *end == '-')
+        end = strchr(end, '.') ? strchr(end, '.') : end;
     return strcmp(end, ".metadata.json") == 0 ? (int64_t)v : 0;
+}
+
+static int64_t s_version_of(const char *name)
+{
+    return s_version_of_ex(name, false);
+}
+
+static const struct dld_iceberg_catalog *s_catalog(const struct dld_lake_storage *st)
+{
+    return DLD_HAS(st, struct dld_lake_storage, catalog) ? st->catalog : NULL;
+}
+
+/* a name relative to the table directory from an absolute location inside it */
+static const char *s_relative(const char *location, const char *table_location);
+static int s_fs_current(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json,
+                        struct dld_error *err);
+
+/* The current metadata through the catalog: its pointer, the file it names
+ * (read from the storage), and the catalog's version of the entry. */
+static int s_catalog_current(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json,
+                             char **meta_loc, char **cat_version, struct dld_error *err)
+{
+    const struct dld_iceberg_catalog *cat = s_catalog(st);
+    char *location = st->location(st->ctx, dir), *loc = NULL, *cv = NULL;
+    if (location == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int rc = cat->current(cat->ctx, dir, location, &loc, &cv, err);
+    if (rc == DLD_OK && loc == NULL) {
+        /* The catalog has no entry: a table the file-system catalog kept
+         * until now is adopted (its history goes on in the catalog), else
+         * it is a new table. cv stays NULL: the swap creates the entry. */
+        int64_t v = 0;
+        char *text = NULL;
+        free(cv);
+        cv = NULL;
+        if ((rc = s_fs_current(st, dir, &v, &text, err)) == DLD_OK && v > 0 &&
+            asprintf(&loc, "%s/metadata/v%" PRId64 ".metadata.json", location, v) < 0) {
+            loc = NULL;
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        }
+        free(location);
+        if (rc) {
+            free(text);
+            return rc;
+        }
+        *version = v;
+        *json = text;
+        if (meta_loc)
+            *meta_loc = loc;
+        else
+            free(loc);
+        if (cat_version)
+            *cat_version = NULL;
+        return DLD_OK;
+    }
+    const char *rel = rc == DLD_OK && loc ? s_relative(loc, location) : NULL;
+    int64_t v = rel ? s_version_of_ex(rel, true) : 0;
+    if (rc == DLD_OK && loc && (rel == NULL || v <= 0))
+        rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                           "iceberg: the catalog's metadata location %s is not a metadata file deltaload wrote under %s",
+                           loc, location);
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == DLD_OK && rel) {
+        struct dld_error e;
+        dld_error_init(&e);
+        if ((rc = st->get(st->ctx, dir, rel, &text, &len, &e))) {
+            dld_error_set(err, rc == DLD_ERR_NOT_FOUND ? DLD_ERR_FATAL : rc, "iceberg: the catalog's %s: %s", loc,
+                          e.message);
+            if (err)
+                err->retryable = e.retryable;
+            rc = rc == DLD_ERR_NOT_FOUND ? DLD_ERR_FATAL : rc;
+        }
+    }
+    free(location);
+    if (rc) {
+        free(loc);
+        free(cv);
+        return rc;
+    }
+    *version = v;
+    *json = text;
+    if (meta_loc)
+        *meta_loc = loc;
+    else
+        free(loc);
+    if (cat_version)
+        *cat_version = cv;
+    else
+        free(cv);
+    return DLD_OK;
 }
 
 static int s_max_version(void *ctx, const char *name)
@@ -337,6 +492,16 @@ static char *s_meta_name(int64_t v)
 }
 
 int dld_iceberg_current(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json,
+                        struct dld_error *err)
+{
+    *version = 0;
+    *json = NULL;
+    if (s_catalog(st))
+        return s_catalog_current(st, dir, version, json, NULL, NULL, err);
+    return s_fs_current(st, dir, version, json, err);
+}
+
+static int s_fs_current(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json,
                         struct dld_error *err)
 {
     *version = 0;
@@ -520,6 +685,19 @@ static int s_put_once(const struct dld_lake_storage *st, const char *dir, const 
                 : dld_error_set(err, DLD_ERR_FATAL, "%s/%s exists with other contents than this load's", dir, name);
 }
 
+/* A catalog's metadata file v<N>-<uid>: only this load writes that name,
+ * and nobody reads it before the catalog points at it, so a leftover of an
+ * earlier attempt is simply replaced. */
+static int s_put_own(const struct dld_lake_storage *st, const char *dir, const char *name, const char *data,
+                     struct dld_error *err)
+{
+    if (DLD_HAS(st, struct dld_lake_storage, put) && st->put)
+        return st->put(st->ctx, dir, name, data, strlen(data), err);
+    const char *const names[] = {name};
+    int rc = st->remove(st->ctx, dir, names, 1, err);
+    return rc ? rc : st->put_if_absent(st->ctx, dir, name, data, strlen(data), err);
+}
+
 static int s_put_hint(const struct dld_lake_storage *st, const char *dir, int64_t version, struct dld_error *err)
 {
     char buf[32];
@@ -547,8 +725,36 @@ static int64_t s_total(const cJSON *parent, const char *key)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
+/* The summary's delete-file counters (merge_key upserts): the load's and
+ * the totals on top of the parent's (NULL: an overwrite, or none). */
+static bool s_delete_counters(cJSON *sum, const struct dld_iceberg_load *ld, const cJSON *parent)
+{
+    int64_t files = 0, eq = 0, pos = 0, eq_files = 0, pos_files = 0;
+    for (int i = 0; i < ld->ndeletes; i++) {
+        files++;
+        if (ld->deletes[i].content == 2) {
+            eq_files++;
+            eq += ld->deletes[i].rows;
+        } else {
+            pos_files++;
+            pos += ld->deletes[i].rows;
+        }
+    }
+    bool ok = true;
+    if (files)
+        ok = s_add_str_i64(sum, "added-delete-files", files) &&
+             (!eq_files || (s_add_str_i64(sum, "added-equality-delete-files", eq_files) &&
+                            s_add_str_i64(sum, "added-equality-deletes", eq))) &&
+             (!pos_files || (s_add_str_i64(sum, "added-position-delete-files", pos_files) &&
+                             s_add_str_i64(sum, "added-position-deletes", pos)));
+    return ok && s_add_str_i64(sum, "total-delete-files", s_total(parent, "total-delete-files") + files) &&
+           s_add_str_i64(sum, "total-position-deletes", s_total(parent, "total-position-deletes") + pos) &&
+           s_add_str_i64(sum, "total-equality-deletes", s_total(parent, "total-equality-deletes") + eq);
+}
+
 /* The new metadata object: the old one (or a new table) with the snapshot. */
-static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old_version, const char *schema_json,
+static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old_version, const char *old_loc,
+                             const char *schema_json,
                              const struct dld_iceberg_load *ld, int64_t snap_id, int64_t seq, const char *list_loc,
                              int64_t added_rows, int64_t added_bytes, struct dld_error *err)
 {
@@ -585,8 +791,26 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
              cJSON_AddNumberToObject(m, "current-schema-id", 0);
         if (ok)
             schema = NULL; /* owned by m */
+    } else if (schema && !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(schema, "fields"),
+                                        cJSON_GetObjectItemCaseSensitive(s_current_schema(m), "fields"), 1)) {
+        /* schema evolution: the load's schema follows the current one
+         * (checked before) and becomes current under the next id */
+        int64_t sid = -1;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(m, "schemas"))
+        {
+            if (s_num(s, "schema-id", 0) > sid)
+                sid = s_num(s, "schema-id", 0);
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(schema, "schema-id");
+        cJSON *schemas = cJSON_GetObjectItemCaseSensitive(m, "schemas");
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "current-schema-id");
+        ok = cJSON_AddNumberToObject(schema, "schema-id", (double)(sid + 1)) && schemas &&
+             cJSON_AddItemToArray(schemas, schema) && cJSON_AddNumberToObject(m, "current-schema-id", (double)(sid + 1));
+        if (ok)
+            schema = NULL; /* owned by m */
     } else {
-        cJSON_Delete(schema); /* same fields as the current schema (checked before) */
+        cJSON_Delete(schema); /* the same fields as the current schema */
         schema = NULL;
     }
     if (!ok) {
@@ -628,9 +852,7 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
          s_add_str_i64(sum, "total-records", prev_rows + added_rows) &&
          s_add_str_i64(sum, "total-data-files", prev_files + ld->nfiles) &&
          s_add_str_i64(sum, "total-files-size", prev_size + added_bytes) &&
-         cJSON_AddStringToObject(sum, "total-delete-files", "0") &&
-         cJSON_AddStringToObject(sum, "total-position-deletes", "0") &&
-         cJSON_AddStringToObject(sum, "total-equality-deletes", "0") &&
+         s_delete_counters(sum, ld, ld->overwrite ? NULL : parent) &&
          s_add_str_i64(sum, "deltaload.load-id", ld->load_id) &&
          cJSON_AddStringToObject(sum, "deltaload.load-uid", ld->load_uid) &&
          cJSON_AddStringToObject(sum, "deltaload.mode", ld->mode ? ld->mode : "") &&
@@ -673,7 +895,8 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
         char *prev = NULL;
         cJSON *me = cJSON_CreateObject();
         ok = mlog && me && cJSON_AddItemToArray(mlog, me) &&
-             asprintf(&prev, "%s/metadata/v%" PRId64 ".metadata.json", location, old_version) >= 0 &&
+             (old_loc ? (prev = strdup(old_loc)) != NULL
+                      : asprintf(&prev, "%s/metadata/v%" PRId64 ".metadata.json", location, old_version) >= 0) &&
              s_add_i64(me, "timestamp-ms", s_num(old, "last-updated-ms", 0)) &&
              cJSON_AddStringToObject(me, "metadata-file", prev);
         free(prev);
@@ -685,6 +908,176 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
         return NULL;
     }
     return m;
+}
+
+/* The load's schema (ours) must be the table's current one (cs) or an
+ * evolution of it: every current field still there with its id and name
+ * and the same or a promoted type, new fields with ids above the current
+ * ones. Anything else means the table changed under the load. */
+static int s_schema_follows(const cJSON *cs, const cJSON *ours, struct dld_error *err)
+{
+    int64_t last = 0;
+    const cJSON *g, *f;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cs, "fields"))
+    {
+        if (s_num(g, "id", 0) > last)
+            last = s_num(g, "id", 0);
+        const cJSON *match = NULL;
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(ours, "fields"))
+        {
+            if (s_num(f, "id", -1) == s_num(g, "id", -2))
+                match = f;
+        }
+        char buf[64];
+        const char *gt = s_strv(g, "type"), *ft = match ? s_strv(match, "type") : NULL;
+        const char *t = gt && ft ? s_promote(gt, ft, buf, sizeof buf) : NULL;
+        if (!match || !s_strv(g, "name") || !s_strv(match, "name") || strcmp(s_strv(g, "name"), s_strv(match, "name")) ||
+            !t || strcmp(t, ft) != 0)
+            return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                 "iceberg: column '%s' (field id %d) of the table's current schema does not match the "
+                                 "load's",
+                                 s_strv(g, "name") ? s_strv(g, "name") : "?", (int)s_num(g, "id", 0));
+    }
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(ours, "fields"))
+    {
+        bool known = false;
+        cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cs, "fields"))
+        {
+            known = known || s_num(f, "id", -1) == s_num(g, "id", -2);
+        }
+        if (!known && s_num(f, "id", 0) <= last)
+            return dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                 "iceberg: column '%s' (field id %d) does not match the table's current schema",
+                                 s_strv(f, "name") ? s_strv(f, "name") : "?", (int)s_num(f, "id", 0));
+    }
+    return DLD_OK;
+}
+
+/* Test seam (tests/iceberg, racing commits): with DLD_ICEBERG_TEST_BARRIER
+ * set to a directory, a commit waits there after reading the table's
+ * metadata until two commits have read it (or 20 s passed), so that both
+ * try to create the same v<N+1>. Unset in production: one getenv. */
+static void s_test_barrier(void)
+{
+    const char *dir = getenv("DLD_ICEBERG_TEST_BARRIER");
+    if (dir == NULL || *dir == '\0')
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ready-%ld", dir, (long)getpid());
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 2000; i++) {
+        int n = 0;
+        DIR *d = opendir(dir);
+        for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d))
+            n += strncmp(e->d_name, "ready-", 6) == 0;
+        if (d)
+            closedir(d);
+        if (n >= 2)
+            return;
+        usleep(10000);
+    }
+}
+
+/* merge_key upserts: the load's delete manifest (written once, the same
+ * bytes on every attempt) appended to the snapshot's manifests, with the
+ * data's sequence number: its equality deletes apply to older data only. */
+static int s_add_delete_manifest(const struct dld_lake_storage *st, const char *dir, const char *location,
+                                 const struct dld_iceberg_load *ld, int64_t seq, int64_t snap_id, struct dld_ice_mf **mfs,
+                                 int *nmf, int64_t *dmlen, struct dld_error *err)
+{
+    char *name = NULL, *loc = NULL;
+    int rc = DLD_OK;
+    if (asprintf(&name, "metadata/LOAD%08" PRId64 "-%s-m1.avro", ld->load_id, ld->load_uid) < 0)
+        name = NULL;
+    if (name == NULL || asprintf(&loc, "%s/%s", location, name) < 0) {
+        free(name);
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    if (*dmlen < 0) {
+        void *buf = NULL;
+        size_t len = 0;
+        if ((rc = dld_ice_write_delete_manifest(location, ld->schema_json ? ld->schema_json : "{}", ld, &buf, &len,
+                                                err)) == DLD_OK &&
+            (rc = s_put_once(st, dir, name, buf, len, err)) == DLD_OK)
+            *dmlen = (int64_t)len;
+        free(buf);
+    }
+    int64_t rows = 0;
+    for (int i = 0; i < ld->ndeletes; i++)
+        rows += ld->deletes[i].rows;
+    struct dld_ice_mf *grown = rc ? NULL : realloc(*mfs, (size_t)(*nmf + 1) * sizeof(**mfs));
+    if (rc == DLD_OK && grown == NULL)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    if (rc == DLD_OK) {
+        *mfs = grown;
+        grown[(*nmf)++] = (struct dld_ice_mf){.path = loc, .length = *dmlen, .spec_id = 0, .content = 1, .seq = seq,
+                                              .min_seq = seq, .snapshot_id = snap_id, .added_files = ld->ndeletes,
+                                              .added_rows = rows};
+        loc = NULL;
+    }
+    free(loc);
+    free(name);
+    return rc;
+}
+
+static char *s_catalog_meta_name(int64_t v, const char *uid)
+{
+    char *s = NULL;
+    return asprintf(&s, "metadata/v%" PRId64 "-%s.metadata.json", v, uid) < 0 ? NULL : s;
+}
+
+/* The catalog step of a commit: writes the metadata file (a name of this
+ * load's own), then swaps the catalog's pointer from the one read to it.
+ * *lost when the pointer moved meanwhile: the caller reads again and builds
+ * on top (the data files and the load's manifests stay as written). */
+static int s_catalog_swap(const struct dld_lake_storage *st, const char *dir, const char *location,
+                          const char *cat_version, const char *cur_loc, const char *vname, const char *lname,
+                          const char *json, bool *lost, struct dld_error *err)
+{
+    const struct dld_iceberg_catalog *cat = s_catalog(st);
+    char *new_loc = NULL, *schema = NULL;
+    int rc = s_put_own(st, dir, vname, json, err);
+    if (rc)
+        return rc;
+    if (asprintf(&new_loc, "%s/%s", location, vname) < 0)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    cJSON *m = cJSON_Parse(json);
+    const cJSON *cs = s_current_schema(m);
+    schema = cs ? cJSON_PrintUnformatted(cs) : NULL;
+    cJSON_Delete(m);
+    struct dld_error e;
+    s_scratch(&e);
+    rc = cat->swap(cat->ctx, dir, location, cat_version, cur_loc, new_loc, schema, &e);
+    if (rc == DLD_ERR_CONFLICT) {
+        /* The entry moved. Maybe to ours: a swap applied whose answer was
+         * lost, retried with the version it had already replaced. Only a
+         * pointer seen elsewhere lets our files go (never one it names). */
+        char *now = NULL, *nv = NULL;
+        s_scratch(&e);
+        int crc = cat->current(cat->ctx, dir, location, &now, &nv, &e);
+        rc = DLD_OK;
+        if (crc == DLD_OK && now && !strcmp(now, new_loc)) {
+            *lost = false; /* committed */
+        } else {
+            *lost = true; /* read again and build on top of the other commit */
+            if (crc == DLD_OK) {
+                const char *const names[] = {vname, lname};
+                s_scratch(&e);
+                st->remove(st->ctx, dir, names, lname ? 2 : 1, &e);
+            }
+        }
+        free(now);
+        free(nv);
+    } else if (rc) {
+        /* the swap may have happened (a timeout after Glue applied it): the
+         * files stay, and a retried publish finds the snapshot by its uid */
+        s_pass_on(err, &e, rc);
+    }
+    free(schema);
+    free(new_loc);
+    return rc;
 }
 
 int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const struct dld_iceberg_load *ld,
@@ -704,24 +1097,32 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
         bytes += ld->files[i].bytes;
     }
     char *mname = NULL, *mloc = NULL;
-    int64_t mlen = 0;
+    int64_t mlen = 0, dmlen = -1; /* the delete manifest's length once written */
     int rc = DLD_OK;
     bool manifest_written = false;
+    const struct dld_iceberg_catalog *cat = s_catalog(st);
     for (int attempt = 0; attempt < S_MAX_ATTEMPTS; attempt++) {
         int64_t version = 0;
-        char *text = NULL;
-        if ((rc = dld_iceberg_current(st, dir, &version, &text, err)))
+        char *text = NULL, *cur_loc = NULL, *cat_version = NULL; /* with a catalog: its pointer and version */
+        if ((rc = cat ? s_catalog_current(st, dir, &version, &text, &cur_loc, &cat_version, err)
+                      : dld_iceberg_current(st, dir, &version, &text, err)))
             break;
+        if (attempt == 0)
+            s_test_barrier();
         cJSON *meta = text ? cJSON_Parse(text) : NULL;
         free(text);
         if (version > 0 && !cJSON_IsObject(meta)) {
             cJSON_Delete(meta);
+            free(cur_loc);
+            free(cat_version);
             rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s/metadata/v%" PRId64 ".metadata.json is not JSON", dir,
                                version);
             break;
         }
         if (meta && s_num(meta, "format-version", 0) != 2) {
             cJSON_Delete(meta);
+            free(cur_loc);
+            free(cat_version);
             rc = dld_error_set(err, DLD_ERR_UNSUPPORTED, "iceberg: %s is not a format-version 2 table", location);
             break;
         }
@@ -731,36 +1132,23 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
             cJSON_Delete(meta);
             struct dld_error e;
             s_scratch(&e);
-            s_put_hint(st, dir, version, &e);
+            if (!cat)
+                s_put_hint(st, dir, version, &e);
+            free(cur_loc);
+            free(cat_version);
             rc = DLD_OK;
             goto done;
         }
         /* the schema must still be the table's (it was checked when the
          * first file was written; only deltaload writes this table) */
         if (meta && ld->schema_json) {
-            cJSON *cs = s_current_schema(meta);
             cJSON *ours = cJSON_Parse(ld->schema_json);
-            /* every field of ours must be in the table with the same id, name and type */
-            const cJSON *f;
-            cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(ours, "fields"))
-            {
-                bool found = false;
-                const cJSON *g;
-                cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cs, "fields"))
-                {
-                    if (s_num(f, "id", -1) == s_num(g, "id", -2) && s_strv(f, "name") && s_strv(g, "name") &&
-                        !strcmp(s_strv(f, "name"), s_strv(g, "name")) && s_strv(f, "type") && s_strv(g, "type") &&
-                        !strcmp(s_strv(f, "type"), s_strv(g, "type")))
-                        found = true;
-                }
-                if (!found && rc == DLD_OK)
-                    rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
-                                       "iceberg: column '%s' (field id %d) does not match the table's current schema",
-                                       s_strv(f, "name") ? s_strv(f, "name") : "?", (int)s_num(f, "id", 0));
-            }
+            rc = s_schema_follows(s_current_schema(meta), ours, err);
             cJSON_Delete(ours);
             if (rc) {
                 cJSON_Delete(meta);
+                free(cur_loc);
+                free(cat_version);
                 break;
             }
         }
@@ -830,6 +1218,9 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
                     rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
             }
         }
+        /* (an overwrite has position deletes only: its own duplicates) */
+        if (rc == DLD_OK && ld->ndeletes > 0)
+            rc = s_add_delete_manifest(st, dir, location, ld, seq, snap_id, &mfs, &nmf, &dmlen, err);
         char *lname = NULL, *lloc = NULL;
         if (rc == DLD_OK &&
             (asprintf(&lname, "metadata/snap-%" PRId64 "-%" PRId64 "-%s.avro", snap_id, seq, ld->load_uid) < 0 ||
@@ -846,18 +1237,20 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
         dld_ice_mf_free(mfs, nmf);
         char *json = NULL, *vname = NULL;
         if (rc == DLD_OK) {
-            cJSON *next = s_new_metadata(meta, location, version, ld->schema_json, ld, snap_id, seq, lloc, rows, bytes,
-                                         err);
+            cJSON *next = s_new_metadata(meta, location, version, cur_loc, ld->schema_json, ld, snap_id, seq, lloc,
+                                         rows, bytes, err);
             if (next == NULL)
                 rc = err && err->code ? err->code : DLD_ERR_FATAL;
             else if (!s_exact_numbers(next) || (json = cJSON_Print(next)) == NULL ||
-                     (vname = s_meta_name(version + 1)) == NULL)
+                     (vname = cat ? s_catalog_meta_name(version + 1, ld->load_uid) : s_meta_name(version + 1)) == NULL)
                 rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
             cJSON_Delete(next);
         }
         cJSON_Delete(meta);
         bool lost = false;
-        if (rc == DLD_OK) {
+        if (rc == DLD_OK && cat) {
+            rc = s_catalog_swap(st, dir, location, cat_version, cur_loc, vname, lname, json, &lost, err);
+        } else if (rc == DLD_OK) {
             struct dld_error e;
             s_scratch(&e);
             rc = st->put_if_absent(st->ctx, dir, vname, json, strlen(json), &e);
@@ -878,6 +1271,8 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
         free(vname);
         free(lname);
         free(lloc);
+        free(cur_loc);
+        free(cat_version);
         if (rc || !lost)
             goto done;
     }
@@ -914,6 +1309,61 @@ static bool s_exact_numbers(cJSON *item)
     return true;
 }
 
+/* ---- for maintenance (iceberg_expire.c) ------------------------------------------------------- */
+
+int dld_ice_current_ex(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json, char **loc,
+                       char **cat_version, struct dld_error *err)
+{
+    *loc = *cat_version = NULL;
+    if (s_catalog(st))
+        return s_catalog_current(st, dir, version, json, loc, cat_version, err);
+    int rc = dld_iceberg_current(st, dir, version, json, err);
+    if (rc == DLD_OK && *version > 0) {
+        char *location = st->location(st->ctx, dir);
+        if (location == NULL || asprintf(loc, "%s/metadata/v%" PRId64 ".metadata.json", location, *version) < 0) {
+            *loc = NULL;
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        }
+        free(location);
+    }
+    return rc;
+}
+
+char *dld_ice_print_metadata(cJSON *m)
+{
+    return s_exact_numbers(m) ? cJSON_Print(m) : NULL;
+}
+
+int dld_ice_put_metadata(const struct dld_lake_storage *st, const char *dir, int64_t version, const char *cur_loc,
+                         const char *cat_version, const char *json, const char *uid, bool *lost, struct dld_error *err)
+{
+    *lost = false;
+    char *location = st->location(st->ctx, dir);
+    char *vname = s_catalog(st) ? s_catalog_meta_name(version + 1, uid) : s_meta_name(version + 1);
+    int rc = DLD_OK;
+    if (location == NULL || vname == NULL) {
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    } else if (s_catalog(st)) {
+        rc = s_catalog_swap(st, dir, location, cat_version, cur_loc, vname, NULL, json, lost, err);
+    } else {
+        struct dld_error e;
+        s_scratch(&e);
+        rc = st->put_if_absent(st->ctx, dir, vname, json, strlen(json), &e);
+        if (rc == DLD_ERR_CONFLICT) {
+            *lost = true;
+            rc = DLD_OK;
+        } else if (rc) {
+            s_pass_on(err, &e, rc);
+        } else {
+            s_scratch(&e);
+            s_put_hint(st, dir, version + 1, &e);
+        }
+    }
+    free(vname);
+    free(location);
+    return rc;
+}
+
 char *dld_iceberg_manifest_annotate(const char *manifest_json, const char *schema_json)
 {
     cJSON *m = cJSON_Parse(manifest_json);
@@ -926,6 +1376,34 @@ char *dld_iceberg_manifest_annotate(const char *manifest_json, const char *schem
         }
     }
     cJSON_Delete(s);
+    cJSON_Delete(m);
+    return out;
+}
+
+char *dld_iceberg_manifest_annotate_deletes(const char *manifest_json, const char *schema_json,
+                                            const struct dld_iceberg_delete *deletes, int ndeletes,
+                                            const struct dld_iceberg_file_stats *stats, int nstats)
+{
+    char *base = dld_iceberg_manifest_annotate(manifest_json, schema_json);
+    if (base == NULL || (ndeletes <= 0 && stats == NULL))
+        return base;
+    cJSON *m = cJSON_Parse(base), *arr = NULL, *sj = stats ? dld_ice_file_stats_json(stats, nstats) : NULL;
+    free(base);
+    bool ok = cJSON_IsObject(m) && (!stats || (sj && cJSON_AddItemToObject(m, "iceberg_stats", sj)));
+    if (!ok)
+        cJSON_Delete(sj);
+    ok = ok && (ndeletes <= 0 || (arr = cJSON_AddArrayToObject(m, "iceberg_deletes")) != NULL);
+    for (int i = 0; ok && i < ndeletes; i++) {
+        cJSON *d = cJSON_CreateObject(), *ids = NULL;
+        ok = d && cJSON_AddItemToArray(arr, d) && cJSON_AddStringToObject(d, "name", deletes[i].name) &&
+             cJSON_AddNumberToObject(d, "rows", (double)deletes[i].rows) &&
+             cJSON_AddNumberToObject(d, "bytes", (double)deletes[i].bytes) &&
+             cJSON_AddNumberToObject(d, "content", deletes[i].content) &&
+             (ids = cJSON_AddArrayToObject(d, "equality_ids")) != NULL;
+        for (int k = 0; ok && k < deletes[i].n_equality_ids; k++)
+            ok = cJSON_AddItemToArray(ids, cJSON_CreateNumber(deletes[i].equality_ids[k]));
+    }
+    char *out = ok ? cJSON_Print(m) : NULL;
     cJSON_Delete(m);
     return out;
 }
@@ -983,7 +1461,46 @@ int dld_iceberg_commit_manifest(const struct dld_lake_storage *st, const char *d
         .overwrite = mode && !strcmp(mode, "full"),
         .now_ms = now_ms,
     };
-    int rc = dld_iceberg_commit(st, dir, &ld, err);
+    /* merge_key upserts: the delete files publish recorded */
+    const cJSON *dels = cJSON_GetObjectItemCaseSensitive(m, "iceberg_deletes"), *d;
+    int nd = cJSON_GetArraySize(dels), k = 0, nid = 0, rc = DLD_OK;
+    cJSON_ArrayForEach(d, dels)
+    {
+        nid += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "equality_ids"));
+    }
+    struct dld_iceberg_delete *dv = calloc((size_t)nd + 1, sizeof(*dv));
+    int32_t *idv = calloc((size_t)nid + 1, sizeof(*idv)), *next_id = idv;
+    if (dv == NULL || idv == NULL)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    cJSON_ArrayForEach(d, dels)
+    {
+        if (rc || !s_strv(d, "name"))
+            continue;
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(d, "equality_ids"), *id;
+        dv[k] = (struct dld_iceberg_delete){.name = s_strv(d, "name"), .rows = s_num(d, "rows", 0),
+                                            .bytes = s_num(d, "bytes", 0), .content = (int32_t)s_num(d, "content", 0),
+                                            .equality_ids = next_id, .n_equality_ids = cJSON_GetArraySize(ids)};
+        cJSON_ArrayForEach(id, ids)
+        {
+            *next_id++ = (int32_t)id->valuedouble;
+        }
+        k++;
+    }
+    ld.deletes = dv;
+    ld.ndeletes = k;
+    /* the data files' column statistics, when publish recorded them */
+    struct dld_iceberg_file_stats *fs = NULL;
+    const cJSON *stj = cJSON_GetObjectItemCaseSensitive(m, "iceberg_stats");
+    if (rc == DLD_OK && cJSON_IsArray(stj) && cJSON_GetArraySize(stj) == i) {
+        if (dld_ice_file_stats_parse(stj, i, &fs) != DLD_OK)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        ld.file_stats = fs;
+    }
+    if (rc == DLD_OK)
+        rc = dld_iceberg_commit(st, dir, &ld, err);
+    dld_ice_file_stats_free(fs, i);
+    free(dv);
+    free(idv);
     free(source);
     free(schema);
     free(v);

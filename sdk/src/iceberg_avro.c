@@ -17,7 +17,15 @@
 #include <avro.h>
 #include <deltaload/sdk.h>
 
+#include "iceberg_delete.h"
 #include "iceberg_internal.h"
+
+/* an optional map<int, T> of data_file as the spec writes maps whose keys
+ * are not strings in Avro: an array of key/value records (logicalType map) */
+#define S_MAP(name, id, kid, vtype, vid)                                                                               \
+    "{\"name\":\"" name "\",\"type\":[\"null\",{\"type\":\"array\",\"logicalType\":\"map\",\"items\":{"                \
+    "\"type\":\"record\",\"name\":\"k" #kid "_v" #vid "\",\"fields\":[{\"name\":\"key\",\"type\":\"int\",\"field-id\":" #kid \
+    "},{\"name\":\"value\",\"type\":\"" vtype "\",\"field-id\":" #vid "}]}}],\"default\":null,\"field-id\":" #id "}"
 
 /* manifest_entry of a v2 manifest for an unpartitioned table (the spec's
  * required fields plus the optional ones a reader of deltaload's files may
@@ -35,6 +43,8 @@ static const char s_entry_schema[] =
     "{\"name\":\"partition\",\"type\":{\"type\":\"record\",\"name\":\"r102\",\"fields\":[]},\"field-id\":102},"
     "{\"name\":\"record_count\",\"type\":\"long\",\"field-id\":103},"
     "{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104},"
+    S_MAP("value_counts", 109, 119, "long", 120) "," S_MAP("null_value_counts", 110, 121, "long", 122) ","
+    S_MAP("lower_bounds", 125, 126, "bytes", 127) "," S_MAP("upper_bounds", 128, 129, "bytes", 130) ","
     "{\"name\":\"key_metadata\",\"type\":[\"null\",\"bytes\"],\"default\":null,\"field-id\":131},"
     "{\"name\":\"split_offsets\",\"type\":[\"null\",{\"type\":\"array\",\"items\":\"long\",\"element-id\":133}],"
     "\"default\":null,\"field-id\":132},"
@@ -60,6 +70,14 @@ static const char s_list_schema[] =
     "{\"name\":\"existing_rows_count\",\"type\":\"long\",\"field-id\":513},"
     "{\"name\":\"deleted_rows_count\",\"type\":\"long\",\"field-id\":514}"
     "]}";
+
+/* the "schema-id" of a schema's JSON text (the manifests' header), "0" when absent */
+static const char *s_schema_id(const char *schema_json, char buf[24])
+{
+    const char *p = schema_json ? strstr(schema_json, "\"schema-id\":") : NULL;
+    snprintf(buf, 24, "%ld", p ? strtol(p + strlen("\"schema-id\":"), NULL, 10) : 0L);
+    return buf;
+}
 
 static int s_avro_err(struct dld_error *err, const char *what)
 {
@@ -205,6 +223,42 @@ static int s_finish(struct s_buf *b, struct s_buf *records, int rc, void **out, 
             bad = 1;                                                                                                   \
     } while (0)
 
+/* value_counts, null_value_counts, lower_bounds, upper_bounds of a data
+ * file (NULL: null maps); non-zero when Avro C failed */
+static int s_set_stats(avro_value_t *df, const struct dld_iceberg_file_stats *st)
+{
+    static const char *const maps[] = {"value_counts", "null_value_counts", "lower_bounds", "upper_bounds"};
+    int bad = 0;
+    for (int m = 0; m < 4; m++) {
+        avro_value_t f, br, el, kv;
+        S_SET(avro_value_get_by_name(df, maps[m], &f, NULL));
+        if (st == NULL) {
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+            continue;
+        }
+        S_SET(avro_value_set_branch(&f, 1, &br));
+        for (int k = 0; k < st->ncols; k++) {
+            const struct dld_iceberg_column_stats *c = &st->cols[k];
+            if ((m == 2 && !c->has_lower) || (m == 3 && !c->has_upper))
+                continue;
+            S_SET(avro_value_append(&br, &el, NULL));
+            S_SET(avro_value_get_by_name(&el, "key", &kv, NULL));
+            S_SET(avro_value_set_int(&kv, c->field_id));
+            S_SET(avro_value_get_by_name(&el, "value", &kv, NULL));
+            if (m == 0)
+                S_SET(avro_value_set_long(&kv, c->values));
+            else if (m == 1)
+                S_SET(avro_value_set_long(&kv, c->nulls));
+            else if (m == 2)
+                S_SET(avro_value_set_bytes(&kv, (void *)c->lower, c->lower_len));
+            else
+                S_SET(avro_value_set_bytes(&kv, (void *)c->upper, c->upper_len));
+        }
+    }
+    return bad;
+}
+
 int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
                            size_t *len, struct dld_error *err)
 {
@@ -252,6 +306,7 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
             S_SET(avro_value_set_branch(&f, 0, &br));
             S_SET(avro_value_set_null(&br));
         }
+        bad |= s_set_stats(&df, ld->file_stats ? &ld->file_stats[i] : NULL);
         free(path);
         rc = bad ? s_avro_err(err, "filling a manifest entry") : s_encode(&records, &rec, err);
     }
@@ -264,7 +319,8 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
     char seed[64];
     snprintf(seed, sizeof seed, "manifest-%s", ld->load_uid);
     s_sync(seed, sync);
-    const char *const kv[] = {"schema", schema_json, "schema-id", "0", "partition-spec", "[]",
+    char sid[24];
+    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
                               "partition-spec-id", "0", "format-version", "2", "content", "data", NULL};
     if (rc == DLD_OK)
         rc = s_header(&b, s_entry_schema, kv, sync, err);
@@ -442,4 +498,88 @@ int dld_ice_read_manifest_list(const char *data, size_t len, const char *what, s
     *out = v;
     *n = cnt;
     return DLD_OK;
+}
+
+/* ---- delete manifests (merge_key upserts, iceberg_delete.h) ---------------------------------- */
+
+int dld_ice_write_delete_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld,
+                                  void **out, size_t *len, struct dld_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    avro_schema_t schema = NULL;
+    if (avro_schema_from_json_length(s_entry_schema, sizeof s_entry_schema - 1, &schema))
+        return s_avro_err(err, "the manifest_entry schema");
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t rec;
+    struct s_buf b = {0}, records = {0};
+    bool have = iface && avro_generic_value_new(iface, &rec) == 0;
+    int rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
+    for (int i = 0; rc == DLD_OK && i < ld->ndeletes; i++) {
+        const struct dld_iceberg_delete *d = &ld->deletes[i];
+        int bad = 0;
+        avro_value_t f, df, br, el;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", location, d->name) < 0) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            break;
+        }
+        avro_value_reset(&rec);
+        S_SET(avro_value_get_by_name(&rec, "status", &f, NULL));
+        S_SET(avro_value_set_int(&f, 1)); /* ADDED */
+        static const char *const inherited[] = {"snapshot_id", "sequence_number", "file_sequence_number"};
+        for (int k = 0; k < 3; k++) {
+            S_SET(avro_value_get_by_name(&rec, inherited[k], &f, NULL));
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+        }
+        S_SET(avro_value_get_by_name(&rec, "data_file", &df, NULL));
+        S_SET(avro_value_get_by_name(&df, "content", &f, NULL));
+        S_SET(avro_value_set_int(&f, d->content));
+        S_SET(avro_value_get_by_name(&df, "file_path", &f, NULL));
+        S_SET(avro_value_set_string(&f, path));
+        S_SET(avro_value_get_by_name(&df, "file_format", &f, NULL));
+        S_SET(avro_value_set_string(&f, "PARQUET"));
+        S_SET(avro_value_get_by_name(&df, "record_count", &f, NULL));
+        S_SET(avro_value_set_long(&f, d->rows));
+        S_SET(avro_value_get_by_name(&df, "file_size_in_bytes", &f, NULL));
+        S_SET(avro_value_set_long(&f, d->bytes));
+        S_SET(avro_value_get_by_name(&df, "equality_ids", &f, NULL));
+        if (d->content == 2) {
+            S_SET(avro_value_set_branch(&f, 1, &br));
+            for (int k = 0; k < d->n_equality_ids; k++) {
+                S_SET(avro_value_append(&br, &el, NULL));
+                S_SET(avro_value_set_int(&el, d->equality_ids[k]));
+            }
+        } else {
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+        }
+        static const char *const nulls[] = {"key_metadata", "split_offsets", "sort_order_id"};
+        bad |= s_set_stats(&df, NULL);
+        for (int k = 0; k < 3; k++) {
+            S_SET(avro_value_get_by_name(&df, nulls[k], &f, NULL));
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+        }
+        free(path);
+        rc = bad ? s_avro_err(err, "filling a delete manifest entry") : s_encode(&records, &rec, err);
+    }
+    if (have)
+        avro_value_decref(&rec);
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    unsigned char sync[16];
+    char seed[64];
+    snprintf(seed, sizeof seed, "deletes-%s", ld->load_uid);
+    s_sync(seed, sync);
+    char sid[24];
+    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
+                              "partition-spec-id", "0", "format-version", "2", "content", "deletes", NULL};
+    if (rc == DLD_OK)
+        rc = s_header(&b, s_entry_schema, kv, sync, err);
+    if (rc == DLD_OK)
+        rc = s_block(&b, ld->ndeletes, &records, sync, err);
+    return s_finish(&b, &records, rc, out, len, err);
 }

@@ -2,6 +2,7 @@
 #ifndef DLD_ICEBERG_INTERNAL_H
 #define DLD_ICEBERG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,18 @@ int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snaps
  * numbers inherited (null), so the bytes do not depend on the commit attempt. */
 int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
                            size_t *len, struct dld_error *err);
+
+/* maintenance (iceberg_expire.c): the current metadata with its location
+ * (and the catalog's version of the entry, NULL without a catalog) */
+int dld_ice_current_ex(const struct dld_lake_storage *st, const char *dir, int64_t *version, char **json, char **loc,
+                       char **cat_version, struct dld_error *err);
+/* metadata printed with exact 64-bit integers (malloc'ed; NULL: out of memory) */
+struct cJSON;
+char *dld_ice_print_metadata(struct cJSON *m);
+/* makes json the table's metadata version+1 (file system: create-only v<N+1>
+ * and the hint; catalog: v<N+1>-<uid> and the swap). *lost: another commit
+ * took the version first; read again. */
+int dld_ice_put_metadata(const struct dld_lake_storage *st, const char *dir, int64_t version, const char *cur_loc,
+                         const char *cat_version, const char *json, const char *uid, bool *lost, struct dld_error *err);
 
 #endif

@@ -21,6 +21,9 @@
 #include <deltaload/lake.h>
 #include <deltaload/sdk.h>
 
+#include "iceberg_delete.h"
+#include "iceberg_stats.h"
+
 #define S_MAX_FILES 9999
 #define S_DEFAULT_MAX_FILE_SIZE 268435456
 #define S_FIRST_SLICE_ROWS 8 /* rows written into a new file before its row size is known */
@@ -107,6 +110,12 @@ static int64_t s_load_lease(const struct dld_load *load)
     return DLD_HAS(load, struct dld_load, lease_token) ? load->lease_token : 0;
 }
 
+/* the load's columns (ABI 1.2), NULL from an older host */
+static const char *s_load_columns(const struct dld_load *load)
+{
+    return DLD_HAS(load, struct dld_load, columns) ? load->columns : NULL;
+}
+
 static int s_same_uid(const char *a, const char *b)
 {
     a = s_norm_uid(a);
@@ -172,6 +181,8 @@ int dld_lake_name_is_load(const char *name, int64_t load_id, const char *uid)
         if (*p++ != '-')
             return 0;
     }
+    if (uid && *p == 'd')
+        p++; /* a delete file of an Iceberg upsert: LOAD…-<uid>-d0001.parquet */
     for (int i = 0; i < 4; i++)
         if (p[i] < '0' || p[i] > '9')
             return 0;
@@ -269,6 +280,12 @@ static cJSON *s_manifest_head(const struct dld_load *load, const char *status, b
     s_ok(ok, load->high ? cJSON_AddStringToObject(w, "high", load->high) : cJSON_AddNullToObject(w, "high"));
     if (load->snapshot)
         s_ok(ok, cJSON_AddStringToObject(m, "snapshot", load->snapshot));
+    /* the source columns the load read (docs/reliability.md "Schema drift") */
+    cJSON *cols = s_load_columns(load) ? cJSON_Parse(s_load_columns(load)) : NULL;
+    if (!cJSON_IsArray(cols) || !cJSON_AddItemToObject(m, "columns", cols)) {
+        *ok = *ok && !cJSON_IsArray(cols); /* a failed add is out of memory; no (valid) columns is fine */
+        cJSON_Delete(cols);
+    }
     return m;
 }
 
@@ -536,6 +553,7 @@ struct dld_load *dld_load_copy(const struct dld_load *load)
         .started_ms = load->started_ms,
         .load_uid = s_dup(s_load_uid(load), &ok),
         .lease_token = s_load_lease(load),
+        .columns = s_dup(s_load_columns(load), &ok),
     };
     if (!ok) {
         dld_load_copy_free(&c->load);
@@ -562,6 +580,7 @@ void dld_load_copy_free(struct dld_load *copy)
     free((char *)c->load.high);
     free((char *)c->load.snapshot);
     free((char *)c->load.load_uid);
+    free((char *)c->load.columns);
     free(c);
 }
 
@@ -726,6 +745,12 @@ struct dld_lake_load {
     int32_t *ice_ids;              /* field id of each column */
     struct ArrowSchema ice_arrow;  /* l->schema with PARQUET:field_id, what the writer gets */
     char **ice_meta;               /* l->meta + iceberg.schema */
+    char *ice_file_schema;         /* the Iceberg schema of the files' own columns (iceberg.schema) */
+    char **merge_keys;             /* the item's merge_key columns (upserts), NULL: append only */
+    int nmerge;
+    struct dld_ice_upsert *ice_up; /* the load's delete files (iceberg_delete.h) */
+    bool ice_has_rows;             /* the table's current snapshot has rows (when the schema was read) */
+    struct dld_iceberg_file_stats *ice_stats; /* per completed file (room for cap), for the manifests */
 };
 
 static const char *s_content_type(const char *format)
@@ -781,7 +806,8 @@ static int s_ice_begin(struct dld_lake_load *l, struct dld_error *err)
 
 /* The Iceberg schema for the load's columns, field ids taken from the
  * table's current schema by name. */
-static int s_ice_schema(struct dld_lake_load *l, char **schema, int32_t **ids, struct dld_error *err)
+static int s_ice_schema(struct dld_lake_load *l, char **schema, char **file_schema, int32_t **ids,
+                        struct dld_error *err)
 {
     int64_t version = 0;
     char *meta = NULL;
@@ -789,11 +815,25 @@ static int s_ice_schema(struct dld_lake_load *l, char **schema, int32_t **ids, s
     if (rc)
         return rc;
     char *cur = dld_iceberg_current_schema(meta);
+    /* an upsert into a table without rows needs no equality deletes (the
+     * engine's lease keeps other loads of the table from committing meanwhile) */
+    cJSON *m = meta ? cJSON_Parse(meta) : NULL;
+    const cJSON *snap, *cs = cJSON_GetObjectItemCaseSensitive(m, "current-snapshot-id");
+    l->ice_has_rows = false;
+    cJSON_ArrayForEach(snap, cJSON_GetObjectItemCaseSensitive(m, "snapshots"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(snap, "snapshot-id");
+        const char *total = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(snap, "summary"), "total-records"));
+        if (cJSON_IsNumber(id) && cJSON_IsNumber(cs) && id->valuedouble == cs->valuedouble)
+            l->ice_has_rows = !total || strcmp(total, "0") != 0;
+    }
+    cJSON_Delete(m);
     free(meta);
     if (version > 0 && cur == NULL)
         return dld_error_set(err, DLD_ERR_FATAL, "iceberg: %s/metadata/v%" PRId64 ".metadata.json has no current schema",
                              l->dir, version);
-    rc = dld_iceberg_schema_from_arrow(&l->schema, cur, schema, ids, err);
+    rc = dld_iceberg_schema_evolve(&l->schema, cur, schema, file_schema, ids, err);
     free(cur);
     if (rc)
         dld_error_prefix(err, "load %" PRId64, l->load->load_id);
@@ -804,11 +844,20 @@ static int s_ice_schema(struct dld_lake_load *l, char **schema, int32_t **ids, s
 static int s_ice_first_file(struct dld_lake_load *l, struct dld_error *err)
 {
     int rc;
-    if ((rc = s_ice_schema(l, &l->ice_schema, &l->ice_ids, err)) ||
+    if ((rc = s_ice_schema(l, &l->ice_schema, &l->ice_file_schema, &l->ice_ids, err)) ||
         (rc = dld_iceberg_arrow_with_ids(&l->schema, l->ice_ids, &l->ice_arrow, err)))
         return rc;
-    l->ice_meta = s_kv_copy_set((const char *const *)l->meta, "iceberg.schema", l->ice_schema);
-    return l->ice_meta ? DLD_OK : dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    /* the files' own columns: readers map field ids to Parquet columns by it */
+    l->ice_meta = s_kv_copy_set((const char *const *)l->meta, "iceberg.schema", l->ice_file_schema);
+    if (l->ice_meta == NULL)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    if (l->nmerge > 0 &&
+        (rc = dld_ice_upsert_new(&l->st, l->dir, l->load->load_id, l->uid, &l->ice_arrow, l->ice_ids, l->merge_keys,
+                                 l->nmerge, l->load->table->filter_column,
+                                 l->load->mode != DLD_MODE_FULL && l->ice_has_rows,
+                                 (const char *const *)l->wopts, &l->ice_up, err)))
+        dld_error_prefix(err, "load %" PRId64, l->load->load_id);
+    return rc;
 }
 
 /* Before the slot is claimed: the table's schema must still be the one the
@@ -818,14 +867,15 @@ static int s_ice_precheck(struct dld_lake_load *l, struct dld_error *err)
 {
     if (l->ice_schema == NULL)
         return DLD_OK; /* no rows: the snapshot keeps the table's schema */
-    char *again = NULL;
+    char *again = NULL, *again_file = NULL;
     int32_t *ids = NULL;
-    int rc = s_ice_schema(l, &again, &ids, err);
+    int rc = s_ice_schema(l, &again, &again_file, &ids, err);
     if (rc == DLD_OK && memcmp(ids, l->ice_ids, (size_t)l->schema.n_children * sizeof(*ids)) != 0)
         rc = dld_error_set(err, DLD_ERR_CONFLICT,
                            "load %" PRId64 ": the Iceberg table's schema changed while the load was written",
                            l->load->load_id);
     free(again);
+    free(again_file);
     free(ids);
     return rc;
 }
@@ -853,6 +903,8 @@ static int s_ice_commit(struct dld_lake_load *l, struct dld_error *err)
         .overwrite = l->load->mode == DLD_MODE_FULL,
         .now_ms = s_now_ms(&l->st),
     };
+    ld.deletes = dld_ice_upsert_deletes(l->ice_up, &ld.ndeletes);
+    ld.file_stats = l->ice_stats;
     int rc = dld_iceberg_commit(&l->st, l->dir, &ld, err);
     free(source);
     return rc;
@@ -899,6 +951,15 @@ int dld_lake_load_begin(const struct dld_lake_storage *storage, const char *cons
         return rc;
     }
     if (ice && (rc = s_ice_begin(l, err))) {
+        dld_lake_load_free(l);
+        return rc;
+    }
+    if ((rc = dld_ice_merge_key(load->table->item_json, &l->merge_keys, &l->nmerge, err)) ||
+        (l->nmerge > 0 && !ice &&
+         (rc = dld_error_set(err, DLD_ERR_CONFIG,
+                             "merge_key needs \"table_format\": \"iceberg\" (a folder of plain files cannot delete "
+                             "older versions of a row)")))) {
+        dld_error_prefix(err, "item %s", load->table->target_table_name ? load->table->target_table_name : "?");
         dld_lake_load_free(l);
         return rc;
     }
@@ -963,6 +1024,12 @@ static int s_file_open(struct dld_lake_load *l, struct dld_error *err)
         if (f == NULL)
             return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         l->files = f;
+        if (l->iceberg) {
+            struct dld_iceberg_file_stats *s = realloc(l->ice_stats, (size_t)cap * sizeof(*s));
+            if (s == NULL)
+                return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+            l->ice_stats = s;
+        }
         l->cap = cap;
     }
     l->cur_name = dld_lake_file_name(l->load->load_id, l->uid, l->nfiles + 1, l->extension);
@@ -1001,6 +1068,8 @@ static int s_file_close(struct dld_lake_load *l, struct dld_error *err)
         return DLD_OK;
     int rc = dld_format_writer_finish(l->writer, err);
     int64_t rows = dld_format_writer_rows(l->writer), bytes = 0;
+    if (rc == DLD_OK && l->iceberg) /* value counts and bounds for the Iceberg manifest */
+        rc = dld_ice_file_stats(l->writer, &l->ice_arrow, l->ice_ids, &l->ice_stats[l->nfiles], err);
     dld_format_writer_destroy(l->writer);
     l->writer = NULL;
     void *file = l->file;
@@ -1010,6 +1079,8 @@ static int s_file_close(struct dld_lake_load *l, struct dld_error *err)
     else
         rc = l->st.file_close(l->st.ctx, file, &bytes, err);
     if (rc) {
+        if (l->iceberg)
+            dld_ice_file_stats_clean_up(&l->ice_stats[l->nfiles]);
         free(l->cur_name);
         l->cur_name = NULL;
         return rc;
@@ -1063,6 +1134,9 @@ int dld_lake_load_write(struct dld_lake_load *l, const struct ArrowSchema *schem
         view.length = n;
         view.release = NULL;
         view.private_data = NULL;
+        if (l->ice_up && (rc = dld_ice_upsert_rows(l->ice_up, n == batch->length ? batch : &view, l->nfiles,
+                                                   dld_format_writer_rows(l->writer), err)))
+            return rc;
         if ((rc = dld_format_writer_write(l->writer, n == batch->length ? batch : &view, err)))
             return rc;
         done += n;
@@ -1077,6 +1151,14 @@ int dld_lake_load_finish(struct dld_lake_load *l, struct dld_load_stats *stats, 
     int rc = s_file_close(l, err);
     if (rc)
         return rc;
+    if (l->ice_up) {
+        char *location = l->st.location(l->st.ctx, l->dir);
+        rc = location ? dld_ice_upsert_finish(l->ice_up, location, l->files, l->nfiles, err)
+                      : dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        free(location);
+        if (rc)
+            return rc;
+    }
     l->finished = true;
     struct dld_load_stats mine = {.struct_size = sizeof(mine), .files = l->nfiles};
     for (int i = 0; i < l->nfiles; i++) {
@@ -1143,12 +1225,15 @@ int dld_lake_load_publish(struct dld_lake_load *l, struct dld_error *err)
     int rc = DLD_OK;
     if (l->iceberg && (rc = s_ice_precheck(l, err)))
         return rc;
-    const char **names = calloc((size_t)l->nfiles + 1, sizeof(*names));
+    int ndel = 0;
+    const struct dld_iceberg_delete *del = dld_ice_upsert_deletes(l->ice_up, &ndel);
+    const char **names = calloc((size_t)(l->nfiles + ndel) + 1, sizeof(*names));
     char *mname = dld_lake_manifest_name(l->load->load_id, l->uid);
     char *json = dld_lake_manifest_json(l->load, l->format, l->files, l->nfiles, s_now_ms(&l->st));
     if (json && l->iceberg) {
         /* what a roll-forward needs to commit the snapshot (is_published) */
-        char *annotated = dld_iceberg_manifest_annotate(json, l->ice_schema);
+        char *annotated = dld_iceberg_manifest_annotate_deletes(json, l->ice_schema, del, ndel, l->ice_stats,
+                                                                 l->nfiles);
         free(json);
         json = annotated;
     }
@@ -1156,8 +1241,10 @@ int dld_lake_load_publish(struct dld_lake_load *l, struct dld_error *err)
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     for (int i = 0; rc == DLD_OK && i < l->nfiles; i++)
         names[i] = l->files[i].name;
-    if (rc == DLD_OK && l->st.promote && l->nfiles > 0 &&
-        (rc = l->st.promote(l->st.ctx, l->dir, names, l->nfiles, err))) {
+    for (int i = 0; rc == DLD_OK && i < ndel; i++)
+        names[l->nfiles + i] = del[i].name; /* delete files are promoted with the data */
+    if (rc == DLD_OK && l->st.promote && l->nfiles + ndel > 0 &&
+        (rc = l->st.promote(l->st.ctx, l->dir, names, l->nfiles + ndel, err))) {
         /* Staged files that went missing are what a discard by another
          * process leaves: say so if the slot holds its tombstone. */
         struct dld_lake_manifest_info info;
@@ -1206,6 +1293,12 @@ void dld_lake_load_free(struct dld_lake_load *l)
     dld_lake_metadata_free(l->wopts);
     dld_lake_metadata_free(l->ice_meta);
     free(l->ice_schema);
+    free(l->ice_file_schema);
+    dld_ice_upsert_free(l->ice_up);
+    for (int i = 0; l->ice_stats && i < l->nfiles; i++)
+        dld_ice_file_stats_clean_up(&l->ice_stats[i]);
+    free(l->ice_stats);
+    dld_ice_merge_key_free(l->merge_keys, l->nmerge);
     free(l->ice_ids);
     if (l->ice_arrow.release)
         l->ice_arrow.release(&l->ice_arrow);

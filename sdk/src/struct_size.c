@@ -77,7 +77,12 @@ static void s_put(const struct dld_host *host, void *dst, void *src, size_t src_
 
 void dld_extract_info_put(const struct dld_host *host, struct dld_extract_info *dst, struct dld_extract_info *src)
 {
+    /* schema (1.2) is the host's own pointer, not an output: keep it */
+    bool keep = dst != NULL && DLD_HAS(dst, struct dld_extract_info, schema);
+    struct ArrowSchema *schema = keep ? dst->schema : NULL;
     s_put(host, dst, src, sizeof(*src), s_info_strs, sizeof s_info_strs / sizeof s_info_strs[0]);
+    if (keep)
+        dst->schema = schema;
 }
 
 void dld_run_put(const struct dld_host *host, struct dld_run *dst, struct dld_run *src)

@@ -164,6 +164,22 @@ START_TEST(crash_in_plugin_call_named)
 }
 END_TEST
 
+/* A stack overflow inside a plugin call (the handler runs on the thread's
+ * alternate stack) is named the same way, and the table recovers. */
+START_TEST(stack_overflow_in_plugin_call_named)
+{
+    s_config("liar", "overflow_next", "gte");
+    int rc = RUN("run");
+    ck_assert_msg(rc != 0, "the overflow went unnoticed");
+    const char *san = getenv("DLD_SANITIZED"); /* ASan reports the overflow and exits instead */
+    if (san == NULL || san[0] == '\0')
+        ck_assert_msg(rc == 128 + 11, "exit %d, expected death by SIGSEGV (139):\n%s", rc, OUT());
+    HAS("deltaload: fatal signal SIGSEGV inside source plugin 'liar' (");
+    HAS("dld-source-liar.so), in its extract_next call for table 'orders'; the process stops here");
+    s_then_honest("gte", "SELECT id, seq, val FROM orders");
+}
+END_TEST
+
 START_TEST(state_run_last_of_another_table)
 {
     s_config("sqlite", NULL, "gte");
@@ -291,6 +307,91 @@ START_TEST(kit_passes_builtins_fails_broken)
 }
 END_TEST
 
+/* the kit's fixture: printed as SQL, created by the author and named with
+ * --table; broken copies of the sqlite source fail the tests they break,
+ * exit 1; the schedulers built here pass on rate and cron expressions */
+START_TEST(kit_fixture_and_broken_copies)
+{
+    char so[PATH_MAX + 64], opts[PATH_MAX + 64], db[PATH_MAX + 16];
+    ck_assert_int_eq(RUN("plugins", "check", "--fixture", "sqlite"), 0);
+    HAS("CREATE TABLE kit_t (id INTEGER NOT NULL PRIMARY KEY, seq BIGINT NOT NULL");
+    snprintf(db, sizeof db, "%s/fixture.db", s_dir);
+    e2e_sql(db, OUT());
+    ck_assert_int_eq(RUN("plugins", "check", "--fixture", "postgres", "--table", "public.kit_t"), 0);
+    HAS("CREATE TABLE public.kit_t");
+    HAS("'\\xdeadbeef'");
+    ck_assert_int_eq(RUN("plugins", "check", "--fixture", "oracle"), 0);
+    HAS("HEXTORAW('deadbeef')");
+    HAS("TIMESTAMP '2024-03-05 12:34:56.5 +02:00'");
+    ck_assert_int_eq(RUN("plugins", "check", "--fixture", "mysql"), 2);
+
+    /* the sqlite source on the table created from the printed SQL */
+    snprintf(so, sizeof so, "%s/dld-source-sqlite.so", getenv("DLD_PLUGIN_DIR"));
+    snprintf(opts, sizeof opts, "{\"path\": \"%s\"}", db);
+    int rc = RUN("plugins", "check", so, "--options", opts, "--table", "kit_t", "--schema", "main");
+    ck_assert_msg(rc == 0, "%s", OUT());
+    HAS("PASS  window (10, 20]: ties on both bounds");
+    HAS("PASS  types: NUMERIC(12,3) exact");
+    HAS("PASS  types: TIMESTAMP WITH TIME ZONE (the instant)");
+    HAS("PASS  interrupt between batches: the source stops promptly");
+    HAS("26 passed, 0 failed, 1 skipped"); /* commit order: sqlite has no commit clock */
+    /* a changed fixture fails: a tie removed, a decimal rounded */
+    e2e_sql(db, "DELETE FROM kit_t WHERE id = 41; UPDATE kit_t SET c_num = 2 WHERE id = 2;");
+    ck_assert_int_eq(RUN("plugins", "check", so, "--options", opts, "--table", "kit_t", "--schema", "main"), 1);
+    HAS("FAIL  window (10, 20]: ties on both bounds");
+    HAS("1 rows missing (id 41)");
+    HAS("FAIL  types: NUMERIC(12,3) exact");
+    HAS("id 2: decimal 2.000 (d:12,3) for 1.5");
+
+    /* broken copies of the sqlite source (the liar around it) */
+    static const char *lies[][2] = {
+        {"ties_on_low", "FAIL  window (10, 20]: ties on both bounds"},
+        {"round_decimal", "FAIL  types: NUMERIC(12,3) exact"},
+        {"done_on_cancel", "FAIL  interrupt between batches: the source stops promptly"},
+        {"schema_lies", "FAIL  extract_info.schema (ABI 1.2): the batches' columns before any row"},
+    };
+    snprintf(so, sizeof so, "%s/dld-source-liar.so", getenv("DLD_CONTRACT_DIR"));
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        snprintf(opts, sizeof opts, "{\"lie\": \"%s\"}", lies[i][0]);
+        ck_assert_int_eq(RUN("plugins", "check", so, "--scratch-sqlite", "--options", opts), 1);
+        HAS(lies[i][1]);
+    }
+    ck_assert_int_eq(RUN("plugins", "check", so, "--scratch-sqlite", "--options", "{\"lie\": \"done_on_cancel\"}"), 1);
+    HAS("DLD_DONE after 7 of the 120 rows");
+    /* --slow-table: a wait that polls the interrupt passes, one deaf to it fails */
+    rc = RUN("plugins", "check", so, "--scratch-sqlite", "--slow-table", "kit_slow", "--options",
+             "{\"lie\": \"slow_honest\"}");
+    ck_assert_msg(rc == 0, "%s", OUT());
+    HAS("PASS  interrupt during a slow high-mark query (extract_begin)");
+    HAS("PASS  interrupt during a slow read (extract_next)");
+    HAS("PASS  the instance works after an interrupted statement");
+    ck_assert_int_eq(RUN("plugins", "check", so, "--scratch-sqlite", "--slow-table", "kit_slow", "--options",
+                         "{\"lie\": \"slow_deaf\"}"),
+                     1);
+    HAS("FAIL  interrupt during a slow high-mark query (extract_begin)");
+    HAS("interrupted during extract_begin, which returned ok");
+
+    /* the file target writing CSV, and Iceberg tables */
+    snprintf(so, sizeof so, "%s/dld-target-file.so", getenv("DLD_PLUGIN_DIR"));
+    rc = RUN("plugins", "check", so, "--options", "{\"format\": \"csv\", \"fsync\": false}");
+    ck_assert_msg(rc == 0 && strstr(OUT(), "FAIL") == NULL, "%s", OUT());
+    rc = RUN("plugins", "check", so, "--options", "{\"table_format\": \"iceberg\"}");
+    ck_assert_msg(rc == 0 && strstr(OUT(), "FAIL") == NULL, "%s", OUT());
+
+    /* the schedulers: rate and cron (eventbridge when it is built) */
+    static const char *sched[][2] = {{"local", "{\"expression\": \"cron(15 3 * * ? *)\"}"},
+                                     {"eventbridge", "{\"expression\": \"rate(5 minutes)\"}"},
+                                     {"eventbridge", "{\"expression\": \"cron(0/10 8-17 ? * MON-FRI *)\"}"}};
+    for (size_t i = 0; i < sizeof sched / sizeof sched[0]; i++) {
+        snprintf(so, sizeof so, "%s/dld-scheduler-%s.so", getenv("DLD_PLUGIN_DIR"), sched[i][0]);
+        if (access(so, R_OK) != 0)
+            continue;
+        rc = RUN("plugins", "check", so, "--options", sched[i][1]);
+        ck_assert_msg(rc == 0 && strstr(OUT(), "FAIL") == NULL, "%s %s:\n%s", so, sched[i][1], OUT());
+    }
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("contract");
@@ -302,6 +403,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, ok_without_batch_refused);
     tcase_add_test(tc, unknown_code_and_missing_message);
     tcase_add_test(tc, crash_in_plugin_call_named);
+    tcase_add_test(tc, stack_overflow_in_plugin_call_named);
     tcase_add_test(tc, state_run_last_of_another_table);
     tcase_add_test(tc, scheduler_fire_not_after_refused);
     tcase_add_test(tc, option_tables_refused);
@@ -311,6 +413,7 @@ static Suite *s_suite(void)
     tcase_add_checked_fixture(tk, s_setup, s_teardown);
     tcase_set_timeout(tk, 60);
     tcase_add_test(tk, kit_passes_builtins_fails_broken);
+    tcase_add_test(tk, kit_fixture_and_broken_copies);
     suite_add_tcase(s, tk);
     return s;
 }

@@ -611,6 +611,52 @@ START_TEST(daemon_cycles_and_stops_on_sigterm)
 }
 END_TEST
 
+/* engine.batch_rows is shared by the loads running at once (engine.c,
+ * s_batch_rows): N = min(parallelism, tables), batch_rows / N each, at
+ * least 4,096 (or batch_rows when smaller) */
+static void s_tables_config(int parallelism, int batch_rows)
+{
+    char path[PATH_MAX + 32], text[4096];
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    snprintf(text, sizeof text,
+             "{\"plugin_dirs\": [\"%s\"], \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},"
+             " \"target\": {\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\", \"fsync\": false}},"
+             " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},"
+             " \"engine\": {\"parallelism\": %d, \"batch_rows\": %d}, \"tables\": ["
+             " {\"targetTableName\": \"a\", \"sourceTable\": \"orders\", \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\","
+             " \"startvalue\": \"1\", \"sourceSchema\": \"main\"},"
+             " {\"targetTableName\": \"b\", \"sourceTable\": \"orders\", \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\","
+             " \"startvalue\": \"1\", \"sourceSchema\": \"main\"},"
+             " {\"targetTableName\": \"c\", \"sourceTable\": \"orders\", \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\","
+             " \"startvalue\": \"1\", \"sourceSchema\": \"main\"}]}",
+             getenv("DLD_PLUGIN_DIR"), parallelism, batch_rows);
+    e2e_write(path, text);
+}
+
+START_TEST(batch_rows_shared_by_running_loads)
+{
+    s_source(30);
+    static const struct { int parallelism, batch_rows; const char *want; } cases[] = {
+        {1, 10000, "1 load(s) at once: each asks for batches of 10000 rows"},
+        {2, 10000, "2 load(s) at once: each asks for batches of 5000 rows"},
+        {8, 10000, "3 load(s) at once: each asks for batches of 4096 rows"}, /* 3 tables; 3333 < 4096 */
+        {2, 50, "2 load(s) at once: each asks for batches of 50 rows"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_tables_config(cases[i].parallelism, cases[i].batch_rows);
+        ck_assert_int_eq(RUN("-v", "run"), 0);
+        const char *out = e2e_output(s_dir);
+        ck_assert_msg(strstr(out, cases[i].want), "case %zu: %s", i, out);
+        if (i == 0) { /* the first run loads every table whole */
+            int loaded = 0;
+            for (const char *p = out; (p = strstr(p, "committed: 30 rows")) != NULL; p++)
+                loaded++;
+            ck_assert_msg(loaded == 3, "%s", out);
+        }
+    }
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -631,6 +677,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, failed_cleanup_is_retried);
     tcase_add_test(tc, slow_step_renews_lease);
     tcase_add_test(tc, daemon_cycles_and_stops_on_sigterm);
+    tcase_add_test(tc, batch_rows_shared_by_running_loads);
     suite_add_tcase(s, tc);
     /* its own case so it can be repeated alone: CK_RUN_CASE=random */
     TCase *tr = tcase_create("random");

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -432,6 +434,101 @@ START_TEST(sdk_struct_size_helpers)
 }
 END_TEST
 
+/* The probe cache (loader.c): a file that passed the probe is not probed
+ * again while it and the executable are unchanged; a changed, tampered or
+ * refused file is probed; DELTALOAD_PROBE_CACHE=0 turns it off. */
+static unsigned s_load_counting(const char *plugins, const char *name, int want_rc)
+{
+    const char *dirs[] = {plugins, NULL};
+    struct dld_loaded p;
+    struct dld_error err;
+    dld_error_init(&err);
+    unsigned before = dld_loader_probe_count();
+    int rc = dld_loader_load(DLD_KIND_SOURCE, name, dirs, &p, &err);
+    ck_assert_msg(rc == want_rc, "%s: rc %d: %s", name, rc, err.message);
+    if (rc == DLD_OK)
+        dld_loader_unload(&p);
+    return dld_loader_probe_count() - before;
+}
+
+static void s_copy_file(const char *from, const char *to)
+{
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int s_count_entries(const char *dir)
+{
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null | wc -l", dir);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    int n = -1;
+    ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    return n;
+}
+
+START_TEST(probe_cache_skips_unchanged_files)
+{
+    char dir[] = "/tmp/dld-probe-cache-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char plugins[PATH_MAX], cache[PATH_MAX], entries[PATH_MAX + 32], file[PATH_MAX + 32], src[PATH_MAX];
+    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(entries, sizeof entries, "%s/deltaload/probe", cache);
+    ck_assert_int_eq(mkdir(plugins, 0700), 0);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    unsetenv("DELTALOAD_PROBE_CACHE");
+    snprintf(src, sizeof src, "%s/dld-source-good.so", getenv("DLD_TEST_PLUGIN_DIR"));
+    snprintf(file, sizeof file, "%s/dld-source-good.so", plugins);
+    s_copy_file(src, file);
+
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1); /* first time: probed, remembered */
+    ck_assert_int_eq(s_count_entries(entries), 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 0); /* unchanged: not probed */
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 0);
+
+    /* a new mtime (same bytes) is a changed file */
+    struct timespec ts[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, file, ts, 0), 0);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 0);
+    /* so is a file replaced by another (new inode) */
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/new.so", plugins);
+    s_copy_file(src, tmp);
+    ck_assert_int_eq(rename(tmp, file), 0);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1);
+    ck_assert_int_eq(s_count_entries(entries), 1); /* one entry per path, replaced */
+
+    /* an entry others may write is not trusted */
+    char cmd[2 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "chmod 0666 '%s'/*", entries);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 0); /* rewritten 0600 */
+
+    /* switched off: probed every time, nothing written */
+    setenv("DELTALOAD_PROBE_CACHE", "0", 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "good", DLD_OK), 1);
+    unsetenv("DELTALOAD_PROBE_CACHE");
+
+    /* a refused file is never remembered */
+    snprintf(src, sizeof src, "%s/dld-source-refuses.so", getenv("DLD_TEST_PLUGIN_DIR"));
+    snprintf(file, sizeof file, "%s/dld-source-refuses.so", plugins);
+    s_copy_file(src, file);
+    ck_assert_uint_eq(s_load_counting(plugins, "refuses", DLD_ERR_CONFIG), 1);
+    ck_assert_uint_eq(s_load_counting(plugins, "refuses", DLD_ERR_CONFIG), 1);
+    ck_assert_int_eq(s_count_entries(entries), 1);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loader");
@@ -452,6 +549,7 @@ int main(void)
     tcase_add_test(tc, loads_plugin_built_for_older_minor);
     tcase_add_test(tc, cli_runs_through_skewed_plugins);
     tcase_add_test(tc, sdk_struct_size_helpers);
+    tcase_add_test(tc, probe_cache_skips_unchanged_files);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

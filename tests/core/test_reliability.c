@@ -23,8 +23,11 @@
 
 #include "config.h"
 #include "e2e_util.h"
+#include "engine.h"
+#include "heartbeat.h"
 #include "items.h"
 #include "test_host.h"
+#include "../fuzz/redact_property.h"
 
 extern char **environ;
 
@@ -95,6 +98,89 @@ START_TEST(conninfo_secrets)
     l = dld_redact_conninfo_secrets("host=x dbname=y");
     ck_assert_ptr_null(l[0]);
     dld_redact_list_free(l);
+}
+END_TEST
+
+/* The fuzz finding (tests/fuzz/corpus/item/redact-mask-spells-secret.bin):
+ * secrets that contain '*' are spelled again by the masks of other values;
+ * no original value survives (redact_property.h). */
+START_TEST(redact_mask_spells_secret)
+{
+    static const char text[] =
+        "{password=RETrd=****;ost\xff\xff\xff\xff\xff\xff\xff" "0t=h pa./.pSECRETrd=****;ostgreop,]SAbc$Def_e=h "
+        "pa./.pSECRETrd=***\xce;ostgrec\", \"aors:0t=h pa./.pSECRETrd=***ocolum'Q";
+    char **l = dld_redact_conninfo_secrets(text);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l[0], "RETrd=****");
+    char *red = dld_redact_dup(text, (const char *const *)l);
+    ck_assert_ptr_nonnull(red);
+    /* the old check (plain strstr) failed here: the mask spells l[0] */
+    ck_assert_ptr_nonnull(strstr(red, l[0]));
+    for (size_t i = 0; l[i]; i++)
+        if (strlen(l[i]) >= DLD_REDACT_MIN_SECRET)
+            ck_assert_msg(dld_test_redact_leak(red, l[i]) < 0, "secret %zu survives in %s", i, red);
+    /* the original password's own characters are gone from its place */
+    ck_assert_ptr_nonnull(strstr(red, "{password=********;ost"));
+    free(red);
+    dld_redact_list_free(l);
+    /* the property itself can fail: a value left in place, or one next to
+     * fewer stars than a mask, is a leak */
+    ck_assert_int_eq(dld_test_redact_leak("host=x password=abc", "abc"), 16);
+    ck_assert_int_eq(dld_test_redact_leak("a b=**** c", "b=****"), 2);
+    ck_assert_int_eq(dld_test_redact_leak("a b=******** c", "b=****"), -1);
+    ck_assert_int_eq(dld_test_redact_leak("a ******** c", "abc"), -1);
+}
+END_TEST
+
+/* Issue 12: is a lease's owner a dead process of this machine? */
+START_TEST(lease_owner_dead)
+{
+    const char *self = dld_engine_owner();
+    ck_assert_int_eq(dld_owner_dead((void *)self, self), 0);
+    char host[256] = "";
+    const char *colon = strchr(self, ':');
+    ck_assert_ptr_nonnull(colon);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - self), self);
+    const char *proc = strrchr(self, ':') + 1;
+    const char *hash = strchr(proc, '.');
+    ck_assert_msg(hash != NULL, "no start time and machine hash in '%s'", self);
+    /* a child that exits: alive while it runs, dead once reaped */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(fds[1]);
+        ssize_t n = read(fds[0], &c, 1);
+        _exit(n == 1 ? 0 : 1);
+    }
+    close(fds[0]);
+    char cproc[64], owner[512];
+    dld_owner_proc_id((long)child, cproc, sizeof cproc);
+    ck_assert_msg(cproc[0] != '\0', "no proc id for the child");
+    snprintf(owner, sizeof owner, "%s:%ld:abcdef01:%s", host, (long)child, cproc);
+    ck_assert_int_eq(dld_owner_dead((void *)self, owner), 0);
+    /* the same pid with another start time: the pid was reused */
+    char reused[512];
+    snprintf(reused, sizeof reused, "%s:%ld:abcdef01:1%s", host, (long)child, cproc);
+    ck_assert_int_eq(dld_owner_dead((void *)self, reused), 1);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    close(fds[1]);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_int_eq(dld_owner_dead((void *)self, owner), 1);
+    /* doubt answers "alive": another host, another boot or pid namespace,
+     * an owner without the process part, garbage */
+    char other[512];
+    snprintf(other, sizeof other, "not-%s:%ld:abcdef01:%s", host, (long)child, cproc);
+    ck_assert_int_eq(dld_owner_dead((void *)self, other), 0);
+    snprintf(other, sizeof other, "%s:%ld:abcdef01:%.*s.0000000000000000", host, (long)child,
+             (int)(strchr(cproc, '.') - cproc), cproc);
+    ck_assert_int_eq(dld_owner_dead((void *)self, other), 0);
+    snprintf(other, sizeof other, "%s:%ld:abcdef01", host, (long)child);
+    ck_assert_int_eq(dld_owner_dead((void *)self, other), 0);
+    ck_assert_int_eq(dld_owner_dead((void *)self, "x:y:z:w"), 0);
+    ck_assert_int_eq(dld_owner_dead((void *)self, ""), 0);
 }
 END_TEST
 
@@ -264,6 +350,76 @@ static void s_source(int n)
              n);
     e2e_sql(db, sql);
 }
+
+/* Issue 12: a run SIGKILLed while holding a table's lease (60 s TTL) does
+ * not block the next run: the holder is a dead process of this machine, so
+ * its lease ends at once. */
+START_TEST(dead_holder_lease_released_at_once)
+{
+    s_source(50);
+    char path[PATH_MAX + 32], text[8192], crash[2048];
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    snprintf(crash, sizeof crash,
+             "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-target-file.so\", \"path\": \"lake\","
+             " \"format\": \"csv\", \"kill_in\": \"write\", \"kill_after_writes\": 1}}",
+             getenv("DLD_PLUGIN_DIR"));
+    const char *fmt = "{\"plugin_dirs\": [\"%s\", \"%s\"],\n \"source\": %s,\n \"target\": %s,\n"
+                      " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},\n"
+                      " \"engine\": {\"lease_ttl_seconds\": 60, \"retries\": 0},\n \"tables\": [%s]}\n";
+    snprintf(text, sizeof text, fmt, getenv("DLD_PLUGIN_DIR"), getenv("DLD_TEST_PLUGIN_DIR"), s_sqlite_source, crash,
+             s_orders);
+    e2e_write(path, text);
+    ck_assert_msg(RUN("run") == 128 + SIGKILL, "%s", e2e_output(s_dir));
+    snprintf(text, sizeof text, fmt, getenv("DLD_PLUGIN_DIR"), getenv("DLD_TEST_PLUGIN_DIR"), s_sqlite_source,
+             s_file_target, s_orders);
+    e2e_write(path, text);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "no longer running"), "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "recovery"), "%s", e2e_output(s_dir));
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(secs < 30, "the run waited %.1f s", secs);
+    char dir[PATH_MAX + 32], db[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/lake/orders", s_dir);
+    snprintf(db, sizeof db, "%s/src.db", s_dir);
+    const char *problem = NULL;
+    char *lake = e2e_lake_rows(dir, 2, &problem);
+    char *src = e2e_source_rows(db, "SELECT id, val FROM orders ORDER BY id");
+    ck_assert_str_eq(problem, "");
+    ck_assert_msg(strcmp(lake, src) == 0, "the lake differs from the source");
+    free(lake);
+    free(src);
+}
+END_TEST
+
+/* plan writes nothing: an absent state file stays absent (issue 13) */
+START_TEST(plan_creates_no_state_file)
+{
+    s_source(10);
+    s_config(s_sqlite_source, s_file_target, s_orders);
+    char st[PATH_MAX + 32];
+    snprintf(st, sizeof st, "%s/state.db", s_dir);
+    struct stat sb;
+    ck_assert_msg(RUN("plan") == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "orders"), "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "does not exist yet"), "%s", e2e_output(s_dir));
+    ck_assert_int_eq(stat(st, &sb), -1);
+    ck_assert_int_eq(RUN("--json", "plan"), 0);
+    ck_assert_int_eq(stat(st, &sb), -1);
+    ck_assert_int_eq(RUN("plan", "--table", "orders"), 0);
+    ck_assert_int_eq(stat(st, &sb), -1);
+    DIR *d = opendir(s_dir);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        ck_assert_msg(strncmp(e->d_name, "state.db", 8) != 0, "plan created %s", e->d_name);
+    closedir(d);
+    /* run creates it; plan on the existing store still works */
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    ck_assert_int_eq(stat(st, &sb), 0);
+    ck_assert_msg(RUN("plan") == 0, "%s", e2e_output(s_dir));
+}
+END_TEST
 
 START_TEST(cli_items_and_json_errors)
 {
@@ -681,6 +837,8 @@ int main(void)
     TCase *unit = tcase_create("unit");
     tcase_add_checked_fixture(unit, s_setup, s_teardown);
     tcase_add_test(unit, redact_patterns);
+    tcase_add_test(unit, redact_mask_spells_secret);
+    tcase_add_test(unit, lease_owner_dead);
     tcase_add_test(unit, conninfo_secrets);
     tcase_add_test(unit, path_check);
     tcase_add_test(unit, item_strict);
@@ -690,6 +848,8 @@ int main(void)
     tcase_add_checked_fixture(e2e, s_setup, s_teardown);
     tcase_set_timeout(e2e, 120);
     tcase_add_test(e2e, cli_items_and_json_errors);
+    tcase_add_test(e2e, plan_creates_no_state_file);
+    tcase_add_test(e2e, dead_holder_lease_released_at_once);
     tcase_add_test(e2e, duplicate_items_in_the_store);
     tcase_add_test(e2e, config_check_against_the_source);
     tcase_add_test(e2e, secrets_never_shown);

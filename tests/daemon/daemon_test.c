@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         /* a socket path must fit sun_path (108 bytes): fall back to /tmp */
         snprintf(s_sock, sizeof s_sock, "/tmp/dld-notify-%d.sock", (int)getpid());
     }
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s_sock);
+    memcpy(sa.sun_path, s_sock, strlen(s_sock) + 1); /* fits: checked above */
     unlink(s_sock);
     s_fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     struct timeval tv = {0, 100000};

@@ -216,6 +216,8 @@ function takeFault(op, bodyText) {
     if (f.op && f.op !== op) continue;
     if (f.match && !new RegExp(f.match).test(bodyText)) continue;
     if (f.skip > 0) { f.skip--; continue; }
+    // rate: the fault hits this share of the matching requests (the campaign's 50 % proxy)
+    if (f.rate !== undefined && Math.random() >= f.rate) continue;
     f.count--;
     return f;
   }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -425,6 +426,46 @@ START_TEST(test_kill_at_every_transition)
 }
 END_TEST
 
+/* Issue 12: a run SIGKILLed while holding the lease (60 s TTL here) does not
+ * block the next run: its holder is a dead process of this machine, so the
+ * store's lease_break ends the lease at once. */
+START_TEST(test_dead_holder_lease_released_at_once)
+{
+    s_make_table("orders", 30);
+    s_put_item("orders", "orders", NULL);
+    s_config(1, NULL);
+    /* the same config with a TTL no test could wait out */
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    char *text = ddbt_slurp(path);
+    char *ttl = text ? strstr(text, "\"lease_ttl_seconds\": 1,") : NULL;
+    ck_assert_ptr_nonnull(ttl);
+    memcpy(ttl, "\"lease_ttl_seconds\":60,", strlen("\"lease_ttl_seconds\":60,"));
+    e2e_write(path, text);
+    free(text);
+    ck_assert_msg(s_run(RUN) == 0, "%s", e2e_output(s_dir));
+    s_mutate("orders", 1);
+    int gate;
+    pid_t pid = ddbt_spawn_gated(s_dir, "killed.out", RUN, &gate);
+    char fault[512];
+    snprintf(fault, sizeof fault,
+             "{\"op\":\"TransactWriteItems\",\"action\":\"kill\",\"pid\":%d,\"point\":\"after\","
+             "\"match\":\"\\\":status\\\":\\\\{\\\"S\\\":\\\"published\\\"\\\\}\",\"count\":1}",
+             (int)pid);
+    s_fault(fault);
+    ddbt_go(gate);
+    ck_assert_int_eq(ddbt_wait(pid), 128 + SIGKILL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_msg(s_run(RUN) == 0, "%s", e2e_output(s_dir));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(strstr(e2e_output(s_dir), "no longer running"), "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "recovery"), "%s", e2e_output(s_dir));
+    ck_assert_msg(t1.tv_sec - t0.tv_sec < 30, "the run waited %ld s", (long)(t1.tv_sec - t0.tv_sec));
+    s_check_lake("orders", "orders");
+}
+END_TEST
+
 START_TEST(test_paused_holder_commit_refused)
 {
     s_make_table("orders", 30);
@@ -588,6 +629,7 @@ static Suite *s_suite(void)
     tcase_add_test(t, test_throttling_and_5xx_retried);
     tcase_add_test(t, test_kill_at_every_transition);
     tcase_add_test(t, test_paused_holder_commit_refused);
+    tcase_add_test(t, test_dead_holder_lease_released_at_once);
     tcase_add_test(t, test_copy_sqlite_to_dynamodb_and_back);
     tcase_add_test(t, test_state_init_cli);
     suite_add_tcase(s, t);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "items.h"
+#include "redact_property.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,9 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dld_item_attribute_check(text, &known, &err);
     char **secrets = dld_redact_conninfo_secrets(text);
     char *red = dld_redact_dup(text, (const char *const *)secrets);
-    /* a secret found in the text never survives its redaction */
+    /* a secret found in the text never survives its redaction, except
+     * where a mask spells it again (redact_property.h says why) */
     for (size_t i = 0; red && secrets && secrets[i]; i++)
-        if (strlen(secrets[i]) >= DLD_REDACT_MIN_SECRET && strstr(red, secrets[i]) && !strstr("********", secrets[i]))
+        if (strlen(secrets[i]) >= DLD_REDACT_MIN_SECRET && dld_test_redact_leak(red, secrets[i]) >= 0)
             abort();
     free(red);
     dld_redact_list_free(secrets);

@@ -8,8 +8,13 @@
 // - icebird (npm) reads the table at every metadata version (time travel by
 //   metadata file) and must see exactly the expected rows;
 // - DuckDB's Parquet reader reads the data files the newest snapshot's
-//   manifests list: the same rows; it also reports the Parquet field ids,
-//   which must be the Iceberg schema's;
+//   manifests list, and this script applies the spec's rules to them: columns
+//   matched by Parquet field id (a column a file lacks reads as null), an
+//   equality delete (merge_key upserts) removes the rows of data files with a
+//   lower sequence number whose key equals one of its rows, a position delete
+//   the listed rows of files with a lower or equal one: the same rows as
+//   icebird; DuckDB also reports the Parquet field ids, which must be the
+//   Iceberg schema's;
 // - avsc (npm) decodes every manifest list and manifest; their Avro schemas
 //   are checked against the Iceberg spec's v2 manifest_file, manifest_entry
 //   and data_file field ids, names, types and required/optional, and the
@@ -30,12 +35,46 @@ const avro = require('avsc');
 const { DuckDBInstance } = require('@duckdb/node-api');
 const { icebergRead } = await import(path.join(NODE_DIR, 'node_modules/icebird/src/index.js'));
 
-const [tableDir, expectPath] = process.argv.slice(2);
+let [tableDir, expectPath] = process.argv.slice(2);
 const expect = JSON.parse(fs.readFileSync(expectPath, 'utf8'));
 const fail = (msg) => {
   console.error(`verify: ${msg}`);
   process.exit(1);
 };
+// An s3:// table (the s3 target against tests/s3's stand-in): icebird reads
+// it over HTTP from DLD_S3_HTTP (s3rver, which answers unsigned GETs); the
+// other checks read a copy of its objects downloaded into a temporary folder.
+const S3_HTTP = process.env.DLD_S3_HTTP;
+let tableUrl;
+if (tableDir.startsWith('s3://')) {
+  if (!S3_HTTP) fail('an s3:// table needs DLD_S3_HTTP (the S3 stand-in\'s URL)');
+  tableUrl = tableDir;
+  const [, bucket, prefix] = /^s3:\/\/([^/]+)\/(.*)$/.exec(tableDir);
+  const local = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'verify-s3-'));
+  process.on('exit', () => fs.rmSync(local, { recursive: true, force: true }));
+  let token = '', n = 0;
+  for (;;) {
+    const res = await fetch(`${S3_HTTP}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix + '/')}${token ? '&continuation-token=' + encodeURIComponent(token) : ''}`);
+    const xml = await res.text();
+    if (!res.ok) fail(`listing ${tableDir}: ${res.status} ${xml}`);
+    for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
+      const key = m[1].replace(/&amp;/g, '&');
+      const obj = await fetch(`${S3_HTTP}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
+      if (!obj.ok) fail(`GET ${key}: ${obj.status}`);
+      const dest = path.join(local, key.slice(prefix.length + 1));
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.writeFileSync(dest, Buffer.from(await obj.arrayBuffer()));
+      n++;
+    }
+    const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml);
+    if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || !next) break;
+    token = next[1];
+  }
+  if (!n) fail(`nothing under ${tableDir}`);
+  tableDir = local;
+} else {
+  tableUrl = 'file://' + path.resolve(tableDir);
+}
 const bytewise = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
 // icebird fetches; the lake is local: answer file:// URLs from disk (with
@@ -43,6 +82,9 @@ const bytewise = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (url, init = {}) => {
   const u = String(url);
+  // icebird turns s3://bucket/key into https://bucket.s3.amazonaws.com/key: the stand-in instead
+  const s3 = /^https:\/\/([^./]+)\.s3\.amazonaws\.com\/(.*)$/.exec(u);
+  if (s3 && S3_HTTP) return realFetch(`${S3_HTTP}/${s3[1]}/${s3[2]}`, init);
   if (!u.startsWith('file://')) return realFetch(url, init);
   const p = fileURLToPath(u);
   if (!fs.existsSync(p)) return new Response('not found', { status: 404 });
@@ -64,7 +106,6 @@ const versions = fs.readdirSync(metaDir).map((n) => /^v(\d+)\.metadata\.json$/.e
 if (!versions.length) fail('no metadata versions');
 if (versions[versions.length - 1] !== hint) fail(`version-hint.text says ${hint}, newest metadata is v${versions[versions.length - 1]}`);
 versions.forEach((v, i) => { if (v !== i + 1) fail(`metadata versions are not 1..${hint}: ${versions}`); });
-const tableUrl = 'file://' + path.resolve(tableDir);
 const readMeta = (v) => JSON.parse(fs.readFileSync(path.join(metaDir, `v${v}.metadata.json`), 'utf8'));
 const latest = readMeta(hint);
 if (latest['format-version'] !== 2) fail('not a format-version 2 table');
@@ -118,7 +159,9 @@ const SPEC = {
     [131, 'key_metadata', 'bytes', 0], [132, 'split_offsets', 'array', 0], [135, 'equality_ids', 'array', 0],
     [140, 'sort_order_id', 'int', 0], [143, 'referenced_data_file', 'string', 0]],
 };
-const kind = (t) => (typeof t === 'string' ? t : Array.isArray(t) ? 'union' : t.type);
+// the spec's Avro form of a map whose keys are not strings: an array of key/value records
+const kind = (t) => (typeof t === 'string' ? t : Array.isArray(t) ? 'union' : t.type === 'array' && t.logicalType === 'map' ? 'map' : t.type);
+const MAP_IDS = { value_counts: [119, 120, 'long'], null_value_counts: [121, 122, 'long'], lower_bounds: [126, 127, 'bytes'], upper_bounds: [129, 130, 'bytes'] };
 function checkRecord(what, rec, spec) {
   for (const [id, name, type, required] of spec) {
     const f = rec.fields.find((x) => x.name === name);
@@ -135,6 +178,11 @@ function checkRecord(what, rec, spec) {
       t = t[1];
     }
     if (kind(t) !== type) fail(`${what}: field ${name} is ${kind(t)}, the spec says ${type}`);
+    if (type === 'map' && MAP_IDS[name]) {
+      const [k, v] = t.items.fields, [kid, vid, vtype] = MAP_IDS[name];
+      if (k.name !== 'key' || k['field-id'] !== kid || k.type !== 'int' || v.name !== 'value' || v['field-id'] !== vid || v.type !== vtype)
+        fail(`${what}: map ${name} is not map<${kid}: int, ${vid}: ${vtype}>`);
+    }
     if (name === 'data_file') checkRecord(`${what}.data_file`, t, SPEC.data_file);
   }
   for (const f of rec.fields)
@@ -158,7 +206,7 @@ const fromUrl = (u) => {
 };
 
 const uids = new Set();
-let avroFiles = 0, dataFiles = 0, lastSeq = 0;
+let avroFiles = 0, dataFiles = 0, deleteFiles = 0, lastSeq = 0;
 let latestFiles = [];
 const published = new Map(); // load file prefix -> status
 for (const snap of latest.snapshots) {
@@ -183,46 +231,136 @@ for (const snap of latest.snapshots) {
     checkRecord('manifest', JSON.parse(man.header.meta['avro.schema'].toString()), SPEC.manifest_entry);
     for (const k of ['schema', 'partition-spec', 'partition-spec-id', 'format-version', 'content'])
       if (!man.header.meta[k]) fail(`manifest ${mf.manifest_path}: header lacks ${k}`);
-    if (man.header.meta.content.toString() !== 'data') fail('manifest: content is not data');
+    const deletes = mf.content === 1;
+    if (man.header.meta.content.toString() !== (deletes ? 'deletes' : 'data'))
+      fail(`manifest ${mf.manifest_path}: header content ${man.header.meta.content}, the list says ${mf.content}`);
     if (man.records.length !== mf.added_files_count + mf.existing_files_count + mf.deleted_files_count)
       fail(`${mf.manifest_path}: the list's file counts do not match its entries`);
     for (const e of man.records) {
       const p = fromUrl(e.data_file.file_path);
+      const content = e.data_file.content;
+      if (deletes ? content !== 1 && content !== 2 : content !== 0)
+        fail(`${e.data_file.file_path}: content ${content} in a ${deletes ? 'delete' : 'data'} manifest`);
+      // ADDED entries inherit the manifest's sequence number (spec: sequence number inheritance)
+      const seq = Number(e.sequence_number ?? mf.sequence_number);
       if (!fs.existsSync(p)) fail(`${e.data_file.file_path} is listed but does not exist`);
       if (fs.statSync(p).size !== Number(e.data_file.file_size_in_bytes)) fail(`${p}: size differs from the manifest`);
-      const m = /^(LOAD\d{8}-[0-9a-f]{16})-\d{4}\.parquet$/.exec(path.basename(p));
-      if (!m) fail(`${p}: not a deltaload data file name`);
+      const m = /^(LOAD\d{8}-[0-9a-f]{16})-(d?)\d{4}\.parquet$/.exec(path.basename(p));
+      if (!m || (m[2] === 'd') !== deletes) fail(`${p}: not a deltaload ${deletes ? 'delete' : 'data'} file name`);
       if (!published.has(m[1])) {
         const mj = path.join(tableDir, '_manifests', `${m[1]}.json`);
         published.set(m[1], fs.existsSync(mj) ? JSON.parse(fs.readFileSync(mj, 'utf8')).status : 'none');
       }
       if (published.get(m[1]) !== 'published') fail(`${p} belongs to a load whose manifest is ${published.get(m[1])}`);
-      files.push({ path: p, rows: Number(e.data_file.record_count) });
-      dataFiles++;
+      if (content === 2) {
+        const ids = e.data_file.equality_ids;
+        if (!ids?.length || ids.some((id) => !schema.fields.some((f) => f.id === id))) fail(`${p}: equality_ids ${ids} are not field ids of the schema`);
+        if (expect.equality_ids && JSON.stringify(ids) !== JSON.stringify(expect.equality_ids)) fail(`${p}: equality_ids ${ids}, want ${expect.equality_ids}`);
+      }
+      files.push({ path: p, url: e.data_file.file_path, rows: Number(e.data_file.record_count), seq, content, ids: e.data_file.equality_ids, df: e.data_file });
+      if (deletes) deleteFiles++;
+      else dataFiles++;
     }
   }
   if (snap['snapshot-id'] === latest['current-snapshot-id']) latestFiles = files;
 }
 
-// ---- DuckDB reads the files of the newest snapshot ------------------------------------
+// ---- DuckDB reads the files of the newest snapshot, the spec's rules applied here ----------
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
 const sq = (s) => `'${s.replace(/'/g, "''")}'`;
 const quote = (n) => `"${n.replace(/"/g, '""')}"`;
-let duck = [];
-for (const f of latestFiles) {
-  const n = (await con.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet(${sq(f.path)})`)).getRowObjects()[0].n;
-  if (Number(n) !== f.rows) fail(`${f.path}: ${n} rows, the manifest says ${f.rows}`);
-  const ids = (await con.runAndReadAll(`SELECT name, field_id FROM parquet_schema(${sq(f.path)}) WHERE num_children IS NULL OR num_children = 0`)).getRowObjects();
-  for (const c of ids) {
-    const field = schema.fields.find((x) => x.name === c.name);
-    if (!field || Number(c.field_id) !== field.id) fail(`${f.path}: column ${c.name} has field_id ${c.field_id}, the schema says ${field?.id}`);
+// every row of a Parquet file as {pos, byId: field id -> text or null}
+async function fileRows(f) {
+  const cols = (await con.runAndReadAll(`SELECT name, field_id FROM parquet_schema(${sq(f.path)}) WHERE num_children IS NULL OR num_children = 0`)).getRowObjects();
+  const sel = cols.map((c) => `CAST(${quote(c.name)} AS VARCHAR)`).join(', ');
+  const rows = (await con.runAndReadAll(`SELECT ${sel}, file_row_number FROM read_parquet(${sq(f.path)}, file_row_number = true) ORDER BY file_row_number`)).getRows();
+  return { cols, rows: rows.map((r) => ({ pos: Number(r[cols.length]), byId: new Map(cols.map((c, i) => [Number(c.field_id), r[i] === null ? null : String(r[i])])) })) };
+}
+const dataOf = latestFiles.filter((f) => f.content === 0);
+const eqDeletes = [], posDeletes = new Map(); // url -> [{pos, seq}]
+for (const f of latestFiles.filter((x) => x.content !== 0)) {
+  const { rows } = await fileRows(f);
+  if (rows.length !== f.rows) fail(`${f.path}: ${rows.length} rows, the manifest says ${f.rows}`);
+  if (f.content === 2) {
+    eqDeletes.push({ seq: f.seq, keys: new Set(rows.map((r) => JSON.stringify(f.ids.map((id) => r.byId.get(id))))), ids: f.ids });
+  } else {
+    for (const r of rows) {
+      const url = r.byId.get(2147483546), pos = Number(r.byId.get(2147483545));
+      if (!dataOf.some((d) => d.url === url)) fail(`${f.path}: a position delete for ${url}, which the snapshot does not hold`);
+      if (!posDeletes.has(url)) posDeletes.set(url, []);
+      posDeletes.get(url).push({ pos, seq: f.seq });
+    }
   }
 }
-if (latestFiles.length) {
-  const src = `read_parquet([${latestFiles.map((f) => sq(f.path)).join(', ')}])`;
-  const expr = schema.fields.map((f) => `coalesce(CAST(${quote(f.name)} AS VARCHAR), '\\N')`).join(`, '|', `);
-  duck = (await con.runAndReadAll(`SELECT concat(${expr}) AS line FROM ${src}`)).getColumns()[0].map(String).sort(bytewise);
+// column statistics of a data file's manifest entry against its rows (Iceberg's
+// single-value serialization: little-endian numbers, UTF-8 strings, decimals as
+// big-endian two's complement of the unscaled value)
+let statsChecked = 0;
+function decodeBound(type, buf) {
+  if (type === 'int' || type === 'date') return BigInt(buf.readInt32LE(0));
+  if (type === 'long' || type === 'time' || type.startsWith('timestamp')) return buf.readBigInt64LE(0);
+  if (type === 'double') return buf.readDoubleLE(0);
+  if (type === 'float') return buf.readFloatLE(0);
+  if (type === 'boolean') return buf[0] ? 1n : 0n;
+  if (type.startsWith('decimal')) {
+    let v = 0n;
+    for (const b of buf) v = (v << 8n) | BigInt(b);
+    return buf.length && buf[0] & 0x80 ? v - (1n << BigInt(8 * buf.length)) : v;
+  }
+  return buf; // string, binary: the bytes
 }
-if (expect.latest) same('DuckDB on the newest snapshot\'s files', duck, [...expect.latest].sort(bytewise));
-console.log(JSON.stringify({ versions: versions.length, checked_versions: checked, snapshots: latest.snapshots.length, avro_files: avroFiles, data_files: dataFiles, latest_rows: duck.length }));
+function valueOf(type, text) {
+  if (type === 'int' || type === 'long' || type === 'date') return BigInt(text);
+  if (type === 'double' || type === 'float') return Number(text);
+  if (type === 'boolean') return text === 'true' ? 1n : 0n;
+  if (type.startsWith('decimal')) return BigInt(text.replace('.', ''));
+  if (type === 'string') return Buffer.from(text, 'utf8');
+  return null; // not compared here (time, timestamps, binary)
+}
+const cmpv = (a, b) => (Buffer.isBuffer(a) ? Buffer.compare(a, b) : a < b ? -1 : a > b ? 1 : 0);
+function checkStats(f, rows) {
+  const df = f.df;
+  if (!df.value_counts || !df.null_value_counts) fail(`${f.path}: the manifest entry has no value_counts / null_value_counts`);
+  const counts = new Map(df.value_counts.map((x) => [x.key, Number(x.value)]));
+  const nulls = new Map(df.null_value_counts.map((x) => [x.key, Number(x.value)]));
+  const lower = new Map((df.lower_bounds || []).map((x) => [x.key, x.value]));
+  const upper = new Map((df.upper_bounds || []).map((x) => [x.key, x.value]));
+  for (const id of rows.length ? rows[0].byId.keys() : []) {
+    const field = schema.fields.find((x) => x.id === id);
+    const vals = rows.map((r) => r.byId.get(id));
+    if (counts.get(id) !== rows.length) fail(`${f.path}: value_counts[${id}] = ${counts.get(id)}, the file has ${rows.length} rows`);
+    const n = vals.filter((v) => v === null).length;
+    if (nulls.get(id) !== n) fail(`${f.path}: null_value_counts[${id}] = ${nulls.get(id)}, the file has ${n} nulls`);
+    const present = vals.filter((v) => v !== null).map((v) => valueOf(field.type, v));
+    if (!present.length || present[0] === null) continue;
+    const min = present.reduce((a, b) => (cmpv(b, a) < 0 ? b : a)), max = present.reduce((a, b) => (cmpv(b, a) > 0 ? b : a));
+    if (!lower.has(id) || !upper.has(id)) fail(`${f.path}: no bounds for field ${id} (${field.name})`);
+    const lo = decodeBound(field.type, lower.get(id)), hi = decodeBound(field.type, upper.get(id));
+    if (field.type === 'string' && (lo.length >= 64 || hi.length >= 64)) {
+      if (cmpv(lo, min) > 0 || cmpv(hi, max) < 0) fail(`${f.path}: shortened bounds of ${field.name} do not bound its values`);
+    } else if (cmpv(lo, min) !== 0 || cmpv(hi, max) !== 0) {
+      fail(`${f.path}: bounds of ${field.name} are ${lo}..${hi}, its values ${min}..${max}`);
+    }
+    statsChecked++;
+  }
+}
+let duck = [], deletedRows = 0;
+for (const f of dataOf) {
+  const { cols, rows } = await fileRows(f);
+  if (rows.length !== f.rows) fail(`${f.path}: ${rows.length} rows, the manifest says ${f.rows}`);
+  for (const c of cols) {
+    const field = schema.fields.find((x) => x.id === Number(c.field_id));
+    if (!field || field.name !== c.name) fail(`${f.path}: column ${c.name} has field_id ${c.field_id}, which the schema names ${field?.name}`);
+  }
+  checkStats(f, rows);
+  for (const r of rows) {
+    const gone = eqDeletes.some((d) => d.seq > f.seq && d.keys.has(JSON.stringify(d.ids.map((id) => r.byId.get(id))))) ||
+      (posDeletes.get(f.url) || []).some((d) => d.seq >= f.seq && d.pos === r.pos);
+    if (gone) deletedRows++;
+    else duck.push(schema.fields.map((x) => r.byId.get(x.id) ?? '\\N').join('|'));
+  }
+}
+duck.sort(bytewise);
+if (expect.latest) same('DuckDB on the newest snapshot\'s files, deletes applied', duck, [...expect.latest].sort(bytewise));
+console.log(JSON.stringify({ versions: versions.length, checked_versions: checked, snapshots: latest.snapshots.length, avro_files: avroFiles, data_files: dataFiles, delete_files: deleteFiles, latest_rows: duck.length, deleted_rows: deletedRows, bounds_checked: statsChecked }));

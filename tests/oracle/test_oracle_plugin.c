@@ -11,9 +11,12 @@
  */
 #include <check.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <deltaload/sdk.h>
 #include <deltaload/source.h>
@@ -69,6 +72,9 @@ static void s_teardown(void)
     /* the stand-in stays mapped: the plugin never unloads a client library */
 }
 
+/* the host s_open_standin hands over (NULL: the test host) */
+static const struct dld_host *s_open_host;
+
 /* opens against the stand-in with the given extra options (key, value, ..., NULL) */
 static void *s_open_standin(const char *extra[])
 {
@@ -82,7 +88,7 @@ static void *s_open_standin(const char *extra[])
         opts[n++] = extra[i];
     opts[n] = NULL;
     void *inst = NULL;
-    int rc = s_vt->open(dld_test_host(), opts, &inst, &s_err);
+    int rc = s_vt->open(s_open_host ? s_open_host : dld_test_host(), opts, &inst, &s_err);
     ck_assert_msg(rc == 0, "open: %s", s_err.message);
     return inst;
 }
@@ -290,10 +296,13 @@ START_TEST(delta_load_every_type)
     void *inst = s_open_standin(extra);
     struct dld_extract_request req = {.struct_size = sizeof(req), .table = &s_orders, .mode = DLD_MODE_DELTA,
                                       .low = "2", .low_inclusive = 0, .high = NULL, .batch_rows = 1000};
-    struct dld_extract_info info = {.struct_size = sizeof(info)};
+    struct ArrowSchema declared = {0}; /* ABI 1.2: the columns before any row */
+    struct dld_extract_info info = {.struct_size = sizeof(info), .schema = &declared};
     void *cur = NULL;
     int rc = s_vt->extract_begin(inst, &req, &info, &cur, &s_err);
     ck_assert_msg(rc == 0, "%s", s_err.message);
+    ck_assert_ptr_eq(info.schema, &declared);
+    ck_assert_ptr_nonnull(declared.release);
     ck_assert_str_eq(info.high, "2767");
     ck_assert_str_eq(info.snapshot, "SCN 4711");
     ck_assert_ptr_nonnull(strstr(info.query, "high mark: SELECT TO_CHAR(MAX(\"ROW_ID\"), 'TM9') FROM "
@@ -312,6 +321,14 @@ START_TEST(delta_load_every_type)
     ck_assert_msg(rc == 0, "%s", s_err.message);
     ck_assert_int_eq(batch.length, 2);
     ck_assert_int_eq(schema.n_children, NCOLS + 1);
+    /* the declared columns are the batch's */
+    ck_assert_int_eq(declared.n_children, schema.n_children);
+    for (int64_t i = 0; i < schema.n_children; i++) {
+        ck_assert_str_eq(declared.children[i]->name, schema.children[i]->name);
+        ck_assert_str_eq(declared.children[i]->format, schema.children[i]->format);
+        ck_assert_int_eq(declared.children[i]->flags, schema.children[i]->flags);
+    }
+    declared.release(&declared);
 
     const struct ArrowArray *a = s_child(&schema, &batch, "ROW_ID", "l");
     ck_assert_int_eq(s_i64(a, 0), 5);
@@ -443,6 +460,87 @@ START_TEST(dropped_connection_is_retryable)
                                         "OCIStmtFetch2", NULL};
     s_assert_sequence(steps);
     ck_assert_int_eq(si_live(), 0);
+}
+END_TEST
+
+/* A signal during a call that hangs: the plugin's watcher sends OCIBreak
+ * within ~0.1 s, the call fails, OCIReset follows, and the next load
+ * reconnects. The stand-in's call hangs until OCIBreak (at most 10 s). */
+static int s_cancel_now;
+static int s_cancel_flag(void) { return __atomic_load_n(&s_cancel_now, __ATOMIC_SEQ_CST); }
+static void *s_cancel_later(void *arg)
+{
+    usleep(200 * 1000);
+    __atomic_store_n(&s_cancel_now, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+static double s_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+START_TEST(signal_breaks_a_hanging_call)
+{
+    static struct dld_host host;
+    host = *dld_test_host();
+    host.cancelled = s_cancel_flag;
+    s_open_host = &host;
+    s_ids_table();
+    si_values("100", "5");
+    si_fail("OCIStmtFetch2", 1, -1013);
+    void *inst = s_open_standin(NULL);
+    struct dld_extract_request req = {.struct_size = sizeof(req), .table = &s_t, .mode = DLD_MODE_DELTA,
+                                      .batch_rows = 100};
+    struct dld_extract_info info = {.struct_size = sizeof(info)};
+    void *cur = NULL;
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    struct ArrowSchema schema;
+    struct ArrowArray batch;
+    pthread_t t;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(pthread_create(&t, NULL, s_cancel_later, NULL), 0);
+    ck_assert_int_ne(s_vt->extract_next(cur, &schema, &batch, &s_err), 0);
+    double secs = s_since(&t0);
+    pthread_join(t, NULL);
+    ck_assert_msg(secs < 2.0, "the fetch ended %.2f s after the signal", secs);
+    ck_assert_msg(strstr(s_err.message, "ORA-01013"), "%s", s_err.message);
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+    static const char *const steps[] = {"OCIStmtFetch2", "blocks until OCIBreak", "broken by OCIBreak",
+                                        "-> ORA-01013", "OCIReset", NULL};
+    s_assert_sequence(steps);
+    /* the next load (the signal gone) reconnects and reads */
+    __atomic_store_n(&s_cancel_now, 0, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    ck_assert_int_eq(s_vt->extract_next(cur, &schema, &batch, &s_err), 0);
+    ck_assert_int_eq(batch.length, 5);
+    dld_arrow_release(&schema, &batch);
+    s_vt->extract_end(cur);
+    s_info_free(&info);
+    ck_assert_int_eq(s_count(si_log(), "OCIServerAttach"), 2);
+    /* a statement of the connect (the session settings) hangs the same way */
+    s_vt->close(inst);
+    si_reset();
+    si_password(PASSWORD);
+    s_ids_table();
+    si_values("100", "5");
+    si_fail("OCIStmtExecute", 1, -1013);
+    inst = s_open_standin(NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(pthread_create(&t, NULL, s_cancel_later, NULL), 0);
+    ck_assert_int_ne(s_vt->extract_begin(inst, &req, &info, &cur, &s_err), 0);
+    secs = s_since(&t0);
+    pthread_join(t, NULL);
+    ck_assert_msg(secs < 2.0, "the statement ended %.2f s after the signal", secs);
+    ck_assert_msg(strstr(si_log(), "broken by OCIBreak"), "%s", si_log());
+    s_info_free(&info);
+    s_vt->close(inst);
+    ck_assert_int_eq(si_live(), 0);
+    s_open_host = NULL;
+    __atomic_store_n(&s_cancel_now, 0, __ATOMIC_SEQ_CST);
 }
 END_TEST
 
@@ -792,6 +890,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, bad_options);
     tcase_add_test(tc, delta_load_every_type);
     tcase_add_test(tc, dropped_connection_is_retryable);
+    tcase_add_test(tc, signal_breaks_a_hanging_call);
     tcase_add_test(tc, refused_login_is_auth_and_hides_the_password);
     tcase_add_test(tc, no_listener_is_retryable);
     tcase_add_test(tc, nothing_new_is_an_empty_window);

@@ -73,6 +73,11 @@ for f in "./$prefix/include/deltaload/deltaload.h" "./$prefix/$DLD_LIBDIR/libdel
     "./$prefix/$DLD_LIBDIR/pkgconfig/deltaload-sdk.pc" "./$prefix/$DLD_LIBDIR/cmake/deltaload-sdk/deltaload-sdk-config.cmake"; do
     grep -qxF "$f" <<<"$dev_list" || fail "the deltaload-dev package lacks $f"
 done
+for layer in lake aws schedule; do # the SDK's layers (docs/plugin-authoring.md)
+    for f in "./$prefix/$DLD_LIBDIR/libdeltaload_sdk_$layer.a" "./$prefix/$DLD_LIBDIR/pkgconfig/deltaload-sdk-$layer.pc"; do
+        grep -qxF "$f" <<<"$dev_list" || fail "the deltaload-dev package lacks $f"
+    done
+done
 if command -v dpkg-shlibdeps >/dev/null; then
     # shlibdeps: the libraries the binary links are package dependencies
     deps=$(dpkg-deb -f "$core" Depends)

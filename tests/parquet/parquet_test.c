@@ -413,6 +413,62 @@ START_TEST(long_values_bounded_memory)
 }
 END_TEST
 
+/* memory_budget is shared by the writers open at once: with N open each
+ * flushes its row group at memory_budget / 4 / N (writer.c, s_share); one
+ * writer alone keeps the whole share, and the share comes back once the
+ * others are gone */
+static size_t s_peak_held_writing(const char *const *opts)
+{
+    struct mem_sink m = { 0 };
+    struct dld_sink sink = { &m, s_mem_write };
+    struct dld_error e = s_err();
+    struct dld_format_writer *w = dld_format_writer_new("parquet", opts, &s_one.sch, &sink, NULL, &e);
+    ck_assert_ptr_nonnull(w);
+    m.watch = w;
+    for (int round = 0; round < 12; round++) /* 1.2M rows of 8 bytes: 9.6 MB */
+        ck_assert_int_eq(dld_format_writer_write(w, &s_one.arr, &e), DLD_OK);
+    m.watch = NULL;
+    ck_assert_int_eq(dld_format_writer_finish(w, &e), DLD_OK);
+    ck_assert_int_eq(dld_format_writer_rows(w), 1200000);
+    dld_format_writer_destroy(w);
+    free(m.data);
+    return m.peak_held;
+}
+
+START_TEST(writers_share_memory_budget)
+{
+    s_one_setup("l", true);
+    for (int64_t i = 0; i < 100000; i++)
+        tarr_fixed(&s_one_col[0], &(int64_t){ i * 7919 % 1000003 });
+    tbatch_seal(&s_one, 0, 100000);
+    const size_t MiB = 1048576;
+    /* 16 MiB: row groups of 4 MiB alone, 1 MiB with three more writers open */
+    const char *opts[] = { "memory_budget", "16777216", "compression", "none", NULL };
+    size_t alone = s_peak_held_writing(opts);
+    ck_assert_msg(alone > 3 * MiB && alone < 5 * MiB, "alone: held %zu bytes", alone);
+
+    struct mem_sink others[3] = { { 0 } };
+    struct dld_format_writer *ow[3];
+    struct dld_error e = s_err();
+    for (int i = 0; i < 3; i++) {
+        struct dld_sink sink = { &others[i], s_mem_write };
+        ck_assert_ptr_nonnull(ow[i] = dld_format_writer_new("parquet", opts, &s_one.sch, &sink, NULL, &e));
+    }
+    size_t shared = s_peak_held_writing(opts);
+    ck_assert_msg(shared > MiB / 2 && shared < MiB + MiB / 2, "four open: held %zu bytes", shared);
+    /* a row group size below the share is kept as it is */
+    const char *small[] = { "memory_budget", "16777216", "row_group_size", "262144", "compression", "none", NULL };
+    ck_assert_uint_lt(s_peak_held_writing(small), 262144 + 65536);
+    for (int i = 0; i < 3; i++) {
+        dld_format_writer_destroy(ow[i]);
+        free(others[i].data);
+    }
+    size_t again = s_peak_held_writing(opts);
+    ck_assert_msg(again > 3 * MiB && again < 5 * MiB, "alone again: held %zu bytes", again);
+    s_one_teardown();
+}
+END_TEST
+
 /* ---- fixture files for the readers ------------------------------------------------ */
 
 static const char *s_dir(void)
@@ -732,6 +788,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, sink_failure_propagates);
     tcase_add_test(tc, size_and_bounded_memory);
     tcase_add_test(tc, long_values_bounded_memory);
+    tcase_add_test(tc, writers_share_memory_budget);
     tcase_add_test(tc, write_fixtures);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, pq_threads_tcase());

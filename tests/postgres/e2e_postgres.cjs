@@ -4,7 +4,8 @@
 //
 // Cases: every mapped type with NULLs and edge values; a delta after updates
 // and inserts; a transaction open during the plan with a lag; a connection
-// terminated mid-window (watermark unchanged, next run complete).
+// terminated mid-window (watermark unchanged, next run complete); schema
+// drift (a retyped filter column fails the window, evolve adds a column).
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -253,6 +254,40 @@ async function testKilled() {
   console.log('ok 4 - killed mid-window: failed cleanly, watermark unchanged, next run complete');
 }
 
+// ---- 5. schema drift (issue 13): the filter column becomes text; a column added ---------
+async function testSchemaDrift() {
+  psql(`CREATE TABLE drift (id int PRIMARY KEY, a int);
+        INSERT INTO drift SELECT g, g * 10 FROM generate_series(1, 300) g`);
+  run(config([item('drift', 'id', '1')]), 'drift');
+  // the issue's case: as text, (300, ...] would compare '301' > '300' but '1000' < '300'
+  psql(`ALTER TABLE drift ALTER COLUMN id TYPE text;
+        INSERT INTO drift SELECT g::text, g * 10 FROM generate_series(301, 400) g UNION ALL SELECT '1000', 0`);
+  for (const extra of [{}, { schema_change: 'evolve' }]) {
+    const cfg = config([item('drift', 'id', '1', extra)]);
+    const r = deltaload(cfg, ['run', '--table', 'drift']);
+    assert.equal(r.code, 1, `a retyped filter column fails the table (${JSON.stringify(extra)}):\n${r.out}`);
+    assert.match(r.out, /the type of filter column id changed since load 1 \(int32 → /);
+    assert.equal(status(cfg, 'drift').watermark, '300', 'the watermark stays');
+  }
+  assert.equal((await lakeRows('drift', 'id')).length, 300, 'nothing of the failed windows reached the lake');
+  // back to int, plus a column: evolve appends it; DuckDB reads both files by name
+  psql(`ALTER TABLE drift ALTER COLUMN id TYPE int USING id::int; ALTER TABLE drift ADD COLUMN note text;
+        UPDATE drift SET note = 'n' || id WHERE id > 300`);
+  const cfg = config([item('drift', 'id', '1', { schema_change: 'evolve' })]);
+  assert.match(deltaload(cfg, ['run', '--table', 'drift']).out, /added note/);
+  assert.equal(status(cfg, 'drift').watermark, '1000');
+  const dir = path.join(lake, 'lake', 'public', 'drift');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.parquet')).map((f) => `'${path.join(dir, f)}'`);
+  const c = await duck.connect();
+  const got = (await c.runAndReadAll(`SELECT count(*)::VARCHAR, count(DISTINCT id)::VARCHAR, count(note)::VARCHAR
+    FROM read_parquet([${files.join(', ')}], union_by_name = true)`)).getRowsJson();
+  assert.deepEqual(got, [['401', '401', '101']]);
+  const man = fs.readdirSync(path.join(dir, '_manifests')).sort().map(
+    (m) => JSON.parse(fs.readFileSync(path.join(dir, '_manifests', m), 'utf8')));
+  assert.deepEqual(man.map((m) => m.columns.map((col) => col.name).join(',')), ['id,a', 'id,a,note']);
+  console.log('ok 5 - schema drift: a retyped filter column fails under every policy; evolve adds a column');
+}
+
 (async () => {
   psql(`DROP DATABASE IF EXISTS ${DB}`, 'postgres');
   psql(`CREATE DATABASE ${DB}`, 'postgres');
@@ -263,6 +298,7 @@ async function testKilled() {
     await testDelta();
     await testOpenTransaction();
     await testKilled();
+    await testSchemaDrift();
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
     psql(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`, 'postgres');

@@ -256,10 +256,18 @@ START_TEST(test_snapshot_consistency)
     struct dld_extract_info info;
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
+    struct ArrowSchema declared = {0}; /* ABI 1.2: the columns, read in the plan's snapshot */
+    info.schema = &declared;
     void *cur = NULL;
     struct dld_error e = pgt_err();
     ck_assert_msg(pgt_vt->extract_begin(s_inst, &req, &info, &cur, &e) == DLD_OK, "%s", e.message);
     ck_assert_str_eq(info.high, "100");
+    ck_assert_ptr_nonnull(declared.release);
+    ck_assert_int_eq(declared.n_children, 2);
+    ck_assert_str_eq(declared.children[0]->name, "id");
+    ck_assert_str_eq(declared.children[0]->format, "i");
+    ck_assert_str_eq(declared.children[1]->name, "v");
+    ck_assert_str_eq(declared.children[1]->format, "u");
     /* the world moves on after the plan ... */
     pgt_exec(s_admin, "INSERT INTO snap SELECT g, 'new' FROM generate_series(101, 200) g;"
                       "DELETE FROM snap WHERE id <= 10; UPDATE snap SET v = 'changed' WHERE id = 50");
@@ -273,6 +281,8 @@ START_TEST(test_snapshot_consistency)
         if (rc != DLD_OK)
             break;
         rows += a.length;
+        ck_assert_str_eq(s.children[1]->format, declared.children[1]->format);
+        ck_assert_int_eq(s.children[1]->flags, declared.children[1]->flags);
         const struct ArrowArray *v = a.children[1];
         const int32_t *off = v->buffers[1];
         for (int64_t i = 0; i < a.length; i++)
@@ -283,6 +293,7 @@ START_TEST(test_snapshot_consistency)
     ck_assert_msg(rc == DLD_DONE, "%s", e.message);
     pgt_vt->extract_end(cur);
     ck_assert_int_eq(rows, 100);
+    declared.release(&declared);
     pgt_info_free(&info);
 }
 END_TEST

@@ -149,6 +149,8 @@ function takeFault(op, req) {
     if (f.op && f.op !== op) continue;
     if (f.match && !new RegExp(f.match).test(req.url)) continue;
     if (f.skip > 0) { f.skip--; continue; }
+    // rate: the fault hits this share of the matching requests (the campaign's 50 % proxy)
+    if (f.rate !== undefined && Math.random() >= f.rate) continue;
     f.count--;
     return f;
   }

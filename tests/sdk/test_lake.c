@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <deltaload/deltaload.h>
+#include <deltaload/lake.h>
 
 #include "test_host.h"
 
@@ -462,6 +463,11 @@ START_TEST(test_names)
         {"_manifests/LOAD00000042-" UID1 ".json.0123456789abcdef.tmp", 42, UID1, 0},
         {"LOAD00000042-" UID1 "-0001.csv", 42, "3F9A0C1D2B4E6F70", 0}, /* not a valid uid */
         {"LOAD123456789-0001.csv", 123456789, NULL, 1},
+        /* delete files of an Iceberg upsert (iceberg_delete.h) belong to their load */
+        {"LOAD00000042-" UID1 "-d0001.parquet", 42, UID1, 1},
+        {"LOAD00000042-" UID1 "-d0002.parquet", 42, UID2, 0},
+        {"LOAD00000042-d0001.parquet", 42, NULL, 0},
+        {"LOAD00000042-" UID1 "-dd001.parquet", 42, UID1, 0},
         {"", 42, NULL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

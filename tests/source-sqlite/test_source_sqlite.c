@@ -133,10 +133,15 @@ static struct win s_run(const struct dld_extract_request *req)
     struct dld_extract_info info;
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
+    struct ArrowSchema declared = {0}; /* ABI 1.2: every window declares its columns */
+    info.schema = &declared;
     void *cur = NULL;
     w.rc = vt->extract_begin(inst, req, &info, &cur, &w.err);
-    if (w.rc != DLD_OK)
+    if (w.rc != DLD_OK) {
+        ck_assert_ptr_null(declared.release); /* nothing handed over on failure */
         return w;
+    }
+    ck_assert_ptr_nonnull(declared.release);
     snprintf(w.high, sizeof w.high, "%s", info.high ? info.high : "(null)");
     snprintf(w.query, sizeof w.query, "%s", info.query ? info.query : "");
     free(info.high);
@@ -157,12 +162,19 @@ static struct win s_run(const struct dld_extract_request *req)
             break;
         }
         ck_assert_str_eq(schema.children[0]->format, "l");
+        ck_assert_int_eq(declared.n_children, schema.n_children); /* the batches have the declared columns */
+        for (int64_t i = 0; i < schema.n_children; i++) {
+            ck_assert_str_eq(declared.children[i]->name, schema.children[i]->name);
+            ck_assert_str_eq(declared.children[i]->format, schema.children[i]->format);
+            ck_assert_int_eq(declared.children[i]->flags, schema.children[i]->flags);
+        }
         const struct ArrowArray *c = batch.children[0];
         for (int64_t i = 0; i < batch.length && n < 256; i++)
             ids[n++] = ((const int64_t *)c->buffers[1])[c->offset + i];
         dld_arrow_release(&schema, &batch);
     }
     vt->extract_end(cur);
+    declared.release(&declared);
     qsort(ids, n, sizeof ids[0], s_cmp_i64);
     for (size_t i = 0; i < n; i++)
         snprintf(w.ids + strlen(w.ids), sizeof w.ids - strlen(w.ids), "%s%lld", i ? "," : "", (long long)ids[i]);

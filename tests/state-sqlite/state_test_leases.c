@@ -56,6 +56,39 @@ START_TEST(lease_conflict_expiry_takeover)
 }
 END_TEST
 
+/* lease_break (ABI 1.2): the host's test decides; only the exact holder's
+ * lease ends, at once, and a new acquisition takes a new token. */
+static int s_dead_is(void *ctx, const char *owner) { return strcmp(owner, (const char *)ctx) == 0; }
+
+START_TEST(lease_break_dead_holder)
+{
+    struct dld_error e = state_test_err();
+    dld_test_clock_set(1700000000000);
+    int64_t a = 0, b = 0;
+    ck_assert_ptr_nonnull(vt->lease_break);
+    ck_assert_int_eq(vt->lease_break(inst, "orders", s_dead_is, "host-a:1", &e), DLD_ERR_CONFLICT); /* no lease */
+    ck_assert_int_eq(vt->lease_acquire(inst, "orders", "host-a:1", 30000, &a, &e), DLD_OK);
+    /* a live holder (the test says no) keeps its lease */
+    e = state_test_err();
+    ck_assert_int_eq(vt->lease_break(inst, "orders", s_dead_is, "host-z:9", &e), DLD_ERR_CONFLICT);
+    ck_assert_msg(strstr(e.message, "host-a:1"), "%s", e.message);
+    ck_assert_int_eq(vt->lease_acquire(inst, "orders", "host-b:2", 30000, &b, &e), DLD_ERR_CONFLICT);
+    /* a dead one loses it at once, well inside its TTL */
+    e = state_test_err();
+    ck_assert_int_eq(vt->lease_break(inst, "orders", s_dead_is, "host-a:1", &e), DLD_OK);
+    e = state_test_err();
+    ck_assert_int_eq(vt->lease_acquire(inst, "orders", "host-b:2", 30000, &b, &e), DLD_OK);
+    ck_assert_int_gt(b, a);
+    /* the old token is fenced off; the new holder is not touched by a
+     * test that names the old one */
+    e = state_test_err();
+    ck_assert_int_eq(vt->lease_renew(inst, "orders", a, 30000, &e), DLD_ERR_CONFLICT);
+    ck_assert_int_eq(vt->lease_break(inst, "orders", s_dead_is, "host-a:1", &e), DLD_ERR_CONFLICT);
+    e = state_test_err();
+    ck_assert_int_eq(vt->lease_renew(inst, "orders", b, 30000, &e), DLD_OK);
+}
+END_TEST
+
 /* A process that stalled past its TTL and was taken over can no longer
  * move the table's state with its old token. */
 START_TEST(fencing_after_takeover)
@@ -299,6 +332,7 @@ END_TEST
 void state_test_add_leases(TCase *tc)
 {
     tcase_add_test(tc, lease_conflict_expiry_takeover);
+    tcase_add_test(tc, lease_break_dead_holder);
     tcase_add_test(tc, fencing_after_takeover);
     tcase_add_test(tc, expired_token_refused_until_renewed);
     tcase_add_test(tc, release_keeps_token_counter);

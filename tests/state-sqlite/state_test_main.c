@@ -99,7 +99,10 @@ START_TEST(descriptor)
     ck_assert(s_plugin->options[0].flags & DLD_OPTF_REQUIRED);
     ck_assert_str_eq(s_plugin->options[1].name, "busy_timeout_ms");
     ck_assert_str_eq(s_plugin->options[1].default_value, "10000");
-    ck_assert_ptr_null(s_plugin->options[2].name);
+    ck_assert_str_eq(s_plugin->options[2].name, "read_only"); /* what `plan` sets */
+    ck_assert_uint_eq(s_plugin->options[2].type, DLD_OPT_BOOL);
+    ck_assert_str_eq(s_plugin->options[2].default_value, "false");
+    ck_assert_ptr_null(s_plugin->options[3].name);
 }
 END_TEST
 

@@ -47,9 +47,13 @@ extern "C" {
  *   1.0  first release
  *   1.1  struct dld_load: load_uid, lease_token (fenced, store-independent
  *        load identity); dld_target_vtable: manifest_list;
- *        dld_state_vtable: runs_unfinished, runs_history, setup (optional) */
+ *        dld_state_vtable: runs_unfinished, runs_history, setup (optional)
+ *   1.2  struct dld_extract_info: schema (host-provided, optional for a
+ *        source: the columns before any row); struct dld_load: columns;
+ *        dld_state_vtable: lease_break (optional); dld_target_vtable:
+ *        lake_expire (optional) */
 #define DLD_ABI_MAJOR 1
-#define DLD_ABI_MINOR 1
+#define DLD_ABI_MINOR 2
 
 /* ---- plugin kinds ---------------------------------------------------- */
 enum dld_kind {

@@ -25,6 +25,9 @@
  *
  * Secrets (secret access key, session token, web identity token) are never
  * written to logs or error messages.
+ *
+ * SDK layer: aws (libdeltaload_sdk_aws.a; pkg-config deltaload-sdk-aws; CMake
+ * component aws, deltaload::sdk-aws). Not included by deltaload.h.
  */
 #ifndef DELTALOAD_AWS_H
 #define DELTALOAD_AWS_H

@@ -6,6 +6,9 @@
  *
  * Ownership: the writer borrows the schema for its whole life (the caller
  * keeps it alive) and each batch for the call only. The sink is borrowed.
+ *
+ * SDK layer: lake (libdeltaload_sdk_lake.a; pkg-config deltaload-sdk-lake; CMake
+ * component lake, deltaload::sdk-lake). Not included by deltaload.h.
  */
 #ifndef DELTALOAD_FORMAT_H
 #define DELTALOAD_FORMAT_H
@@ -31,6 +34,10 @@ extern "C" {
     {"row_group_size", DLD_OPT_INT, 0, "67108864", NULL, "Parquet: target uncompressed bytes per row group.",     \
      NULL},                                                                                                       \
     {"page_size", DLD_OPT_INT, 0, NULL, NULL, "Parquet: target uncompressed bytes per data page (default 1 MiB).", \
+     NULL},                                                                                                       \
+    {"memory_budget", DLD_OPT_INT, 0, "268435456", NULL,                                                         \
+     "Parquet: bytes shared by the files being written at once: with N open, each uses row groups of at most "   \
+     "memory_budget/4/N, pages of at most memory_budget/64/N and fewer compressing threads (docs/parquet.md).",  \
      NULL},                                                                                                       \
     {"compression_threads", DLD_OPT_INT, 0, NULL, NULL,                                                          \
      "Parquet: threads compressing pages (1-64; default: online CPUs, at most 4; 1 compresses in the writer's "  \
@@ -72,6 +79,19 @@ uint64_t dld_format_writer_size(const struct dld_format_writer *w);
 int64_t dld_format_writer_rows(const struct dld_format_writer *w);
 /* flushes everything and writes the trailer (Parquet footer) */
 int dld_format_writer_finish(struct dld_format_writer *w, struct dld_error *err);
+/* Statistics of top-level column col over the whole finished file (Parquet;
+ * DLD_ERR_UNSUPPORTED for other formats, DLD_ERR_NOT_FOUND past the last
+ * column): for table_format iceberg's manifests. Valid until destroy. */
+struct dld_format_column_stats {
+    int64_t values;         /* values, nulls included */
+    int64_t nulls;
+    int has_min, has_max;   /* bounds of the non-null, non-NaN values */
+    const void *min, *max;  /* Parquet's PLAIN encoding (byte arrays: the bytes, no length); a long byte array's
+                             * bounds are shortened (the min to a prefix, the max to a prefix with its last byte
+                             * raised): still bounds */
+    size_t min_len, max_len;
+};
+int dld_format_writer_column_stats(const struct dld_format_writer *w, size_t col, struct dld_format_column_stats *out);
 void dld_format_writer_destroy(struct dld_format_writer *w);
 /* "csv" → "csv", "parquet" → "parquet"; NULL for an unknown format */
 const char *dld_format_extension(const char *format);

@@ -31,6 +31,9 @@
  *
  * Strings returned here are malloc'ed (libc) and freed with free(): they
  * never cross the plugin boundary.
+ *
+ * SDK layer: lake (libdeltaload_sdk_lake.a; pkg-config deltaload-sdk-lake; CMake
+ * component lake, deltaload::sdk-lake). Not included by deltaload.h.
  */
 #ifndef DELTALOAD_LAKE_H
 #define DELTALOAD_LAKE_H
@@ -115,6 +118,7 @@ void dld_load_copy_free(struct dld_load *copy);
  * from dld_lake_table_dir (a backend prepends its own root or key prefix),
  * `name` a name inside it ("LOAD...parquet" or "_manifests/LOAD...json").
  * Every call returns a dld_code and fills err; retryable failures say so. */
+struct dld_iceberg_catalog;
 struct dld_lake_storage {
     uint32_t struct_size;
     void *ctx;
@@ -160,6 +164,10 @@ struct dld_lake_storage {
      * absolute locations: the URI of dir, malloc'ed, no trailing '/'
      * ("file:///srv/lake/raw/main/orders", "s3://bucket/prefix/raw/main/orders"). */
     char *(*location)(void *ctx, const char *dir);
+    /* Optional (table_format iceberg): the catalog that points at each
+     * table's current metadata file (iceberg.h; AWS Glue: "catalog": "glue").
+     * NULL: the file-system catalog (version-hint.text). Borrowed. */
+    const struct dld_iceberg_catalog *catalog;
 };
 
 /* ---- a load through the layer ------------------------------------------------------
@@ -203,6 +211,18 @@ int dld_lake_is_published(const struct dld_lake_storage *storage, const struct d
  * finish) are added to it as "leftover_files". */
 int dld_lake_manifest_list(const struct dld_lake_storage *storage, const struct dld_table *table, char **json,
                            struct dld_error *err);
+
+/* `deltaload lake expire` for a table_format iceberg table
+ * (sdk/src/iceberg_expire.c, docs/iceberg.md#expire): expires the snapshots
+ * whose timestamp is before cutoff_ms (never the current one), commits the
+ * metadata without them, then removes the manifest lists of the expired
+ * snapshots and the data files, delete files and manifests of the loads
+ * those snapshots added that no remaining snapshot references. Files of a
+ * load without a snapshot (in flight, unfinished, not rolled forward yet)
+ * are never touched. dry_run: only the report. *report: a JSON object
+ * (malloc'ed). DLD_ERR_NOT_FOUND when the table has no Iceberg metadata. */
+int dld_lake_expire(const struct dld_lake_storage *storage, const struct dld_table *table, int64_t cutoff_ms,
+                    int dry_run, char **report, struct dld_error *err);
 
 #ifdef __cplusplus
 }

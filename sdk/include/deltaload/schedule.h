@@ -28,6 +28,9 @@
  * The struct is caller-allocated and needs no clean-up: a zone is loaded
  * once per process into a cache that lives until exit. Thread-safe for
  * concurrent reads once parsed.
+ *
+ * SDK layer: schedule (libdeltaload_sdk_schedule.a; pkg-config deltaload-sdk-schedule; CMake
+ * component schedule, deltaload::sdk-schedule). Not included by deltaload.h.
  */
 #ifndef DELTALOAD_SCHEDULE_H
 #define DELTALOAD_SCHEDULE_H

@@ -1,8 +1,10 @@
 /*
- * The SDK support library (libdeltaload_sdk.a, linked into each plugin so a
- * plugin needs nothing from the core at link time): errors, options,
- * logging, identifiers, Arrow batch builders and value codecs.
- * Format writers live in format.h; AWS support in aws.h.
+ * The SDK's core layer (libdeltaload_sdk.a, linked into each plugin so a
+ * plugin needs nothing from the core at link time; libc and pthread only):
+ * errors, options, logging, identifiers, Arrow batch builders and value
+ * codecs. The other layers are libraries of their own: format writers,
+ * the lake and Iceberg in format.h, lake.h, iceberg.h (lake); AWS support
+ * in aws.h (aws); schedule expressions in schedule.h (schedule).
  *
  * Thread-safety: every function here is safe to call from several threads
  * on different objects; one builder is used by one thread at a time.
@@ -93,6 +95,11 @@ void dld_run_put(const struct dld_host *host, struct dld_run *dst, struct dld_ru
 void dld_watermark_put(const struct dld_host *host, struct dld_watermark *dst, struct dld_watermark *src);
 /* frees the strings of an extract info (those its struct_size covers), then NULLs them */
 void dld_extract_info_clean_up(const struct dld_host *host, struct dld_extract_info *info);
+/* ABI 1.2: when the host asked for the columns (host_info->schema set and
+ * inside its struct_size), fills them from the builder's columns (an empty
+ * batch's schema; the builder is left as it was). DLD_OK when not asked. */
+struct dld_batch_builder;
+int dld_extract_info_schema(const struct dld_extract_info *host_info, struct dld_batch_builder *b, struct dld_error *err);
 
 /* ---- options (key/value pairs from the host) ---------------------------------- */
 const char *dld_opt_get(const char *const *options, const char *name); /* NULL if absent */

@@ -34,6 +34,11 @@
  *     has the first batch's column names and types; the end is DLD_DONE
  *     with nothing filled.
  *   - * Every failure returns a negative enum dld_code with a message.
+ *   - Interrupts: the host checks host->cancelled() between batches; a call
+ *     that can wait long (a query, a network read, a retry loop) polls it or
+ *     cancels its statement and returns DLD_ERR_RETRY with a message within
+ *     about a second. Never DLD_DONE for a read cut short; extract_end
+ *     after it frees everything and leaves the instance usable.
  * Values are compared in the column's type; the host's own comparison
  * (numbers as numbers, ISO-8601 as instants, else text) is in
  * docs/plugin-authoring.md "What the host checks".
@@ -72,6 +77,15 @@ struct dld_extract_info {
     char *high;       /* the high mark in force: captured or the request's; NULL if nothing to load */
     char *query;      /* the exact statement, with its bound parameters listed */
     char *snapshot;   /* what makes the read consistent (SCN, xid, "sqlite read txn"), or NULL */
+    /* ---- ABI 1.2 (DLD_HAS; optional for a source) ---- */
+    /* Set by the host (its own zeroed struct) or NULL. When set, a source
+     * that can fills it on DLD_OK with the columns the query reads, exactly
+     * as its batches will carry them, without reading a row (the host
+     * releases it; dld_extract_info_schema does this from a batch builder).
+     * The host compares it with the previous load's columns before any row
+     * is read (docs/reliability.md "Schema drift"); left unfilled, the host
+     * reads the first batch before the target sees anything instead. */
+    struct ArrowSchema *schema;
 };
 
 struct dld_source_vtable {
@@ -93,6 +107,7 @@ struct dld_source_vtable {
 DLD_PIN(struct dld_source_vtable, open, 8);
 DLD_PIN(struct dld_source_vtable, extract_end, 40);
 DLD_PIN(struct dld_extract_request, low, 24);
+DLD_PIN(struct dld_extract_info, schema, 32);
 #endif
 
 #ifdef __cplusplus

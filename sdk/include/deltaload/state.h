@@ -123,6 +123,20 @@ struct dld_state_vtable {
      * way *report (host->alloc'ed) says what exists, what was created and
      * what is wrong. DLD_ERR_CONFIG when something exists but is wrong. */
     int (*setup)(void *inst, int32_t create, char **report, struct dld_error *err);
+    /* ---- ABI 1.2, optional ---- */
+    /* Ends a dead holder's lease at once instead of after its TTL. The store
+     * reads the table's current lease; when one is held it calls
+     * dead(ctx, owner) (the host's own liveness test: the store never
+     * interprets owner strings) and, if that returns non-zero, sets the
+     * lease's expiry to the past with a conditional write on exactly the
+     * owner and token it read, so a lease taken meanwhile is untouched. The
+     * token does not change: lease_acquire then takes the lease over with a
+     * new one, as after an expiry. DLD_OK: the lease was ended;
+     * DLD_ERR_CONFLICT: no lease, a live holder, or the lease changed
+     * meanwhile. The host calls it only after lease_acquire refused; without
+     * the member a dead holder's lease lasts its TTL. */
+    int (*lease_break)(void *inst, const char *table, int (*dead)(void *ctx, const char *owner), void *ctx,
+                       struct dld_error *err);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
@@ -133,6 +147,7 @@ DLD_PIN(struct dld_state_vtable, history, 120);
 DLD_PIN(struct dld_state_vtable, runs_unfinished, 128);
 DLD_PIN(struct dld_state_vtable, runs_history, 136);
 DLD_PIN(struct dld_state_vtable, setup, 144);
+DLD_PIN(struct dld_state_vtable, lease_break, 152);
 DLD_PIN(struct dld_run, load_id, 16);
 #endif
 

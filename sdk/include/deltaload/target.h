@@ -57,6 +57,9 @@ struct dld_load {
     /* ---- ABI 1.1 (read only when struct_size covers them: DLD_HAS) ---- */
     const char *load_uid;     /* 16 lower-case hex digits, random per load; NULL from a 1.0 host */
     int64_t lease_token;      /* fencing token of the lease the load runs under (written to the manifest) */
+    /* ---- ABI 1.2 (DLD_HAS) ---- */
+    const char *columns;      /* the source columns the load read, as the host's canonical JSON array
+                               * ([{"name","type" (Arrow format),"nullable"}, ...]) for the manifest; or NULL */
 };
 
 struct dld_load_stats {
@@ -90,15 +93,26 @@ struct dld_target_vtable {
      * check that refuses to load a table the state store has no record of
      * while its lake folder holds loads. */
     int (*manifest_list)(void *inst, const struct dld_table *table, char **manifests_json, struct dld_error *err);
+    /* ---- ABI 1.2, optional ---- */
+    /* `deltaload lake expire` (table_format iceberg): expires the table's
+     * snapshots older than cutoff_ms (epoch ms; the current snapshot always
+     * stays), writes the metadata without them, then removes the files of the
+     * loads only those snapshots referenced (docs/iceberg.md#expire).
+     * dry_run: nothing is written or removed. *report_json: a JSON object,
+     * host->alloc'ed. DLD_ERR_UNSUPPORTED for a table that is not Iceberg. */
+    int (*lake_expire)(void *inst, const struct dld_table *table, int64_t cutoff_ms, int dry_run, char **report_json,
+                       struct dld_error *err);
 };
 
 #if UINTPTR_MAX == 0xffffffffffffffffu
 DLD_PIN(struct dld_target_vtable, open, 8);
 DLD_PIN(struct dld_target_vtable, load_is_published, 72);
 DLD_PIN(struct dld_target_vtable, manifest_list, 80);
+DLD_PIN(struct dld_target_vtable, lake_expire, 88);
 DLD_PIN(struct dld_load, started_ms, 64);
 DLD_PIN(struct dld_load, load_uid, 72);
 DLD_PIN(struct dld_load, lease_token, 80);
+DLD_PIN(struct dld_load, columns, 88);
 #endif
 
 #ifdef __cplusplus

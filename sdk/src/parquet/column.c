@@ -209,7 +209,11 @@ static int s_finish_page(struct dld_pq_column *c, struct dld_error *err)
             return rc;
         c->dict_mode = false;
         c->dict_off = true;
-        dld_pq_dict_reset(&c->dict);
+        /* never used again in this file: give the dictionary and the
+         * rewrite buffer back now (a few MiB per high-cardinality column,
+         * held for the whole load otherwise) */
+        dld_pq_dict_clean_up(&c->dict);
+        dld_pq_buf_clean_up(&c->scratch);
     }
     struct dld_pq_page_job *j = s_job(c);
     if (!j)

@@ -30,6 +30,7 @@
 #endif
 
 #define S_DEFAULT_ROW_GROUP (64 * 1024 * 1024)
+#define S_DEFAULT_BUDGET (256 * 1024 * 1024)
 #define S_DEFAULT_PAGE (1024 * 1024)
 #define S_DEFAULT_DICT_MAX (1024 * 1024)
 #define S_MAX_THREADS 64
@@ -53,6 +54,9 @@ struct s_writer {
     enum dld_pq_codec codec;
     struct dld_pq_cpool *pool;
     uint64_t row_group_size;
+    uint64_t page_size;     /* as configured; opts.page_size is the share in force */
+    uint64_t memory_budget; /* for every writer open in this process (see s_open_writers) */
+    bool counted;           /* counted in s_open_writers */
     int64_t rg_rows;
     int64_t rows;
     struct s_row_group *rgs;
@@ -65,6 +69,37 @@ struct s_writer {
 };
 
 static void s_destroy(void *impl);
+
+/* ---- memory shared by the open writers --------------------------------------------
+ * Several tables loading at once each have a writer in this process (one
+ * target plugin, one copy of this library). What a writer holds grows with
+ * its row group (compressed pages until the flush), its page size (an open
+ * page per column, pages queued for compression) and its compressing
+ * threads; so those are divided among the writers open at the moment: with
+ * N open, a writer flushes its row group at min(row_group_size,
+ * memory_budget / 4 / N) uncompressed bytes, closes pages at
+ * min(page_size, memory_budget / 64 / N), and, when compression_threads is
+ * not set, takes min(CPUs, 4) / N compressing threads (a share of 1 means
+ * no worker: the writer compresses in its own thread). One writer
+ * alone, with the defaults, is not affected (256 MiB / 4 = 64 MiB, the
+ * default row group). The shares follow N as loads start and end, so with
+ * several loads running the row group boundaries depend on timing; the
+ * rows, their order and the values never do. */
+static int s_open_writers;
+
+static uint64_t s_share(const struct s_writer *w, uint64_t configured, uint64_t fraction, uint64_t floor)
+{
+    int n = __atomic_load_n(&s_open_writers, __ATOMIC_RELAXED);
+    uint64_t share = w->memory_budget / fraction / (uint64_t)(n > 1 ? n : 1);
+    share = share > floor ? share : floor;
+    return configured < share ? configured : share;
+}
+
+/* the row group size in force */
+static uint64_t s_rg_limit(const struct s_writer *w)
+{
+    return s_share(w, w->row_group_size, 4, 1024 * 1024);
+}
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -110,6 +145,10 @@ static int s_options(struct s_writer *w, const char *const *options, int *ts_uni
      * writer rarely keep more busy, and several tables may load at once) */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t threads = ncpu < 1 ? 1 : ncpu > S_DEFAULT_MAX_THREADS ? S_DEFAULT_MAX_THREADS : ncpu;
+    /* divided among the writers open now (this one counted): see s_share */
+    int open = __atomic_load_n(&s_open_writers, __ATOMIC_RELAXED);
+    threads = open > 1 ? threads / open : threads;
+    threads = threads < 1 ? 1 : threads;
     v = dld_opt_get(options, "compression_threads");
     if (v && *v) {
         char *end;
@@ -125,8 +164,10 @@ static int s_options(struct s_writer *w, const char *const *options, int *ts_uni
     if (!w->pool)
         return dld_error_set(err, DLD_ERR_FATAL, "parquet: cannot set up %s compression", dld_pq_codec_name(codec));
 
-    int64_t rg = 0, page = 0, dict = 0;
+    int64_t rg = 0, page = 0, dict = 0, budget = 0;
     int rc = s_opt_size(options, "row_group_size", S_DEFAULT_ROW_GROUP, 1024, &rg, err);
+    if (rc == DLD_OK)
+        rc = s_opt_size(options, "memory_budget", S_DEFAULT_BUDGET, 1024 * 1024, &budget, err);
     if (rc == DLD_OK)
         rc = s_opt_size(options, "page_size", S_DEFAULT_PAGE, 1024, &page, err);
     if (rc == DLD_OK)
@@ -136,7 +177,9 @@ static int s_options(struct s_writer *w, const char *const *options, int *ts_uni
     if (page > INT32_MAX / 2)
         return dld_error_set(err, DLD_ERR_CONFIG, "parquet option page_size: at most %d bytes", INT32_MAX / 2);
     w->row_group_size = (uint64_t)rg;
-    w->opts.page_size = (size_t)page;
+    w->memory_budget = (uint64_t)budget;
+    w->page_size = (uint64_t)page;
+    w->opts.page_size = (size_t)s_share(w, w->page_size, 64, 64 * 1024);
     w->opts.dict_max = (size_t)dict;
     w->opts.pool = w->pool;
 
@@ -189,6 +232,8 @@ static void *s_create(const char *const *options, const struct ArrowSchema *sche
         return NULL;
     }
     w->sink = *sink;
+    __atomic_add_fetch(&s_open_writers, 1, __ATOMIC_RELAXED);
+    w->counted = true;
     int ts_unit;
     if (s_options(w, options, &ts_unit, err) || s_copy_metadata(w, metadata, err))
         goto fail;
@@ -307,7 +352,8 @@ static int64_t s_slice_rows(const struct s_writer *w, const struct ArrowArray *b
 {
     int64_t n = batch->length - row < DLD_PQ_SLICE ? batch->length - row : DLD_PQ_SLICE;
     uint64_t raw = s_raw_size(w);
-    uint64_t room = w->row_group_size > raw ? w->row_group_size - raw : 0;
+    uint64_t limit = s_rg_limit(w);
+    uint64_t room = limit > raw ? limit - raw : 0;
     room = room > w->opts.page_size ? room : w->opts.page_size;
     while (n > 1 && s_slice_bytes(w, batch, row, n) > room)
         n /= 2;
@@ -328,6 +374,8 @@ static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error 
         if (batch->children[i]->length < batch->offset + batch->length)
             return dld_error_set(err, DLD_ERR_FATAL, "parquet: column %s is shorter than the batch", w->descs[i].name);
 
+    /* the page size in force for the pages this batch opens (s_share) */
+    w->opts.page_size = (size_t)s_share(w, w->page_size, 64, 64 * 1024);
     for (int64_t row = 0; row < batch->length;) {
         int64_t n = s_slice_rows(w, batch, row);
         for (size_t i = 0; i < w->ncols; i++) {
@@ -340,7 +388,7 @@ static int s_write(void *impl, const struct ArrowArray *batch, struct dld_error 
         row += n;
         w->rg_rows += n;
         w->rows += n;
-        if (s_raw_size(w) >= w->row_group_size) {
+        if (s_raw_size(w) >= s_rg_limit(w)) {
             int rc = s_flush_row_group(w, err);
             if (rc != DLD_OK) {
                 w->failed = true;
@@ -523,6 +571,8 @@ static void s_destroy(void *impl)
     struct s_writer *w = impl;
     if (!w)
         return;
+    if (w->counted)
+        __atomic_sub_fetch(&s_open_writers, 1, __ATOMIC_RELAXED);
     dld_pq_cpool_stop(w->pool); /* no worker holds a page from here on */
     for (size_t i = 0; w->cols && i < w->ncols; i++)
         dld_pq_column_clean_up(&w->cols[i]);
@@ -541,6 +591,76 @@ static void s_destroy(void *impl)
     free(w);
 }
 
+/* ---- statistics over the file (dld_format_writer_column_stats) ---------------------- */
+
+/* PLAIN-encoded values of one column compared in its sort order */
+static int s_plain_cmp(const struct dld_pq_coldesc *d, const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    switch (d->phys) {
+    case DLD_PQ_BOOLEAN:
+        return (a[0] & 1) - (b[0] & 1);
+    case DLD_PQ_INT32: {
+        int32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        if (d->unsigned_order)
+            return (uint32_t)x < (uint32_t)y ? -1 : (uint32_t)x > (uint32_t)y;
+        return x < y ? -1 : x > y;
+    }
+    case DLD_PQ_INT64: {
+        int64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (d->unsigned_order)
+            return (uint64_t)x < (uint64_t)y ? -1 : (uint64_t)x > (uint64_t)y;
+        return x < y ? -1 : x > y;
+    }
+    case DLD_PQ_FLOAT: {
+        float x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        return x < y ? -1 : x > y;
+    }
+    case DLD_PQ_DOUBLE: {
+        double x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x < y ? -1 : x > y;
+    }
+    default:
+        break;
+    }
+    if (d->phys == DLD_PQ_FLBA && d->logical == DLD_PQ_LT_DECIMAL && an > 0 && bn > 0 && (a[0] ^ b[0]) & 0x80)
+        return (a[0] & 0x80) ? -1 : 1; /* big-endian two's complement: the sign decides first */
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : an < bn ? -1 : an > bn;
+}
+
+static int s_column_stats(const void *impl, size_t col, struct dld_format_column_stats *out)
+{
+    const struct s_writer *w = impl;
+    if (col >= w->ncols)
+        return DLD_ERR_NOT_FOUND;
+    const struct dld_pq_coldesc *d = &w->descs[col];
+    for (size_t r = 0; r < w->nrgs; r++) {
+        const struct dld_pq_chunk_meta *m = &w->rgs[r].chunks[col];
+        out->values += m->num_values;
+        out->nulls += m->stats.null_count;
+        const struct dld_pq_stats_out *s = &m->stats;
+        if (s->has_min && (!out->has_min || s_plain_cmp(d, s->min.data, s->min.len, out->min, out->min_len) < 0)) {
+            out->has_min = 1;
+            out->min = s->min.data;
+            out->min_len = s->min.len;
+        }
+        if (s->has_max && (!out->has_max || s_plain_cmp(d, s->max.data, s->max.len, out->max, out->max_len) > 0)) {
+            out->has_max = 1;
+            out->max = s->max.data;
+            out->max_len = s->max.len;
+        }
+    }
+    return DLD_OK;
+}
+
 const struct dld_format_impl dld_format_parquet = {
     .name = "parquet",
     .extension = "parquet",
@@ -549,4 +669,5 @@ const struct dld_format_impl dld_format_parquet = {
     .size = s_size,
     .finish = s_finish,
     .destroy = s_destroy,
+    .column_stats = s_column_stats,
 };

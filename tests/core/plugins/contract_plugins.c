@@ -9,7 +9,18 @@
  *             high_below_low (high mark 0, below the low bound),
  *             unfilled (DLD_OK without a batch), bad_code (returns 42),
  *             no_message (DLD_ERR_FATAL with an empty message),
- *             crash_next (SIGSEGV in extract_next), crash_open (in open)
+ *             crash_next (SIGSEGV in extract_next), crash_open (in open),
+ *             overflow_next (recursion without bound in extract_next:
+ *             a stack overflow),
+ *             ties_on_low (takes the rows tied on an exclusive low bound),
+ *             round_decimal (decimals rounded to whole numbers),
+ *             done_on_cancel (DLD_DONE, the rows cut short, once the host
+ *             says cancelled), no_schema (does not fill extract_info.schema,
+ *             as a source of ABI 1.1: the host reads the first batch),
+ *             schema_lies (declares a column's nullability unlike its batches'),
+ *             slow_honest / slow_deaf (a table named kit_slow is kit_t behind
+ *             a 3 s wait in extract_begin that polls host->cancelled() and
+ *             returns DLD_ERR_RETRY / ignores it)
  *     state:  run_last_other (run_last answers with another table's run)
  *     scheduler: next_not_after (next_fire returns the instant asked)
  *   CTOR_CRASH       a source whose constructor dereferences NULL
@@ -24,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <deltaload/deltaload.h>
 
@@ -91,12 +103,43 @@ static int s_open_inner(const struct dld_host *host, const char *const *options,
 static int s_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info, void **cursor,
                    struct dld_error *err)
 {
-    int rc = s_inner.source.extract_begin(inst, req, info, cursor, err);
+    struct dld_extract_request r = *req;
+    if (s_is("ties_on_low") && r.low)
+        r.low_inclusive = 1; /* `>=` where the window says `>` */
+    struct dld_table slow;
+    if ((s_is("slow_honest") || s_is("slow_deaf")) && !strcmp(req->table->source_table, "kit_slow")) {
+        for (int i = 0; i < 60; i++) {
+            if (s_is("slow_honest") && s_host->cancelled && s_host->cancelled())
+                return dld_error_set(err, DLD_ERR_RETRY, "liar: interrupted while waiting");
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        slow = *req->table;
+        slow.source_table = "kit_t";
+        r.table = &slow;
+    }
+    if (s_is("no_schema") && DLD_HAS(info, struct dld_extract_info, schema))
+        info->schema = NULL; /* the inner source is not asked for the columns */
+    struct ArrowSchema *declared = DLD_HAS(info, struct dld_extract_info, schema) ? info->schema : NULL;
+    int rc = s_inner.source.extract_begin(inst, &r, info, cursor, err);
+    if (rc == DLD_OK && s_is("schema_lies") && declared && declared->release && declared->n_children > 0)
+        declared->children[0]->flags ^= ARROW_FLAG_NULLABLE; /* declares what its batches do not carry */
     if (rc == DLD_OK && info->high && (s_is("high_past_end") || s_is("high_below_low"))) {
         s_host->free(info->high);
         info->high = dld_host_strdup(s_host, s_is("high_past_end") ? "1250" : "0");
     }
     return rc;
+}
+
+/* recursion without bound, 1 KiB of stack a level; the lie decides at run
+ * time, so the compiler sees no infinite recursion and keeps every frame */
+static int s_deep(int n)
+{
+    volatile char frame[1024];
+    frame[n % 1024] = (char)n;
+    if (s_is("overflow_next"))
+        return s_deep(n + 1) + frame[n % 1024];
+    return frame[n % 1024];
 }
 
 static int s_next(void *cursor, struct ArrowSchema *schema, struct ArrowArray *batch, struct dld_error *err)
@@ -109,7 +152,24 @@ static int s_next(void *cursor, struct ArrowSchema *schema, struct ArrowArray *b
         return DLD_ERR_FATAL;
     if (s_is("crash_next"))
         s_segv();
-    return s_inner.source.extract_next(cursor, schema, batch, err);
+    if (s_is("overflow_next"))
+        return s_deep(0);
+    if (s_is("done_on_cancel") && s_host->cancelled && s_host->cancelled())
+        return DLD_DONE;
+    int rc = s_inner.source.extract_next(cursor, schema, batch, err);
+    for (int64_t c = 0; rc == DLD_OK && s_is("round_decimal") && c < schema->n_children; c++) {
+        int p, sc;
+        if (sscanf(schema->children[c]->format, "d:%d,%d", &p, &sc) != 2 || sc == 0)
+            continue;
+        __int128 unit = 1, *v = (__int128 *)batch->children[c]->buffers[1]; /* the builder's own memory */
+        for (int i = 0; i < sc; i++)
+            unit *= 10;
+        for (int64_t i = 0; i < batch->children[c]->length + batch->children[c]->offset; i++) {
+            __int128 x = v[i], rem = x % unit;
+            v[i] = x - rem + (rem * 2 >= unit ? unit : rem * 2 <= -unit ? -unit : 0);
+        }
+    }
+    return rc;
 }
 #elif LIAR_KIND == 3
 static int s_run_last(void *inst, const char *table, struct dld_run *out, struct dld_error *err)

@@ -10,6 +10,8 @@
  * target: kill_in=write|finish|publish|discard|stop kills (or, for "stop",
  *        SIGSTOPs: the process then holds its lease) at that call, after
  *        kill_after_writes batches for "write".
+ * Both:  inner_options, a JSON object of more options for the inner plugin
+ *        (s3's bucket and endpoint, dynamodb's tables: tests/campaign).
  */
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <deltaload/deltaload.h>
 
 static const struct dld_plugin *s_inner;
@@ -38,23 +41,50 @@ static int s_load_inner(const char *path, uint32_t kind, struct dld_error *err)
     return DLD_OK;
 }
 
-/* inner options: everything but the wrapper's own keys */
+/* inner options: everything but the wrapper's own keys, plus the members
+ * of `inner_options` (a JSON object, for an inner plugin whose options the
+ * wrapper does not declare: s3's, dynamodb's; tests/campaign). Every string
+ * is a copy: free with s_free_kv once the inner open returned. */
+static void s_free_kv(char **kv)
+{
+    for (size_t i = 0; kv && kv[i]; i++)
+        free(kv[i]);
+    free(kv);
+}
+
 static char **s_inner_options(const char *const *options)
 {
-    static const char *own[] = {"inner", "kill_at", "kill_point", "kill_in", "kill_after_writes", NULL};
+    static const char *own[] = {"inner", "kill_at", "kill_point", "kill_in", "kill_after_writes", "inner_options", NULL};
     size_t n = 0;
     while (options[n])
         n++;
+    cJSON *extra = cJSON_Parse(dld_opt_get(options, "inner_options") ? dld_opt_get(options, "inner_options") : "{}");
+    n += 2 * (size_t)cJSON_GetArraySize(extra);
     char **kv = calloc(n + 1, sizeof(char *));
+    if (kv == NULL) {
+        cJSON_Delete(extra);
+        return NULL;
+    }
     size_t k = 0;
+    bool oom = false;
     for (size_t i = 0; options[i]; i += 2) {
         int skip = 0;
         for (int j = 0; own[j]; j++)
             skip |= !strcmp(options[i], own[j]);
         if (!skip) {
-            kv[k++] = (char *)options[i];
-            kv[k++] = (char *)options[i + 1];
+            oom |= !(kv[k++] = strdup(options[i]));
+            oom |= !(kv[k++] = strdup(options[i + 1]));
         }
+    }
+    for (const cJSON *c = extra ? extra->child : NULL; c; c = c->next) {
+        oom |= !(kv[k++] = strdup(c->string));
+        kv[k++] = cJSON_IsString(c) ? strdup(c->valuestring) : cJSON_PrintUnformatted(c);
+        oom |= kv[k - 1] == NULL;
+    }
+    cJSON_Delete(extra);
+    if (oom) {
+        s_free_kv(kv);
+        return NULL;
     }
     return kv;
 }
@@ -85,8 +115,9 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     w->kill_at = dld_opt_int(options, "kill_at", 0);
     w->after = !strcmp(dld_opt_get(options, "kill_point"), "after");
     char **kv = s_inner_options(options);
-    rc = VT->open(host, (const char *const *)kv, &w->inner, err);
-    free(kv);
+    rc = kv ? VT->open(host, (const char *const *)kv, &w->inner, err)
+            : dld_error_set(err, DLD_ERR_FATAL, "crash wrapper: out of memory");
+    s_free_kv(kv);
     if (rc) {
         free(w);
         return rc;
@@ -137,7 +168,8 @@ static const struct dld_state_vtable s_vt = {
 };
 static const struct dld_option s_opts[] = {
     {"inner", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "the real state plugin (.so)", NULL},
-    {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "passed to the inner plugin", NULL},
+    {"path", DLD_OPT_STRING, 0, NULL, NULL, "passed to the inner plugin", NULL},
+    {"inner_options", DLD_OPT_JSON, 0, NULL, NULL, "more options passed on (a JSON object)", NULL},
     {"kill_at", DLD_OPT_INT, 0, "0", NULL, "Nth state-changing call to die at (0: never)", NULL},
     {"kill_point", DLD_OPT_STRING, 0, "before", "before|after", "die before or after that call", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
@@ -174,8 +206,9 @@ static int s_open(const struct dld_host *host, const char *const *options, void 
     w->fail_discard = dld_opt_bool(options, "fail_discard", false);
     w->finish_sleep_ms = dld_opt_int(options, "finish_sleep_ms", 0);
     char **kv = s_inner_options(options);
-    rc = VT->open(host, (const char *const *)kv, &w->inner, err);
-    free(kv);
+    rc = kv ? VT->open(host, (const char *const *)kv, &w->inner, err)
+            : dld_error_set(err, DLD_ERR_FATAL, "crash wrapper: out of memory");
+    s_free_kv(kv);
     if (rc) {
         free(w);
         return rc;
@@ -265,12 +298,21 @@ static int s_manifest_list(void *inst, const struct dld_table *t, char **json, s
     }
     return VT->manifest_list(((struct s_w *)inst)->inner, t, json, e);
 }
+/* optional (ABI 1.2): passed on when the inner target has it */
+static int s_lake_expire(void *inst, const struct dld_table *t, int64_t cutoff_ms, int dry_run, char **json,
+                         struct dld_error *e)
+{
+    if (!DLD_HAS(VT, struct dld_target_vtable, lake_expire) || VT->lake_expire == NULL)
+        return dld_error_set(e, DLD_ERR_UNSUPPORTED, "crash wrapper: the inner target cannot expire snapshots");
+    return VT->lake_expire(((struct s_w *)inst)->inner, t, cutoff_ms, dry_run, json, e);
+}
 static const struct dld_target_vtable s_vt = {sizeof(struct dld_target_vtable), s_open, s_close, s_begin, s_write,
                                               s_finish, s_publish, s_free, s_discard, s_is_published,
-                                              s_manifest_list};
+                                              s_manifest_list, s_lake_expire};
 static const struct dld_option s_opts[] = {
     {"inner", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "the real target plugin (.so)", NULL},
-    {"path", DLD_OPT_STRING, DLD_OPTF_REQUIRED, NULL, NULL, "passed on", NULL},
+    {"path", DLD_OPT_STRING, 0, NULL, NULL, "passed on", NULL},
+    {"inner_options", DLD_OPT_JSON, 0, NULL, NULL, "more options passed on (a JSON object)", NULL},
     {"format", DLD_OPT_STRING, 0, "csv", NULL, "passed on", NULL},
     {"fsync", DLD_OPT_BOOL, 0, "false", NULL, "passed on", NULL},
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL, "passed on", NULL},

@@ -42,6 +42,7 @@ struct next_extract_info {
     char *high;
     char *query;
     char *snapshot;
+    struct ArrowSchema *schema; /* 1.2 */
     char *estimate;           /* next minor: the source's row estimate, as text */
 };
 struct next_source_vtable {
@@ -54,7 +55,7 @@ struct next_plugin {
 };
 _Static_assert(offsetof(struct next_extract_request, batch_rows) == offsetof(struct dld_extract_request, batch_rows),
                "next_extract_request must extend dld_extract_request");
-_Static_assert(offsetof(struct next_extract_info, snapshot) == offsetof(struct dld_extract_info, snapshot),
+_Static_assert(offsetof(struct next_extract_info, schema) == offsetof(struct dld_extract_info, schema),
                "next_extract_info must extend dld_extract_info");
 _Static_assert(sizeof(struct next_extract_info) > sizeof(struct dld_extract_info), "an appended member");
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "standin.h"
 
@@ -118,6 +119,7 @@ static const char *s_text_of(int code)
     case 1008: return "not all variables bound";
     case 1017: return "invalid username/password; logon denied";
     case 3113: return "end-of-file on communication channel";
+    case 1013: return "user requested cancel of current operation";
     case 12541: return "TNS:no listener";
     default: return "error injected by the test";
     }
@@ -132,6 +134,21 @@ static int s_error(void *errhp, int code)
     }
     s_log("  -> ORA-%05d", code);
     return SI_ERROR;
+}
+
+/* set by OCIBreak (from another thread: the plugin's interrupt watcher) */
+static int s_break;
+
+SI_EXPORT int OCIBreak(void *hndlp, void *errhp)
+{
+    __atomic_store_n(&s_break, 1, __ATOMIC_SEQ_CST);
+    return SI_SUCCESS;
+}
+
+SI_EXPORT int OCIReset(void *hndlp, void *errhp)
+{
+    s_log("OCIReset");
+    return SI_SUCCESS;
 }
 
 /* counts the call; true when the test asked it to fail now */
@@ -150,6 +167,17 @@ static int s_injected(const char *call, void *errhp, int *status)
     if (i < 64)
         count = ++g.counts[i].count;
     for (int k = 0; k < g.nfails; k++) {
+        if (strcmp(g.fails[k].call, call) == 0 && g.fails[k].nth == count && g.fails[k].code < 0) {
+            /* a call that hangs until OCIBreak (at most 10 s), then fails */
+            s_log("  blocks until OCIBreak");
+            __atomic_store_n(&s_break, 0, __ATOMIC_SEQ_CST);
+            for (int w = 0; w < 1000 && !__atomic_load_n(&s_break, __ATOMIC_SEQ_CST); w++)
+                usleep(10000);
+            if (__atomic_load_n(&s_break, __ATOMIC_SEQ_CST))
+                s_log("  broken by OCIBreak");
+            *status = s_error(errhp, -g.fails[k].code);
+            return 1;
+        }
         if (strcmp(g.fails[k].call, call) == 0 && g.fails[k].nth == count) {
             *status = s_error(errhp, g.fails[k].code);
             return 1;
@@ -196,6 +224,7 @@ SI_EXPORT void standin_reset(void)
     memset(&g, 0, sizeof(g));
     snprintf(g.scn, sizeof(g.scn), "4711");
     snprintf(g.deps, sizeof(g.deps), "DISABLED");
+    __atomic_store_n(&s_break, 0, __ATOMIC_SEQ_CST);
 }
 
 SI_EXPORT void standin_dependencies(const char *value)

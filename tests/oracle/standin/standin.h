@@ -47,7 +47,8 @@ typedef void (*standin_dependencies_fn)(const char *value);
 /* the password SessionBegin accepts */
 typedef void (*standin_password_fn)(const char *password);
 /* the `nth` call (1-based, counted from the last reset) of `call`
- * (e.g. "OCIStmtFetch2") fails with ORA-`code` */
+ * (e.g. "OCIStmtFetch2") fails with ORA-`code`; a negative code makes it
+ * hang until OCIBreak (at most 10 s) and then fail with ORA-(-code) */
 typedef void (*standin_fail_fn)(const char *call, int nth, int code);
 /* everything called since the reset, one line per call */
 typedef const char *(*standin_log_fn)(void);

@@ -1,0 +1,60 @@
+/*
+ * Schema tracking (issue 13): every load records the source columns it
+ * read, and before a row reaches the target they are compared with those
+ * of the table's last committed load; the table's schema_change policy
+ * decides what a difference does. See docs/reliability.md "Schema drift".
+ *
+ * Columns are kept as a canonical JSON array, in the source's order:
+ *   [{"name":"id","type":"l","nullable":false}, ...]
+ * ("type" is the Arrow C format string), in the run's info ("columns") and
+ * in the load's manifest (struct dld_load.columns, ABI 1.2).
+ *
+ * Compared by column name (order and nullability are not changes):
+ *   - the filter column's type changed: the window fails, whatever the
+ *     policy (its comparison would change meaning: the issue's int → text);
+ *   - fail (the default): any column added, dropped or retyped fails the
+ *     window naming them; nothing is written, the watermark stays;
+ *   - evolve: added columns and dropped columns are accepted (rows from
+ *     then on carry the new set; readers by name see NULL where a file has
+ *     no value), a type only when it widens (int8→16→32→64, the unsigned
+ *     ones likewise, float→double, decimal(P,S)→decimal(P',S) with P' > P);
+ *     any other retype fails naming the column.
+ */
+#ifndef DLD_CORE_SCHEMA_TRACK_H
+#define DLD_CORE_SCHEMA_TRACK_H
+
+#include <deltaload/deltaload.h>
+
+enum dld_schema_policy {
+    DLD_SCHEMA_UNSET = -1,  /* an item without schema_change: the config's default */
+    DLD_SCHEMA_FAIL = 0,
+    DLD_SCHEMA_EVOLVE = 1,
+};
+
+/* "fail" / "evolve" → the policy; DLD_ERR_CONFIG naming `where` otherwise
+ * ("rewrite" is named as not available yet). */
+int dld_schema_policy_parse(const char *text, const char *where, int *policy, struct dld_error *err);
+const char *dld_schema_policy_name(int policy);
+
+/* The canonical JSON of a struct schema's columns (malloc'ed), NULL when
+ * out of memory or not a struct schema. */
+char *dld_schema_columns(const struct ArrowSchema *schema);
+
+/* The first batch of a source that declared its columns in extract_begin
+ * must carry exactly those (names, types, nullability, order). */
+int dld_schema_check_batch(const char *declared, const struct ArrowSchema *batch_schema, const char *plugin,
+                           struct dld_error *err);
+
+/* The one check the engine makes: compares `columns` (this load's) with
+ * those of the table's last committed load in the state store, under
+ * `policy`. DLD_OK: go ahead, and *note (malloc'ed, or NULL when nothing
+ * changed) says what evolved. DLD_ERR_CONFIG: the message names the
+ * columns; nothing may be written. */
+int dld_schema_track(const struct dld_state_vtable *st, void *state, const char *table, const char *filter_column,
+                     const char *columns, int policy, char **note, struct dld_error *err);
+
+/* info_json with "columns" (as JSON) and, when note is not NULL,
+ * "schema_change" added (malloc'ed; NULL when out of memory). */
+char *dld_schema_info_add(const char *info_json, const char *columns, const char *note);
+
+#endif
