@@ -183,6 +183,9 @@ static int s_class_of(int storage)
 
 static int s_step_error(struct dld_sq_window *w, int rc, const char *what, struct dld_error *err)
 {
+    if (rc == SQLITE_INTERRUPT) /* the source's progress handler saw SIGINT/SIGTERM */
+        return dld_error_set(err, DLD_ERR_RETRY, "table %s: %s: interrupted by a signal (statement stopped)",
+                             s_table(w), what);
     int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? DLD_ERR_RETRY : DLD_ERR_FATAL;
     dld_error_set(err, code, "table %s: %s: %s", s_table(w), what, sqlite3_errmsg(w->db));
     dld_error_upstream(err, 0, sqlite3_errstr(rc), NULL);

@@ -619,6 +619,84 @@ static double s_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* `deltaload -c deltaload.json run` in s_dir, stdout and stderr into *log */
+static pid_t s_spawn_run(char *log, size_t n)
+{
+    char cfg[PATH_MAX + 32];
+    snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
+    snprintf(log, n, "%s/sig.out", s_dir);
+    char *argv[] = {getenv("DLD_BIN"), "-c", cfg, "run", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    char cwd[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(s_dir), 0); /* the config's paths are relative */
+    int spawned = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_int_eq(spawned, 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+/* SIGTERM, then wait up to 30 s (SIGKILL after that); seconds taken */
+static double s_term_and_wait(pid_t pid, int *status, pid_t *w)
+{
+    double sent = s_now();
+    kill(pid, SIGTERM);
+    while ((*w = waitpid(pid, status, WNOHANG)) == 0 && s_now() - sent < 30)
+        usleep(20000);
+    double took = s_now() - sent;
+    if (*w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, status, 0);
+    }
+    return took;
+}
+
+static void s_slurp(const char *path, char *text, size_t n)
+{
+    text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        text[fread(text, 1, n - 1, f)] = '\0';
+        fclose(f);
+    }
+}
+
+/* source.h "Interrupts": a long SQLite statement (the high mark over a view
+ * that counts to 10^9) stops within a second of SIGTERM, exit 130, lease
+ * released, and the next run over a fast table still works. */
+START_TEST(sigterm_stops_long_sqlite_statement)
+{
+    s_source(50);
+    char db[PATH_MAX + 16];
+    snprintf(db, sizeof db, "%s/src.db", s_dir);
+    e2e_sql(db, "CREATE VIEW slow AS SELECT o.id, o.val FROM orders o, "
+                "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000000) "
+                "SELECT max(x) m FROM c) z");
+    s_config(s_sqlite_source, s_file_target,
+             "{\"targetTableName\": \"slow\", \"sourceTable\": \"slow\", \"filtercolumn\": \"id\"}");
+    char log[PATH_MAX + 32], text[8192];
+    pid_t pid = s_spawn_run(log, sizeof log);
+    usleep(700000); /* well inside the high-mark query (it takes tens of seconds) */
+    int status = 0;
+    pid_t w;
+    double took = s_term_and_wait(pid, &status, &w);
+    s_slurp(log, text, sizeof text);
+    fprintf(stderr, "sigterm_stops_long_sqlite_statement: exited %.2f s after SIGTERM\n", took);
+    ck_assert_msg(w == pid && took < 2.0, "took %.1f s after SIGTERM: %s", took, text);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "an interrupted load exited %d: %s",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, text);
+    ck_assert_msg(strstr(text, "interrupted by a signal"), "%s", text);
+    char state[PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.db", s_dir);
+    ck_assert_str_eq(e2e_sql_value(state, "SELECT count(*) FROM leases"), "0");
+}
+END_TEST
+
 START_TEST(sigterm_aborts_hung_request)
 {
     char so[PATH_MAX];
@@ -645,52 +723,24 @@ START_TEST(sigterm_aborts_hung_request)
              " \"max_attempts\": 1, \"format\": \"csv\"}}",
              ntohs(a.sin_port));
     s_config(s_sqlite_source, target, s_orders);
-    char cfg[PATH_MAX + 32], log[PATH_MAX + 32];
-    snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
-    snprintf(log, sizeof log, "%s/sig.out", s_dir);
-    char *argv[] = {getenv("DLD_BIN"), "-c", cfg, "run", NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    char cwd[PATH_MAX];
-    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    ck_assert_int_eq(chdir(s_dir), 0); /* the config's paths are relative */
-    int spawned = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    ck_assert_int_eq(chdir(cwd), 0);
-    ck_assert_int_eq(spawned, 0);
-    posix_spawn_file_actions_destroy(&fa);
+    char log[PATH_MAX + 32];
+    pid_t pid = s_spawn_run(log, sizeof log);
     /* wait until a request hangs on the endpoint */
     double t0 = s_now();
     while (__atomic_load_n(&h.accepted, __ATOMIC_SEQ_CST) == 0 && s_now() - t0 < 20)
         usleep(20000);
     ck_assert_msg(h.accepted > 0, "no request reached the endpoint");
     usleep(300000);
-    double sent = s_now();
-    kill(pid, SIGTERM);
     int status = 0;
     pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && s_now() - sent < 30)
-        usleep(20000);
-    double took = s_now() - sent;
-    if (w == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    double took = s_term_and_wait(pid, &status, &w);
     shutdown(h.fd, SHUT_RDWR);
     close(h.fd);
     pthread_join(th, NULL);
     for (int i = 0; i < h.accepted && i < 64; i++)
         close(h.clients[i]);
-    char out[PATH_MAX + 64];
-    snprintf(out, sizeof out, "%s", log);
-    FILE *f = fopen(log, "r");
-    char text[8192] = "";
-    if (f) {
-        text[fread(text, 1, sizeof text - 1, f)] = '\0';
-        fclose(f);
-    }
+    char text[8192];
+    s_slurp(log, text, sizeof text);
     fprintf(stderr, "sigterm_aborts_hung_request: exited %.2f s after SIGTERM\n", took);
     /* in flight: aborted within a second; clean-up: 5 s budget in all */
     ck_assert_msg(w == pid, "still running %.1f s after SIGTERM: %s", took, text);
@@ -854,6 +904,7 @@ int main(void)
     tcase_add_test(e2e, config_check_against_the_source);
     tcase_add_test(e2e, secrets_never_shown);
     tcase_add_test(e2e, sigterm_aborts_hung_request);
+    tcase_add_test(e2e, sigterm_stops_long_sqlite_statement);
     tcase_add_test(e2e, s3_prefix_checked_at_open);
     tcase_add_test(e2e, max_file_size_within_a_batch);
     tcase_add_test(e2e, option_ranges_at_config_time);
