@@ -240,22 +240,57 @@ int s3_delete_object(struct s3_ctx *s3, const char *key, struct dld_error *err)
     return rc;
 }
 
+/* an open upload of exactly this key: abort it (s3_mpu_create's sweep) */
+static int s_abort_same_key(void *ctx, const char *key, const char *upload_id)
+{
+    void **a = ctx; /* {s3, key, err, count} */
+    if (strcmp(key, (const char *)a[1]) != 0)
+        return DLD_OK;
+    int rc = s3_mpu_abort(a[0], key, upload_id, a[2]);
+    if (!rc)
+        (*(int *)a[3])++;
+    return rc;
+}
+
+/* Not sent as idempotent: when the answer to CreateMultipartUpload is lost
+ * (a reset or timeout after the request went out), the store may have
+ * created an upload whose id we never learnt, and a blind retry would leave
+ * it open for ever under the published file's key. Each key names one file
+ * of one load attempt, written by this process only, so every open upload
+ * of exactly this key is such an orphan: abort them, then ask again.
+ * (An answer that comes back with a 5xx or a throttle is retried by the
+ * client as before: nothing was created.) */
 int s3_mpu_create(struct s3_ctx *s3, const char *key, const char *content_type, char **upload_id,
                   struct dld_error *err)
 {
-    struct s_req r = {.method = "POST", .key = key, .query = "uploads=", .idempotent = true};
-    s_object_headers(s3, &r, content_type);
-    struct dld_aws_http_response resp;
-    int rc = s_send(s3, &r, &resp, err);
-    if (rc == DLD_OK) {
-        *upload_id = dld_aws_xml_text(resp.body, resp.body_len, "UploadId");
-        if (!*upload_id || !**upload_id) {
-            free(*upload_id);
-            *upload_id = NULL;
-            rc = dld_error_set(err, DLD_ERR_FATAL, "the answer has no UploadId");
+    int rc = DLD_OK;
+    for (int attempt = 1;; attempt++) {
+        struct s_req r = {.method = "POST", .key = key, .query = "uploads=", .idempotent = false};
+        s_object_headers(s3, &r, content_type);
+        struct dld_aws_http_response resp;
+        rc = s_send(s3, &r, &resp, err);
+        if (rc == DLD_OK) {
+            *upload_id = dld_aws_xml_text(resp.body, resp.body_len, "UploadId");
+            if (!*upload_id || !**upload_id) {
+                free(*upload_id);
+                *upload_id = NULL;
+                rc = dld_error_set(err, DLD_ERR_FATAL, "the answer has no UploadId");
+            }
         }
+        bool lost = rc == DLD_ERR_RETRY && resp.status == 0;
+        dld_aws_http_response_clean_up(&resp);
+        if (!lost || attempt >= 3 || (s3->host && s3->host->cancelled && s3->host->cancelled()))
+            break;
+        int swept = 0;
+        struct dld_error lerr = {0};
+        void *a[4] = {s3, (void *)key, &lerr, &swept};
+        int lrc = s3_list_uploads(s3, key, s_abort_same_key, a, &lerr);
+        if (lrc && lrc != DLD_ERR_UNSUPPORTED)
+            break; /* cannot tell what is open: report the first error */
+        dld_log(s3->host, DLD_LOG_WARN, S3_PLUGIN,
+                "CreateMultipartUpload s3://%s/%s: answer lost (%s); %d orphaned upload(s) aborted, asking again",
+                s3->bucket, key, err->message, swept);
     }
-    dld_aws_http_response_clean_up(&resp);
     if (rc)
         dld_error_prefix(err, "CreateMultipartUpload s3://%s/%s", s3->bucket, key);
     return rc;

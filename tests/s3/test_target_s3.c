@@ -308,6 +308,28 @@ START_TEST(test_retries_succeed)
 }
 END_TEST
 
+/* The answer to CreateMultipartUpload lost after the store created the
+ * upload: the target aborts that orphan before asking again, so the load
+ * commits and no upload stays open under the published file's key. */
+START_TEST(test_create_upload_answer_lost)
+{
+    void *inst;
+    struct dld_error err;
+    ck_assert_msg(s_open(&inst, &err, "t-mpulost", "retry_base_delay_ms", "20", NULL) == DLD_OK, "%s", err.message);
+    int64_t open0 = s3t_stat(&g_srv, "openUploads");
+    free(s3t_proxy(&g_srv, "POST", "faults", "[{\"op\":\"CreateMultipartUpload\",\"action\":\"drop\",\"count\":1}]"));
+    int64_t faults = s3t_stat(&g_srv, "faults");
+    int64_t aborts = s3t_stat(&g_srv, "byOp.AbortMultipartUpload");
+    ck_assert_msg(s_run(inst, 6, 150000, 10000, true, NULL, &err) == DLD_OK, "%s", err.message);
+    ck_assert_int_eq(s3t_stat(&g_srv, "faults") - faults, 1);
+    ck_assert_int_eq(s3t_stat(&g_srv, "byOp.AbortMultipartUpload") - aborts, 1);
+    ck_assert_int_eq(s3t_stat(&g_srv, "openUploads"), open0);
+    s_check_object(K("t-mpulost/raw/sales/orders/LOAD00000006-0001.csv"), 150000, 10000);
+    ck_assert_int_eq(s_published(inst, 6), 1);
+    g_vt->close(inst);
+}
+END_TEST
+
 START_TEST(test_retries_give_up)
 {
     void *inst;
@@ -737,6 +759,7 @@ int main(void)
     tcase_add_test(tc, test_roll_files_by_size);
     tcase_add_test(tc, test_retries_succeed);
     tcase_add_test(tc, test_retries_give_up);
+    tcase_add_test(tc, test_create_upload_answer_lost);
     tcase_add_test(tc, test_bad_credentials);
     tcase_add_test(tc, test_clock_skew_and_timeouts);
     tcase_add_loop_test(tc, test_killed_run_recovered, 0, 2);
