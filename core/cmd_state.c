@@ -12,6 +12,7 @@
 #include "host.h"
 #include "items.h"
 #include "metrics.h"
+#include "schema_track.h"
 
 static const char s_status_usage[] =
     "usage: deltaload [-c FILE] status [--table NAME] [--json | --prometheus] [--watch SECONDS]\n"
@@ -263,6 +264,14 @@ static int s_status_once(struct dld_cli *cli)
             s_add_guarantee(t, run.info_json);
             dld_run_clean_up(host, &run);
         }
+        /* schema_change rewrite: the version readers should read, and its folder */
+        int64_t version = 1;
+        if (dld_table_version(vt, st, name->valuestring, &version, &ierr) == DLD_OK) {
+            char folder[160];
+            dld_table_version_name(name->valuestring, version, folder, sizeof folder);
+            cJSON_AddNumberToObject(t, "table_version", (double)version);
+            cJSON_AddStringToObject(t, "table_folder", folder);
+        }
         cJSON_AddItemToArray(tables, t);
     }
     cJSON_Delete(items);
@@ -320,6 +329,10 @@ static int s_status_once(struct dld_cli *cli)
         cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "guarantee");
         if (cJSON_IsString(g))
             printf("%-24s guarantee: %s\n", "", g->valuestring);
+        cJSON *tv = cJSON_GetObjectItemCaseSensitive(t, "table_version");
+        if (cJSON_IsNumber(tv) && tv->valuedouble > 1)
+            printf("%-24s table version %.0f (schema_change rewrite): read the folder %s\n", "", tv->valuedouble,
+                   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "table_folder")));
     }
     cJSON_Delete(out);
 out:

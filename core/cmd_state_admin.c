@@ -28,6 +28,7 @@
 #include "heartbeat.h"
 #include "host.h"
 #include "runs.h"
+#include "schema_track.h"
 
 static const char s_usage[] =
     "usage: deltaload [-c FILE] state init [--check] [--json]\n"
@@ -87,6 +88,30 @@ static int s_rebuild_table(struct dld_config *cfg, void *state, void *target, co
         goto out;
     dld_error_init(err);
     char *json = NULL;
+    /* schema_change rewrite keeps later versions in <name>__vN (schema_track.h):
+     * rebuilt from version 1's manifests alone, the table would restart its
+     * load ids under version 2's published loads. Refused (a name too long for
+     * the suffix never had a version 2). */
+    struct dld_table v2 = it->t;
+    char v2name[160];
+    dld_table_version_name(it->t.target_table_name, 2, v2name, sizeof v2name);
+    v2.target_table_name = v2name;
+    if (strlen(it->t.target_table_name) <= 123) {
+        if ((rc = tg->manifest_list(target, &v2, &json, err)))
+            goto out;
+        cJSON *va = cJSON_Parse(json);
+        host->free(json);
+        json = NULL;
+        int nv = cJSON_GetArraySize(va);
+        cJSON_Delete(va);
+        if (nv > 0) {
+            rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                               "'%s' has a version 2 in the lake (%s, schema_change rewrite): rebuild restores "
+                               "version 1 only and is refused; load the table into a new targetTableName",
+                               it->name, v2name);
+            goto out;
+        }
+    }
     if ((rc = tg->manifest_list(target, &it->t, &json, err)))
         goto out;
     cJSON *arr = cJSON_Parse(json);

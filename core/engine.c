@@ -101,7 +101,9 @@ static char *s_dup(const char *s) { return s ? strdup(s) : NULL; }
 enum s_step {
     S_PLAN,              /* extract_begin: the source fixes the window */
     S_RECORD_PLANNED,
-    S_SCHEMA,            /* the columns compared with the last committed load's (schema_track.h) */
+    S_SCHEMA,            /* the columns compared with the last committed load's (schema_track.h); under
+                          * schema_change rewrite a change sends the attempt back to S_PLAN, once, to
+                          * plan the window from the beginning for the next table version */
     S_WRITE,             /* load_begin, extract_next / load_write, load_finish */
     S_RECORD_STAGED,
     S_FENCE,             /* the lease re-checked right before publish */
@@ -210,6 +212,11 @@ struct s_load {
     bool first_pending, first_done;
     struct ArrowSchema first_schema;
     struct ArrowArray first_batch;
+    /* schema_change rewrite (schema_track.h "table versions"): the check
+     * asked for one; the table the target is handed for a run's version */
+    bool rewrite_due;
+    struct dld_table vtable;
+    char vname[160];
 };
 
 /* The load's uid, from the run's info_json ("load_uid"); NULL for a run
@@ -223,11 +230,17 @@ static char *s_run_uid(const struct dld_run *run)
     return out;
 }
 
-static void s_load_view(const struct s_load *l, const struct dld_run *run, const char *uid, struct dld_load *load)
+static void s_load_view(struct s_load *l, const struct dld_run *run, const char *uid, struct dld_load *load)
 {
+    /* the location of the version the run recorded (a rewrite's own; recovery
+     * finds the same place) */
+    l->vtable = l->item->t;
+    dld_table_version_name(l->item->t.target_table_name, dld_run_table_version(run->info_json), l->vname,
+                           sizeof l->vname);
+    l->vtable.target_table_name = l->vname;
     *load = (struct dld_load){
         .struct_size = sizeof(*load),
-        .table = &l->item->t,
+        .table = &l->vtable,
         .load_id = run->load_id,
         .mode = run->mode,
         .low = run->low,
@@ -275,7 +288,10 @@ static int s_commit(struct s_load *l, struct dld_run *run, struct dld_error *err
         int rc = l->st->watermark_get(l->in->state, l->item->name, &wm, err);
         if (rc)
             return rc;
-        const char *expected = run->low_inclusive ? NULL : run->low;
+        char *replaced = NULL; /* a rewrite expects the watermark it replaces, not its own low bound */
+        const char *expected = dld_run_rewrite_watermark(run->info_json, &replaced) ? replaced
+                               : run->low_inclusive                                  ? NULL
+                                                                                     : run->low;
         bool same = (wm.value == NULL && expected == NULL) || (wm.value && expected && !strcmp(wm.value, expected));
         if (!same) {
             advance = 0;
@@ -285,6 +301,7 @@ static int s_commit(struct s_load *l, struct dld_run *run, struct dld_error *err
                           wm.value ? wm.value : "(cleared)", (long long)run->load_id);
         }
         dld_watermark_clean_up(dld_core_host(), &wm);
+        free(replaced);
     }
     run->ended_ms = dld_core_now_ms();
     int rc = l->st->run_commit(l->in->state, run, advance, l->token, err);
@@ -632,14 +649,17 @@ static int s_columns_check(struct s_load *l, struct dld_error *err)
 {
     char *note = NULL;
     int policy = l->item->schema_change != DLD_SCHEMA_UNSET ? l->item->schema_change : l->in->cfg->engine.schema_change;
-    int rc = dld_schema_track(l->st, l->in->state, l->item->name, l->item->column, l->columns, policy, &note, err);
+    bool rewrite = false;
+    int rc = dld_schema_track(l->st, l->in->state, l->item->name, l->item->column, l->columns, policy, &note, &rewrite,
+                              err);
+    l->rewrite_due = rewrite;
     /* recorded with the run either way: status and history show what was read */
     char *info = dld_schema_info_add(l->run.info_json, l->columns, note);
     if (info) {
         free(l->run.info_json);
         l->run.info_json = info;
     }
-    if (note)
+    if (note && !rewrite)
         dld_core_logf(DLD_LOG_WARN, l->item->name, "schema_change evolve: %s", note);
     free(note);
     return rc;
@@ -666,6 +686,39 @@ static int s_columns_first_batch(struct s_load *l, void *cursor, struct dld_erro
     return s_columns_check(l, err);
 }
 
+/* schema_change rewrite: the columns changed, so the window planned as a
+ * delta is dropped (nothing was written) and planned again from the
+ * beginning, for version+1 (schema_track.h "table versions"). */
+static int s_rewrite_begin(struct s_load *l, uint32_t mode, int64_t version, void **cursor, struct dld_extract_info *info,
+                           struct ArrowSchema *declared, struct dld_watermark *wm, struct dld_error *err)
+{
+    const struct dld_host *host = dld_core_host();
+    char where[200];
+    dld_table_version_name(l->item->t.target_table_name, version + 1, where, sizeof where);
+    if (mode == DLD_MODE_BACKFILL)
+        return dld_error_set(err, DLD_ERR_CONFIG,
+                             "the columns changed and schema_change rewrite loads the table from the beginning into "
+                             "version %lld: run it (not a backfill) first (docs/reliability.md#schema-drift)",
+                             (long long)version + 1);
+    dld_core_logf(DLD_LOG_WARN, l->item->name,
+                  "schema_change rewrite: the columns changed; the window %s a load from the beginning into version "
+                  "%lld (%s)",
+                  l->req->plan_only ? "would be" : "is", (long long)version + 1, where);
+    l->src->extract_end(*cursor);
+    *cursor = NULL;
+    host->free(info->high);
+    host->free(info->query);
+    host->free(info->snapshot);
+    *info = (struct dld_extract_info){.struct_size = sizeof(*info), .schema = declared};
+    dld_arrow_release(declared, NULL);
+    *declared = (struct ArrowSchema){0};
+    dld_arrow_release(&l->first_schema, &l->first_batch);
+    l->first_pending = l->first_done = false;
+    dld_watermark_clean_up(host, wm);
+    *wm = (struct dld_watermark){.struct_size = sizeof(*wm)};
+    return DLD_OK;
+}
+
 /* One attempt at one window: plan → extract/write → publish → commit. On
  * failure l->step names the step, and the load is settled by its rule. */
 static int s_attempt(struct s_load *l, struct dld_error *err)
@@ -678,14 +731,18 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     uint32_t mode = l->req->backfill_from ? DLD_MODE_BACKFILL : it->mode;
     const char *low = NULL, *high = NULL;
     int low_inclusive = 0;
+    int64_t version = 1;
+    bool rewrite = false; /* schema_change rewrite: this window loads version+1 from the beginning */
     l->step = S_PLAN;
-    if ((rc = dld_lake_new_uid(l->uid, err)))
+    if ((rc = dld_lake_new_uid(l->uid, err)) || (rc = dld_table_version(l->st, l->in->state, it->name, &version, err)))
         return rc;
+replan:
+    l->rewrite_due = false;
     if (mode == DLD_MODE_DELTA) {
         if ((rc = l->st->watermark_get(l->in->state, it->name, &wm, err)))
             return rc;
-        low = wm.value ? wm.value : it->start;
-        low_inclusive = wm.value == NULL; /* the item's startvalue is inclusive, a watermark exclusive */
+        low = wm.value && !rewrite ? wm.value : it->start;
+        low_inclusive = wm.value == NULL || rewrite; /* the item's startvalue is inclusive, a watermark exclusive */
         high = l->retry_high;
     } else if (mode == DLD_MODE_BACKFILL) {
         low = l->req->backfill_from;
@@ -736,6 +793,11 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     /* the window is fixed now: record it, and the load's uid, before reading any row */
     l->run.high = s_dup(info.high);
     l->run.info_json = s_info_json(&info, l->uid);
+    if (l->run.info_json) { /* the version this run writes: its location, for this process and recovery */
+        char *vi = dld_table_version_info(l->run.info_json, version + rewrite, rewrite, wm.value);
+        free(l->run.info_json);
+        l->run.info_json = vi;
+    }
     l->declared = declared.release != NULL;
     if (l->declared && (l->columns = dld_schema_columns(&declared)) == NULL)
         l->declared = false; /* out of memory: the first batch tells */
@@ -751,6 +813,15 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
         if (l->req->plan_only)
             goto done;
         goto fail;
+    }
+    if (l->rewrite_due && !rewrite) { /* `plan` shows the rewrite's window */
+        if ((rc = s_rewrite_begin(l, mode, version, &cursor, &info, &declared, &wm, err))) {
+            if (l->req->plan_only)
+                goto done;
+            goto fail;
+        }
+        rewrite = true;
+        goto replan;
     }
     if (l->req->plan_only) {
         res->outcome = DLD_OUT_PLANNED;
@@ -774,6 +845,12 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     l->step = S_SCHEMA;
     if (!l->declared && (rc = s_columns_first_batch(l, cursor, err)))
         goto fail;
+    if (l->rewrite_due && !rewrite) { /* recorded planned with the delta window: recorded again, as the rewrite */
+        if ((rc = s_rewrite_begin(l, mode, version, &cursor, &info, &declared, &wm, err)))
+            goto fail;
+        rewrite = true;
+        goto replan;
+    }
     l->step = S_WRITE;
     s_load_view(l, &l->run, l->uid, &load);
     load.columns = l->columns;

@@ -14,7 +14,7 @@
 const char *const dld_item_known_attributes[] = {
     "targetTableName", "sourceSchema", "sourceTable", "filtercolumn", "filteroperator", "startvalue", "endvalue",
     "activeflag", "ouputs3Prefix", "outputPrefix", "replication_task_settings", "lag", "schema_change",
-    "merge_key", NULL};
+    "merge_key", "partition_by", NULL};
 
 /* Item values may be JSON strings or numbers (DynamoDB's N); both become text. */
 static int s_text(const cJSON *obj, const char *key, char **out, struct dld_error *err)
@@ -79,6 +79,18 @@ int dld_item_parse(const cJSON *obj, struct dld_item *it, struct dld_error *err)
         goto out;
     if (strchr(it->name, '/') || !strcmp(it->name, ".") || !strcmp(it->name, "..")) {
         rc = dld_error_set(err, DLD_ERR_CONFIG, "item %s: targetTableName may not contain '/' or be '.' or '..'", who);
+        goto out;
+    }
+    /* `<name>__vN` is the folder of version N of table <name> (schema_change
+     * rewrite, docs/reliability.md): a table of that name would share it */
+    const char *ver = strstr(it->name, "__v");
+    while (ver && strstr(ver + 1, "__v"))
+        ver = strstr(ver + 1, "__v");
+    if (ver && ver != it->name && ver[3] && strspn(ver + 3, "0123456789") == strlen(ver + 3)) {
+        rc = dld_error_set(err, DLD_ERR_CONFIG,
+                           "item %s: a targetTableName ending in __v<digits> is reserved for the versions a "
+                           "schema_change rewrite creates (docs/reliability.md)",
+                           who);
         goto out;
     }
     if (it->table == NULL) {

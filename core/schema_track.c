@@ -17,16 +17,17 @@ int dld_schema_policy_parse(const char *text, const char *where, int *policy, st
     else if (text && !strcmp(text, "evolve"))
         *policy = DLD_SCHEMA_EVOLVE;
     else if (text && !strcmp(text, "rewrite"))
-        return dld_error_set(err, DLD_ERR_CONFIG,
-                             "%s: schema_change \"rewrite\" is not available yet (valid: fail, evolve); to start over "
-                             "after a change, load the table into a new targetTableName",
-                             where);
+        *policy = DLD_SCHEMA_REWRITE;
     else
-        return dld_error_set(err, DLD_ERR_CONFIG, "%s: schema_change must be \"fail\" or \"evolve\"", where);
+        return dld_error_set(err, DLD_ERR_CONFIG, "%s: schema_change must be \"fail\", \"evolve\" or \"rewrite\"",
+                             where);
     return DLD_OK;
 }
 
-const char *dld_schema_policy_name(int policy) { return policy == DLD_SCHEMA_EVOLVE ? "evolve" : "fail"; }
+const char *dld_schema_policy_name(int policy)
+{
+    return policy == DLD_SCHEMA_EVOLVE ? "evolve" : policy == DLD_SCHEMA_REWRITE ? "rewrite" : "fail";
+}
 
 char *dld_schema_columns(const struct ArrowSchema *schema)
 {
@@ -69,6 +70,7 @@ int dld_schema_check_batch(const char *declared, const struct ArrowSchema *batch
 
 struct s_last {
     char *columns;   /* the last committed load's, or NULL */
+    int64_t version; /* its table version */
     int64_t load_id; /* 0: no committed load found (yet) */
     int seen;        /* runs handed over */
 };
@@ -81,6 +83,8 @@ static int s_take(struct s_last *last, uint32_t status, int64_t load_id, const c
     if (status != DLD_RUN_COMMITTED || last->load_id != 0)
         return DLD_OK;
     last->load_id = load_id;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(info, "table_version");
+    last->version = cJSON_IsNumber(v) && v->valuedouble >= 1 ? (int64_t)v->valuedouble : 1;
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(info, "columns");
     if (cJSON_IsArray(cols) && (last->columns = cJSON_PrintUnformatted(cols)) == NULL)
         return DLD_ERR_FATAL;
@@ -216,9 +220,10 @@ static void s_list(char *out, size_t cap, const char *item)
 }
 
 int dld_schema_track(const struct dld_state_vtable *st, void *state, const char *table, const char *filter_column,
-                     const char *columns, int policy, char **note, struct dld_error *err)
+                     const char *columns, int policy, char **note, bool *rewrite, struct dld_error *err)
 {
     *note = NULL;
+    *rewrite = false;
     if (columns == NULL)
         return DLD_OK; /* the source told nothing (an empty window): nothing to compare */
     struct s_last last = {0};
@@ -287,6 +292,15 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
         }
         goto out;
     }
+    if (policy == DLD_SCHEMA_REWRITE) {
+        *rewrite = true;
+        if (asprintf(note, "changed since load %lld (version %lld): %s", (long long)last.load_id,
+                     (long long)last.version, changes) < 0) {
+            *note = NULL;
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        }
+        goto out;
+    }
     if (policy == DLD_SCHEMA_EVOLVE)
         rc = dld_error_set(err, DLD_ERR_CONFIG,
                            "the columns changed since load %lld (%s) and schema_change evolve accepts only added or "
@@ -296,8 +310,8 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
     else
         rc = dld_error_set(err, DLD_ERR_CONFIG,
                            "the columns changed since load %lld: %s. schema_change is fail: nothing was loaded and "
-                           "the watermark stays; set schema_change to evolve (added/dropped columns, widening types) "
-                           "or load the table into a new targetTableName (docs/reliability.md#schema-drift)",
+                           "the watermark stays; set schema_change to evolve (added/dropped columns, widening types), "
+                           "to rewrite (a full load into a new table version) or load the table into a new targetTableName (docs/reliability.md#schema-drift)",
                            (long long)last.load_id, changes);
 out:
     free(pc);
@@ -323,6 +337,66 @@ char *dld_schema_info_add(const char *info_json, const char *columns, const char
         s = cJSON_PrintUnformatted(o);
     }
     cJSON_Delete(cols);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- table versions ------------------------------------------------------------------------- */
+
+int dld_table_version(const struct dld_state_vtable *st, void *state, const char *table, int64_t *version,
+                      struct dld_error *err)
+{
+    struct s_last last = {0};
+    int rc = s_last_committed(st, state, table, &last, err);
+    *version = last.load_id && last.version >= 1 ? last.version : 1;
+    free(last.columns);
+    return rc;
+}
+
+int64_t dld_run_table_version(const char *info_json)
+{
+    cJSON *o = info_json ? cJSON_Parse(info_json) : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "table_version");
+    int64_t version = cJSON_IsNumber(v) && v->valuedouble >= 1 ? (int64_t)v->valuedouble : 1;
+    cJSON_Delete(o);
+    return version;
+}
+
+bool dld_run_rewrite_watermark(const char *info_json, char **watermark)
+{
+    *watermark = NULL;
+    cJSON *o = info_json ? cJSON_Parse(info_json) : NULL;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rewrite");
+    bool is = cJSON_IsObject(r);
+    const char *wm = is ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "watermark")) : NULL;
+    if (wm)
+        *watermark = strdup(wm);
+    cJSON_Delete(o);
+    return is;
+}
+
+void dld_table_version_name(const char *name, int64_t version, char *buf, size_t cap)
+{
+    if (version <= 1)
+        snprintf(buf, cap, "%s", name);
+    else
+        snprintf(buf, cap, "%s__v%lld", name, (long long)version);
+}
+
+char *dld_table_version_info(const char *info_json, int64_t version, bool rewrite, const char *watermark)
+{
+    cJSON *o = info_json ? cJSON_Parse(info_json) : cJSON_CreateObject();
+    char *s = NULL;
+    if (cJSON_IsObject(o)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "table_version");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "rewrite");
+        cJSON_AddNumberToObject(o, "table_version", (double)version);
+        cJSON *r = rewrite ? cJSON_AddObjectToObject(o, "rewrite") : NULL;
+        if (r)
+            watermark ? (void)cJSON_AddStringToObject(r, "watermark", watermark) : (void)cJSON_AddNullToObject(r, "watermark");
+        if (!rewrite || r)
+            s = cJSON_PrintUnformatted(o);
+    }
     cJSON_Delete(o);
     return s;
 }

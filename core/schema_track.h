@@ -23,16 +23,19 @@
 #ifndef DLD_CORE_SCHEMA_TRACK_H
 #define DLD_CORE_SCHEMA_TRACK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <deltaload/deltaload.h>
 
 enum dld_schema_policy {
     DLD_SCHEMA_UNSET = -1,  /* an item without schema_change: the config's default */
     DLD_SCHEMA_FAIL = 0,
     DLD_SCHEMA_EVOLVE = 1,
+    DLD_SCHEMA_REWRITE = 2, /* any change: the window is loaded from the beginning into a new table version */
 };
 
-/* "fail" / "evolve" → the policy; DLD_ERR_CONFIG naming `where` otherwise
- * ("rewrite" is named as not available yet). */
+/* "fail" / "evolve" / "rewrite" → the policy; DLD_ERR_CONFIG naming `where` otherwise. */
 int dld_schema_policy_parse(const char *text, const char *where, int *policy, struct dld_error *err);
 const char *dld_schema_policy_name(int policy);
 
@@ -48,10 +51,37 @@ int dld_schema_check_batch(const char *declared, const struct ArrowSchema *batch
 /* The one check the engine makes: compares `columns` (this load's) with
  * those of the table's last committed load in the state store, under
  * `policy`. DLD_OK: go ahead, and *note (malloc'ed, or NULL when nothing
- * changed) says what evolved. DLD_ERR_CONFIG: the message names the
- * columns; nothing may be written. */
+ * changed) says what evolved -- or, under rewrite, what changed, and
+ * *rewrite is set: the window must be a rewrite into a new table version.
+ * DLD_ERR_CONFIG: the message names the columns; nothing may be written. */
 int dld_schema_track(const struct dld_state_vtable *st, void *state, const char *table, const char *filter_column,
-                     const char *columns, int policy, char **note, struct dld_error *err);
+                     const char *columns, int policy, char **note, bool *rewrite, struct dld_error *err);
+
+/* ---- table versions (schema_change rewrite) ----------------------------------------------
+ *
+ * A table starts at version 1; a rewrite loads it from the beginning into
+ * version N+1. Each run records the version it writes ("table_version" in
+ * its info; absent: 1), and a rewrite also the watermark it replaces
+ * ("rewrite": {"watermark": ...}), which its commit expects instead of its
+ * own low bound. The table's version is that of its newest committed run:
+ * a rewrite that never committed leaves the version unchanged, so the next
+ * run detects the change again and rewrites again. Version N's folder is
+ * the targetTableName with "__vN" appended (none for 1; letters, digits
+ * and "_" only, so S3 keys, Glue and Athena take it as it is): every target
+ * derives its location from the struct dld_table the engine hands it. */
+
+/* The version of the newest committed run of `table` (1 when none). */
+int dld_table_version(const struct dld_state_vtable *st, void *state, const char *table, int64_t *version,
+                      struct dld_error *err);
+/* The version a run recorded (1 when it recorded none). */
+int64_t dld_run_table_version(const char *info_json);
+/* A rewrite run: true, and *watermark (malloc'ed, NULL: none) the watermark
+ * it replaces. */
+bool dld_run_rewrite_watermark(const char *info_json, char **watermark);
+/* The target folder name of a version into buf ("t", "t__v2"). */
+void dld_table_version_name(const char *name, int64_t version, char *buf, size_t cap);
+/* info_json with "table_version" and, for a rewrite, "rewrite" added (malloc'ed; NULL when out of memory). */
+char *dld_table_version_info(const char *info_json, int64_t version, bool rewrite, const char *watermark);
 
 /* info_json with "columns" (as JSON) and, when note is not NULL,
  * "schema_change" added (malloc'ed; NULL when out of memory). */

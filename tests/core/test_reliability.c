@@ -260,6 +260,15 @@ START_TEST(item_strict)
                      DLD_OK);
     ck_assert_msg(strstr(it.item_json, "owner"), "%s", it.item_json);
     dld_item_clean_up(&it);
+    /* `<name>__vN` is reserved for schema_change rewrite versions; other names with __v stay accepted */
+    ck_assert_int_eq(s_item("{\"targetTableName\": \"orders__v2\", \"sourceTable\": \"t\"}", &it, &err), DLD_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "reserved") && strstr(err.message, "rewrite"), "%s", err.message);
+    const char *fine[] = {"orders__v", "orders__vx", "__v2", "orders__v2a", "my__view"};
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        snprintf(json, sizeof json, "{\"targetTableName\": \"%s\", \"sourceTable\": \"t\"}", fine[i]);
+        ck_assert_msg(s_item(json, &it, &err) == DLD_OK, "%s: %s", fine[i], err.message);
+        dld_item_clean_up(&it);
+    }
     /* the NUL scanner: \\u0000 is an escaped backslash, not a NUL */
     size_t off = 0;
     ck_assert(dld_json_has_nul("{\"a\": \"orders\\u0000xyz\"}", &off));

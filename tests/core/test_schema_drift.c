@@ -23,6 +23,7 @@
 
 static char s_dir[PATH_MAX];
 static char s_db[PATH_MAX + 16], s_state[PATH_MAX + 16], s_mdir[PATH_MAX + 32];
+static char s_target[2048]; /* a target other than the plain file one (the crash wrapper), when set */
 
 #define RUN(...) e2e_run(s_dir, (const char *const[]){__VA_ARGS__, NULL}, 0)
 
@@ -32,6 +33,7 @@ static void s_setup(void)
     snprintf(s_db, sizeof s_db, "%s/src.db", s_dir);
     snprintf(s_state, sizeof s_state, "%s/state.db", s_dir);
     snprintf(s_mdir, sizeof s_mdir, "%s/lake/t/_manifests", s_dir);
+    s_target[0] = '\0';
 }
 
 static void s_teardown(void)
@@ -53,13 +55,16 @@ static void s_config(int fallback, const char *engine_extra, const char *item_ex
     else
         snprintf(source, sizeof source, "{\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}}");
     snprintf(text, sizeof text,
-             "{\"plugin_dirs\": [\"%s\", \"%s\"],\n"
+             "{\"plugin_dirs\": [\"%s\", \"%s\", \"%s\"],\n"
              " \"source\": %s,\n"
-             " \"target\": {\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\", \"fsync\": false}},\n"
+             " \"target\": %s,\n"
              " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},\n"
              " \"engine\": {\"retries\": 0%s},\n"
              " \"tables\": [{\"targetTableName\": \"t\", \"sourceTable\": \"t\", \"filtercolumn\": \"id\"%s}]}\n",
-             getenv("DLD_PLUGIN_DIR"), getenv("DLD_CONTRACT_DIR"), source, engine_extra ? engine_extra : "",
+             getenv("DLD_PLUGIN_DIR"), getenv("DLD_CONTRACT_DIR"), getenv("DLD_TEST_PLUGIN_DIR"), source,
+             s_target[0] ? s_target
+                         : "{\"plugin\": \"file\", \"options\": {\"path\": \"lake\", \"format\": \"csv\", \"fsync\": false}}",
+             engine_extra ? engine_extra : "",
              item_extra ? item_extra : "");
     e2e_write(path, text);
 }
@@ -283,13 +288,106 @@ START_TEST(declared_columns_must_match)
 }
 END_TEST
 
+/* ---- rewrite: a change loads the table from the beginning into version 2 (lake/t__v2), once,
+ * even when the first try is killed; later deltas go there; version 1 stays as it was ---- */
+static char *s_rows(const char *folder)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/lake/%s", s_dir, folder);
+    return e2e_folder_rows(p);
+}
+
+START_TEST(rewrite_version)
+{
+    int fb = _i; /* 0: declared columns (checked right after planning); 1: the first batch tells (after recording) */
+    e2e_sql(s_db, "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER);"
+                  "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30);");
+    s_config(fb, NULL, ", \"schema_change\": \"rewrite\"");
+    s_expect_ok();
+    char *v1 = s_rows("t");
+    ck_assert_str_eq(v1, "1|10\n2|20\n3|30\n");
+    e2e_sql(s_db, "ALTER TABLE t ADD COLUMN c TEXT DEFAULT 'd'; INSERT INTO t VALUES (4, 40, 'w');");
+    char nruns[32], lake2[PATH_MAX + 32];
+    snprintf(lake2, sizeof lake2, "%s/lake/t__v2", s_dir);
+    if (fb == 0) { /* plan names the rewrite, shows its window from the beginning, writes nothing */
+        snprintf(nruns, sizeof nruns, "%s", e2e_sql_value(s_state, "SELECT count(*) FROM runs"));
+        int prc = RUN("-c", "deltaload.json", "plan");
+        const char *out = e2e_output(s_dir);
+        ck_assert_msg(prc == 0 && strstr(out, "would be a load from the beginning into version 2 (t__v2)"), "plan: %d %s",
+                      prc, out);
+        ck_assert_str_eq(e2e_sql_value(s_state, "SELECT count(*) FROM runs"), nruns);
+        ck_assert_int_eq(s_count(lake2), 0);
+    }
+    /* killed after writing version 2's files (fb 0: before publishing them; the next run's recovery discards
+     * them and the change is found and rewritten again) or while publishing (fb 1: recovery commits it) */
+    snprintf(s_target, sizeof s_target,
+             "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-target-file.so\", \"path\": \"lake\","
+             " \"format\": \"csv\", \"fsync\": false, \"kill_in\": \"%s\"}}",
+             getenv("DLD_PLUGIN_DIR"), fb == 0 ? "finish" : "publish");
+    s_config(fb, NULL, ", \"schema_change\": \"rewrite\"");
+    int krc = RUN("-c", "deltaload.json", "run");
+    ck_assert_msg(krc != 0, "the crash target did not kill the run: %s", e2e_output(s_dir));
+    ck_assert_str_eq(s_watermark(), "3");
+    s_target[0] = '\0';
+    s_config(fb, NULL, ", \"schema_change\": \"rewrite\"");
+    s_expect_ok();
+    ck_assert_msg(strstr(e2e_output(s_dir), fb == 0 ? "is a load from the beginning into version 2 (t__v2)"
+                                                    : "it was published: committed it"),
+                  "%s", e2e_output(s_dir));
+    char *v2 = s_rows("t__v2");
+    ck_assert_str_eq(v2, "1|10|d\n2|20|d\n3|30|d\n4|40|w\n"); /* one full copy, with the new column */
+    free(v2);
+    ck_assert_str_eq(s_watermark(), "4");
+    char *again = s_rows("t");
+    ck_assert_str_eq(again, v1); /* version 1 untouched */
+    free(again);
+    ck_assert_msg(strstr(e2e_sql_value(s_state, "SELECT info_json FROM runs WHERE status = 4 ORDER BY load_id DESC"),
+                         "\"table_version\":2"),
+                  "the committed rewrite does not record version 2");
+    /* later deltas continue in version 2, with no further rewrite */
+    e2e_sql(s_db, "INSERT INTO t VALUES (5, 50, 'v');");
+    s_expect_ok();
+    ck_assert_msg(strstr(e2e_output(s_dir), "rewrite") == NULL, "%s", e2e_output(s_dir));
+    v2 = s_rows("t__v2");
+    ck_assert_str_eq(v2, "1|10|d\n2|20|d\n3|30|d\n4|40|w\n5|50|v\n");
+    free(v2);
+    ck_assert_str_eq(s_watermark(), "5");
+    again = s_rows("t");
+    ck_assert_str_eq(again, v1);
+    free(again);
+    free(v1);
+    /* status --json says which version and where */
+    ck_assert_int_eq(RUN("-c", "deltaload.json", "status", "--json"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "\"table_version\":\t2") &&
+                      strstr(e2e_output(s_dir), "\"table_folder\":\t\"t__v2\""),
+                  "%s", e2e_output(s_dir));
+    /* a backfill cannot start a new version: refused, nothing written */
+    e2e_sql(s_db, "ALTER TABLE t ADD COLUMN d INTEGER;");
+    int brc = RUN("-c", "deltaload.json", "backfill", "--table", "t", "--from", "1", "--to", "2");
+    ck_assert_msg(brc == 1 && strstr(e2e_output(s_dir), "run it (not a backfill) first"), "backfill: %d %s", brc,
+                  e2e_output(s_dir));
+    ck_assert_int_eq(s_count(lake2), 2);
+    ck_assert_str_eq(s_watermark(), "5");
+    e2e_sql(s_db, "ALTER TABLE t DROP COLUMN d;");
+    /* a retyped filter column still fails under rewrite */
+    e2e_sql(s_db, "CREATE TABLE t2(id TEXT PRIMARY KEY, a INTEGER, c TEXT); INSERT INTO t2 SELECT CAST(id AS TEXT), a, c FROM t;"
+                  "DROP TABLE t; ALTER TABLE t2 RENAME TO t; INSERT INTO t VALUES ('9', 90, 'n');");
+    s_expect_fail("the type of filter column id changed", NULL);
+    ck_assert_int_eq(s_count(lake2), 2);
+    ck_assert_str_eq(s_watermark(), "5");
+    /* a lost state store is not rebuilt from version 1 alone */
+    ck_assert_int_eq(remove(s_state), 0);
+    int rrc = RUN("-c", "deltaload.json", "state", "rebuild", "--table", "t");
+    ck_assert_msg(rrc != 0 && strstr(e2e_output(s_dir), "has a version 2 in the lake (t__v2"), "rebuild: %d %s", rrc,
+                  e2e_output(s_dir));
+    ck_assert_str_eq(s_watermark(), ""); /* nothing restored */
+}
+END_TEST
+
 /* ---- the option is checked when the config is read (exit 3) ---- */
 START_TEST(policy_validated)
 {
     e2e_sql(s_db, "CREATE TABLE t(id INTEGER PRIMARY KEY);");
-    s_config(0, NULL, ", \"schema_change\": \"rewrite\"");
-    ck_assert_int_eq(RUN("-c", "deltaload.json", "run"), 3);
-    ck_assert_msg(strstr(e2e_output(s_dir), "not available yet"), "%s", e2e_output(s_dir));
     s_config(0, ", \"schema_change\": \"sometimes\"", NULL);
     ck_assert_int_eq(RUN("-c", "deltaload.json", "run"), 3);
     ck_assert_msg(strstr(e2e_output(s_dir), "engine: schema_change must be"), "%s", e2e_output(s_dir));
@@ -323,7 +421,8 @@ static int s_check(const char *prev, const char *cur, int policy, char *msg, siz
     dld_error_init(&err);
     s_prev = prev;
     char *note = NULL;
-    int rc = dld_schema_track(&vt, NULL, "t", "id", cur, policy, &note, &err);
+    bool rewrite = false;
+    int rc = dld_schema_track(&vt, NULL, "t", "id", cur, policy, &note, &rewrite, &err);
     snprintf(msg, cap, "%s", rc ? err.message : note ? note : "");
     free(note);
     return rc;
@@ -366,6 +465,13 @@ START_TEST(widening_rules)
     ck_assert_int_eq(s_check("[" COL("id", "i") "]", "[" COL("id", "l") "]", DLD_SCHEMA_EVOLVE, m, sizeof m),
                      DLD_ERR_CONFIG);
     ck_assert_msg(strstr(m, "filter column id changed since load 7 (int32 → int64)"), "%s", m);
+    /* rewrite: any change asks for a rewrite, named; the filter column still fails */
+    ck_assert_int_eq(s_check("[" COL("id", "l") "," COL("a", "l") "]", "[" COL("id", "l") "," COL("a", "u") "]",
+                             DLD_SCHEMA_REWRITE, m, sizeof m),
+                     DLD_OK);
+    ck_assert_msg(strstr(m, "changed since load 7 (version 1): retyped a: int64 → utf8"), "%s", m);
+    ck_assert_int_eq(s_check("[" COL("id", "i") "]", "[" COL("id", "u") "]", DLD_SCHEMA_REWRITE, m, sizeof m),
+                     DLD_ERR_CONFIG);
     /* several at once, all named */
     ck_assert_int_eq(s_check("[" COL("id", "l") "," COL("a", "l") "," COL("b", "u") "]",
                              "[" COL("id", "l") "," COL("a", "u") "," COL("c", "tdD") "]", DLD_SCHEMA_FAIL, m, sizeof m),
@@ -398,6 +504,7 @@ static Suite *s_suite(void)
     tcase_add_loop_test(tc, retyped_column, 0, 2);
     tcase_add_loop_test(tc, filter_column_retyped, 0, 2);
     tcase_add_test(tc, declared_columns_must_match);
+    tcase_add_loop_test(tc, rewrite_version, 0, 2);
     tcase_add_test(tc, policy_validated);
     tcase_add_test(tc, widening_rules);
     suite_add_tcase(s, tc);
