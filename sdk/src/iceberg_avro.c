@@ -84,14 +84,7 @@ static int s_avro_err(struct dld_error *err, const char *what)
     return dld_error_set(err, DLD_ERR_FATAL, "avro: %s: %s", what, avro_strerror());
 }
 
-/* a growing byte buffer */
-struct s_buf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void s_put(struct s_buf *b, const void *data, size_t len)
+void dld_ice_buf_put(struct dld_ice_buf *b, const void *data, size_t len)
 {
     if (b->oom)
         return;
@@ -112,7 +105,7 @@ static void s_put(struct s_buf *b, const void *data, size_t len)
 }
 
 /* Appends the Avro binary encoding of value (with Avro C). */
-static int s_encode(struct s_buf *b, avro_value_t *value, struct dld_error *err)
+static int s_encode(struct dld_ice_buf *b, avro_value_t *value, struct dld_error *err)
 {
     size_t size = 0;
     if (avro_value_sizeof(value, &size))
@@ -123,14 +116,14 @@ static int s_encode(struct s_buf *b, avro_value_t *value, struct dld_error *err)
     avro_writer_t w = avro_writer_memory(tmp, (int64_t)size);
     int rc = w && avro_value_write(w, value) == 0 ? DLD_OK : s_avro_err(err, "encoding a value");
     if (rc == DLD_OK)
-        s_put(b, tmp, (size_t)avro_writer_tell(w));
+        dld_ice_buf_put(b, tmp, (size_t)avro_writer_tell(w));
     if (w)
         avro_writer_free(w);
     free(tmp);
     return rc;
 }
 
-static int s_encode_long(struct s_buf *b, int64_t v, struct dld_error *err)
+static int s_encode_long(struct dld_ice_buf *b, int64_t v, struct dld_error *err)
 {
     avro_schema_t s = avro_schema_long();
     avro_value_iface_t *iface = avro_generic_class_from_schema(s);
@@ -161,10 +154,10 @@ static void s_sync(const char *seed, unsigned char out[16])
 }
 
 /* Header: magic, metadata map (avro.schema, avro.codec, then kv), sync. */
-static int s_header(struct s_buf *b, const char *schema_json, const char *const *kv, const unsigned char sync[16],
+static int s_header(struct dld_ice_buf *b, const char *schema_json, const char *const *kv, const unsigned char sync[16],
                     struct dld_error *err)
 {
-    s_put(b, "Obj\x01", 4);
+    dld_ice_buf_put(b, "Obj\x01", 4);
     avro_schema_t bytes = avro_schema_bytes();
     avro_schema_t map = avro_schema_map(bytes);
     avro_value_iface_t *iface = avro_generic_class_from_schema(map);
@@ -185,12 +178,12 @@ static int s_header(struct s_buf *b, const char *schema_json, const char *const 
         avro_value_iface_decref(iface);
     avro_schema_decref(map);
     avro_schema_decref(bytes);
-    s_put(b, sync, 16);
+    dld_ice_buf_put(b, sync, 16);
     return rc;
 }
 
 /* One block holding all records (already encoded), then the sync marker. */
-static int s_block(struct s_buf *b, int64_t count, const struct s_buf *records, const unsigned char sync[16],
+static int s_block(struct dld_ice_buf *b, int64_t count, const struct dld_ice_buf *records, const unsigned char sync[16],
                    struct dld_error *err)
 {
     if (count == 0)
@@ -198,12 +191,12 @@ static int s_block(struct s_buf *b, int64_t count, const struct s_buf *records, 
     int rc;
     if ((rc = s_encode_long(b, count, err)) || (rc = s_encode_long(b, (int64_t)records->n, err)))
         return rc;
-    s_put(b, records->p, records->n);
-    s_put(b, sync, 16);
+    dld_ice_buf_put(b, records->p, records->n);
+    dld_ice_buf_put(b, sync, 16);
     return DLD_OK;
 }
 
-static int s_finish(struct s_buf *b, struct s_buf *records, int rc, void **out, size_t *len, struct dld_error *err)
+static int s_finish(struct dld_ice_buf *b, struct dld_ice_buf *records, int rc, void **out, size_t *len, struct dld_error *err)
 {
     free(records->p);
     if (rc == DLD_OK && b->oom)
@@ -259,6 +252,28 @@ static int s_set_stats(avro_value_t *df, const struct dld_iceberg_file_stats *st
     return bad;
 }
 
+/* The end of a manifest (data or deletes): the container header with the
+ * metadata Iceberg requires, the one block of entries, and the bytes out.
+ * The sync marker is derived from the load uid so that a manifest written
+ * again (a roll-forward) has the same bytes. */
+static int s_manifest_end(struct dld_ice_buf *b, struct dld_ice_buf *records, int rc, const char *kind,
+                          const char *load_uid, const char *schema_json, const char *content, int64_t count,
+                          void **out, size_t *len, struct dld_error *err)
+{
+    unsigned char sync[16];
+    char seed[64];
+    snprintf(seed, sizeof seed, "%s-%s", kind, load_uid);
+    s_sync(seed, sync);
+    char sid[24];
+    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
+                              "partition-spec-id", "0", "format-version", "2", "content", content, NULL};
+    if (rc == DLD_OK)
+        rc = s_header(b, s_entry_schema, kv, sync, err);
+    if (rc == DLD_OK)
+        rc = s_block(b, count, records, sync, err);
+    return s_finish(b, records, rc, out, len, err);
+}
+
 int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
                            size_t *len, struct dld_error *err)
 {
@@ -269,7 +284,7 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
         return s_avro_err(err, "the manifest_entry schema");
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
     avro_value_t rec;
-    struct s_buf b = {0}, records = {0};
+    struct dld_ice_buf b = {0}, records = {0};
     bool have = iface && avro_generic_value_new(iface, &rec) == 0;
     int rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
     for (int i = 0; rc == DLD_OK && i < ld->nfiles; i++) {
@@ -315,18 +330,7 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
     if (iface)
         avro_value_iface_decref(iface);
     avro_schema_decref(schema);
-    unsigned char sync[16];
-    char seed[64];
-    snprintf(seed, sizeof seed, "manifest-%s", ld->load_uid);
-    s_sync(seed, sync);
-    char sid[24];
-    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
-                              "partition-spec-id", "0", "format-version", "2", "content", "data", NULL};
-    if (rc == DLD_OK)
-        rc = s_header(&b, s_entry_schema, kv, sync, err);
-    if (rc == DLD_OK)
-        rc = s_block(&b, ld->nfiles, &records, sync, err);
-    return s_finish(&b, &records, rc, out, len, err);
+    return s_manifest_end(&b, &records, rc, "manifest", ld->load_uid, schema_json, "data", ld->nfiles, out, len, err);
 }
 
 int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snapshot_id, int64_t parent_id, int64_t seq,
@@ -339,7 +343,7 @@ int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snaps
         return s_avro_err(err, "the manifest_file schema");
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
     avro_value_t rec;
-    struct s_buf b = {0}, records = {0};
+    struct dld_ice_buf b = {0}, records = {0};
     bool have = iface && avro_generic_value_new(iface, &rec) == 0;
     int rc = have ? DLD_OK : s_avro_err(err, "a manifest list entry");
     for (int i = 0; rc == DLD_OK && i < n; i++) {
@@ -512,7 +516,7 @@ int dld_ice_write_delete_manifest(const char *location, const char *schema_json,
         return s_avro_err(err, "the manifest_entry schema");
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
     avro_value_t rec;
-    struct s_buf b = {0}, records = {0};
+    struct dld_ice_buf b = {0}, records = {0};
     bool have = iface && avro_generic_value_new(iface, &rec) == 0;
     int rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
     for (int i = 0; rc == DLD_OK && i < ld->ndeletes; i++) {
@@ -570,16 +574,6 @@ int dld_ice_write_delete_manifest(const char *location, const char *schema_json,
     if (iface)
         avro_value_iface_decref(iface);
     avro_schema_decref(schema);
-    unsigned char sync[16];
-    char seed[64];
-    snprintf(seed, sizeof seed, "deletes-%s", ld->load_uid);
-    s_sync(seed, sync);
-    char sid[24];
-    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
-                              "partition-spec-id", "0", "format-version", "2", "content", "deletes", NULL};
-    if (rc == DLD_OK)
-        rc = s_header(&b, s_entry_schema, kv, sync, err);
-    if (rc == DLD_OK)
-        rc = s_block(&b, ld->ndeletes, &records, sync, err);
-    return s_finish(&b, &records, rc, out, len, err);
+    return s_manifest_end(&b, &records, rc, "deletes", ld->load_uid, schema_json, "deletes", ld->ndeletes, out, len,
+                          err);
 }

@@ -15,6 +15,7 @@
 #include <deltaload/sdk.h>
 
 #include "iceberg_delete.h"
+#include "iceberg_internal.h"
 
 /* the reserved field ids of a position-delete file (Iceberg spec) */
 #define S_ID_FILE_PATH 2147483546
@@ -87,38 +88,12 @@ struct s_pos {
     int64_t pos;
 };
 
-struct s_bytes {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void s_add(struct s_bytes *b, const void *data, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-}
-
-static void s_add_be(struct s_bytes *b, uint64_t v)
+static void s_add_be(struct dld_ice_buf *b, uint64_t v)
 {
     unsigned char o[8];
     for (int i = 0; i < 8; i++)
         o[i] = (unsigned char)(v >> (56 - 8 * i));
-    s_add(b, o, 8);
+    dld_ice_buf_put(b, o, 8);
 }
 
 /* How a key or filter column's values are encoded (s_encode), decided once
@@ -158,7 +133,7 @@ struct dld_ice_upsert {
     /* key → the version kept so far */
     struct s_ent *tab;
     size_t cap, count;
-    struct s_bytes arena, tmp, chunk;
+    struct dld_ice_buf arena, tmp, chunk;
     /* rows superseded inside the load */
     struct s_pos *dead;
     size_t ndead, dcap;
@@ -275,7 +250,7 @@ int dld_ice_upsert_new(const struct dld_lake_storage *st, const char *dir, int64
  * (memcmp, shorter first on a common prefix): big-endian with the sign bit
  * flipped for signed integers and decimals, the IEEE trick for floats, the
  * bytes themselves for strings and binary. */
-static void s_encode(struct s_bytes *b, enum s_kind k, const struct ArrowArray *a, int64_t row)
+static void s_encode(struct dld_ice_buf *b, enum s_kind k, const struct ArrowArray *a, int64_t row)
 {
     int64_t i = a->offset + row;
     const void *d = a->n_buffers > 1 ? a->buffers[1] : NULL;
@@ -283,7 +258,7 @@ static void s_encode(struct s_bytes *b, enum s_kind k, const struct ArrowArray *
     switch (k) {
     case K_BOOL: {
         unsigned char v = (((const uint8_t *)d)[i >> 3] >> (i & 7)) & 1;
-        s_add(b, &v, 1);
+        dld_ice_buf_put(b, &v, 1);
         break;
     }
     case K_I8: s_add_be(b, (uint64_t)(int64_t)((const int8_t *)d)[i] ^ flip); break;
@@ -312,12 +287,12 @@ static void s_encode(struct s_bytes *b, enum s_kind k, const struct ArrowArray *
     }
     case K_STR32: {
         const int32_t *off = d;
-        s_add(b, (const char *)a->buffers[2] + off[i], (size_t)(off[i + 1] - off[i]));
+        dld_ice_buf_put(b, (const char *)a->buffers[2] + off[i], (size_t)(off[i + 1] - off[i]));
         break;
     }
     case K_STR64: {
         const int64_t *off = d;
-        s_add(b, (const char *)a->buffers[2] + off[i], (size_t)(off[i + 1] - off[i]));
+        dld_ice_buf_put(b, (const char *)a->buffers[2] + off[i], (size_t)(off[i + 1] - off[i]));
         break;
     }
     case K_NONE:
@@ -394,7 +369,7 @@ static int s_row(struct dld_ice_upsert *u, const struct ArrowArray *batch, int64
                                  u->load_id, s_name(u->kptrs[k]));
         size_t at = u->tmp.n;
         uint32_t len = 0;
-        s_add(&u->tmp, &len, 4);
+        dld_ice_buf_put(&u->tmp, &len, 4);
         s_encode(&u->tmp, u->kkind[k], c, r);
         len = (uint32_t)(u->tmp.n - at - 4); /* length-prefixed: ("ab","c") differs from ("a","bc") */
         if (!u->tmp.oom)
@@ -404,7 +379,7 @@ static int s_row(struct dld_ice_upsert *u, const struct ArrowArray *batch, int64
     if (u->fcol >= 0) {
         const struct ArrowArray *c = batch->children[u->fcol];
         unsigned char present = dld_arrow_is_null(c, r) ? 0 : 1; /* null sorts first */
-        s_add(&u->tmp, &present, 1);
+        dld_ice_buf_put(&u->tmp, &present, 1);
         if (present)
             s_encode(&u->tmp, u->fkind, c, r);
     }
@@ -445,10 +420,10 @@ static int s_place(struct dld_ice_upsert *u, const char *key, size_t klen, const
         e->hash = h;
         e->koff = u->arena.n;
         e->klen = (uint32_t)klen;
-        s_add(&u->arena, key, klen);
+        dld_ice_buf_put(&u->arena, key, klen);
         e->foff = u->arena.n;
         e->flen = (uint32_t)flen;
-        s_add(&u->arena, filt, flen);
+        dld_ice_buf_put(&u->arena, filt, flen);
         e->file = file_index;
         e->pos = pos;
         /* at most 70 % full: 5 M keys fit in 8 M slots */
@@ -460,7 +435,7 @@ static int s_place(struct dld_ice_upsert *u, const char *key, size_t klen, const
             return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         e->foff = u->arena.n;
         e->flen = (uint32_t)flen;
-        s_add(&u->arena, filt, flen);
+        dld_ice_buf_put(&u->arena, filt, flen);
         e->file = file_index;
         e->pos = pos;
     } else if (!s_dead(u, file_index, pos)) {
@@ -490,7 +465,7 @@ int dld_ice_upsert_rows(struct dld_ice_upsert *u, const struct ArrowArray *batch
             rows[t].off = u->chunk.n;
             rows[t].klen = klen;
             rows[t].flen = u->tmp.n - klen;
-            s_add(&u->chunk, u->tmp.p, u->tmp.n);
+            dld_ice_buf_put(&u->chunk, u->tmp.p, u->tmp.n);
             rows[t].h = s_hash(u->tmp.p, klen);
             __builtin_prefetch(&u->tab[rows[t].h & (u->cap - 1)]);
         }

@@ -43,4 +43,14 @@ char *dld_ice_print_metadata(struct cJSON *m);
 int dld_ice_put_metadata(const struct dld_lake_storage *st, const char *dir, int64_t version, const char *cur_loc,
                          const char *cat_version, const char *json, const char *uid, bool *lost, struct dld_error *err);
 
+/* A growing byte buffer for the Iceberg writers (Avro containers, the
+ * equality-delete key arena). Appends after a failed allocation are dropped
+ * and `oom` stays set, so a caller checks once at the end. */
+struct dld_ice_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+void dld_ice_buf_put(struct dld_ice_buf *b, const void *data, size_t len);
+
 #endif
