@@ -22,6 +22,7 @@
 #include <deltaload/sdk.h>
 
 #include "iceberg_delete.h"
+#include "iceberg_partition.h"
 #include "iceberg_stats.h"
 
 #define S_MAX_FILES 9999
@@ -959,6 +960,25 @@ int dld_lake_load_begin(const struct dld_lake_storage *storage, const char *cons
          (rc = dld_error_set(err, DLD_ERR_CONFIG,
                              "merge_key needs \"table_format\": \"iceberg\" (a folder of plain files cannot delete "
                              "older versions of a row)")))) {
+        dld_error_prefix(err, "item %s", load->table->target_table_name ? load->table->target_table_name : "?");
+        dld_lake_load_free(l);
+        return rc;
+    }
+    /* partition_by: the transforms are checked (iceberg_partition.h), but a
+     * partitioned table is not written yet: refused rather than written
+     * unpartitioned behind the item's back */
+    struct dld_ice_partition_field *pfields = NULL;
+    int npart = 0;
+    if ((rc = dld_ice_partition_parse(load->table->item_json, &pfields, &npart, err)) ||
+        (npart > 0 && !ice &&
+         (rc = dld_error_set(err, DLD_ERR_CONFIG,
+                             "partition_by needs \"table_format\": \"iceberg\" (a folder of plain files has no "
+                             "partition spec)"))) ||
+        (npart > 0 && (rc = dld_error_set(err, DLD_ERR_CONFIG,
+                                          "partition_by (%s) is not available yet: Iceberg tables are written "
+                                          "unpartitioned (docs/iceberg.md, \"Partitioning\")",
+                                          pfields[0].name)))) {
+        dld_ice_partition_free(pfields, npart);
         dld_error_prefix(err, "item %s", load->table->target_table_name ? load->table->target_table_name : "?");
         dld_lake_load_free(l);
         return rc;

@@ -750,6 +750,50 @@ START_TEST(expire_old_snapshots)
 }
 END_TEST
 
+/* partition_by is not available yet: refused by name before anything is
+ * written (docs/iceberg.md#partitioning), malformed transforms and plain
+ * files too; the table is then loaded unpartitioned once the item drops it */
+START_TEST(partition_by_refused)
+{
+    s_source(20);
+    static const char item[] =
+        "{\"targetTableName\": \"orders_p\", \"sourceSchema\": \"main\", \"sourceTable\": \"orders\", \"filtercolumn\": \"seq\","
+        " \"filteroperator\": \"gte\", \"startvalue\": \"1\", \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\"%s}";
+    char items[sizeof item + 128];
+    snprintf(items, sizeof items, item, ", \"partition_by\": \"bucket(4, id)\"");
+    s_config_items(items);
+    ck_assert_int_ne(RUN("run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by (id_bucket) is not available yet"), "%s",
+                  e2e_output(s_dir));
+    char path[PATH_MAX + 64];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/lake/raw/main/orders_p/metadata", s_dir);
+    ck_assert_msg(stat(path, &sb) != 0, "no Iceberg metadata for a refused load: %s", path);
+    snprintf(items, sizeof items, item, ", \"partition_by\": [\"days(seq)\"]");
+    s_config_items(items);
+    ck_assert_int_ne(RUN("run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by 'days(seq)': expected identity(col)"), "%s",
+                  e2e_output(s_dir));
+    /* plain files: refused whatever the transform */
+    snprintf(items, sizeof items, item, ", \"partition_by\": \"identity(id)\"");
+    s_config_items(items);
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    char *text = s_slurp(path), *at = strstr(text, "\"table_format\": \"iceberg\"");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "\"table_format\": \"files\"  ", strlen("\"table_format\": \"files\"  "));
+    e2e_write(path, text);
+    free(text);
+    ck_assert_int_ne(RUN("run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by needs \"table_format\": \"iceberg\""), "%s",
+                  e2e_output(s_dir));
+    snprintf(items, sizeof items, item, "");
+    s_config_items(items);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    snprintf(path, sizeof path, "%s/lake/raw/main/orders_p/metadata/version-hint.text", s_dir);
+    ck_assert_msg(stat(path, &sb) == 0, "%s", path);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("iceberg");
@@ -776,6 +820,12 @@ static Suite *s_suite(void)
     tcase_set_timeout(te, 120);
     tcase_add_test(te, expire_old_snapshots);
     suite_add_tcase(s, te);
+    /* CK_RUN_CASE=partition */
+    TCase *tp = tcase_create("partition");
+    tcase_add_checked_fixture(tp, s_setup, s_teardown);
+    tcase_set_timeout(tp, 120);
+    tcase_add_test(tp, partition_by_refused);
+    suite_add_tcase(s, tp);
     return s;
 }
 

@@ -7,7 +7,8 @@
 //   - injects faults on demand (status codes with S3 error codes, connection
 //     resets, delays, and "drop": the request is carried out upstream, then
 //     the connection is closed without an answer, the lost-response case),
-//     driven through /__proxy/ control requests;
+//     driven through /__proxy/ control requests (a fault with `rate` hits
+//     only that share of the requests it matches: tests/campaign);
 //   - emulates AbortMultipartUpload and ListMultipartUploads, which s3rver
 //     lacks, by tracking the uploads it has seen opened and completed (parts
 //     of an aborted upload are refused afterwards, as on S3);
