@@ -3,7 +3,8 @@
  * (lake.h), which names, publishes, fences and discards loads as for every
  * target; this file only moves bytes:
  *   - data files stream into an upload (PutObject or a parallel multipart
- *     upload, s3_upload.c) directly under their final keys: no promote step;
+ *     upload, s3_upload.c) directly under their final keys; "promote" only
+ *     aborts uploads left open under those keys by a request lost in flight;
  *   - the manifest slot is claimed with PutObject If-None-Match: * (create
  *     only; S3 answers 412 when the key exists);
  *   - listing reports objects and open multipart uploads (an upload is a
@@ -643,26 +644,31 @@ static int s_abort_upload(void *ctx, const char *key, const char *upload_id)
     return DLD_OK;
 }
 
-/* deletes the objects (DeleteObjects: a missing key is no error), then
- * aborts the open multipart uploads of these names */
-static int s_remove(void *ctx, const char *dir, const char *const *names, int n, struct dld_error *err)
+/* the keys of names in dir (malloc'ed array of malloc'ed strings) */
+static char **s_keys(struct s3_inst *inst, const char *dir, const char *const *names, int n)
 {
-    struct s3_inst *inst = ctx;
-    struct s3_ctx *s3 = &inst->s3;
-    if (n <= 0)
-        return DLD_OK;
     char **keys = calloc((size_t)n, sizeof(char *));
-    int rc = keys ? DLD_OK : DLD_ERR_FATAL;
-    for (int i = 0; !rc && i < n; i++)
-        if (!(keys[i] = s_key(inst, dir, names[i])))
-            rc = DLD_ERR_FATAL;
-    if (rc) {
-        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        goto done;
-    }
-    if ((rc = s3_delete_objects(s3, keys, (size_t)n, err)))
-        goto done;
-    /* the uploads are listed under the keys' longest common prefix */
+    for (int i = 0; keys && i < n; i++)
+        if (!(keys[i] = s_key(inst, dir, names[i]))) {
+            for (int k = 0; k < i; k++)
+                free(keys[k]);
+            free(keys);
+            return NULL;
+        }
+    return keys;
+}
+
+static void s_keys_free(char **keys, int n)
+{
+    for (int i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* aborts the open multipart uploads of exactly these keys (listed under
+ * their longest common prefix); *aborted counts them */
+static int s_abort_uploads(struct s3_inst *inst, char **keys, int n, int *aborted, struct dld_error *err)
+{
     size_t common = strlen(keys[0]);
     for (int i = 1; i < n; i++) {
         size_t k = 0;
@@ -671,24 +677,60 @@ static int s_remove(void *ctx, const char *dir, const char *const *names, int n,
         common = k;
     }
     char *lprefix = strndup(keys[0], common);
-    if (!lprefix) {
-        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        goto done;
-    }
-    struct s_abort_ctx a = {.s3 = s3, .keys = keys, .n = n, .err = err};
-    rc = s3_list_uploads(s3, lprefix, s_abort_upload, &a, err);
+    if (!lprefix)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    struct s_abort_ctx a = {.s3 = &inst->s3, .keys = keys, .n = n, .err = err};
+    int rc = s3_list_uploads(&inst->s3, lprefix, s_abort_upload, &a, err);
     free(lprefix);
     if (rc == DLD_ERR_UNSUPPORTED) {
         s_warn_no_list_uploads(inst);
         rc = DLD_OK;
     }
+    *aborted = a.aborted;
+    return rc;
+}
+
+/* deletes the objects (DeleteObjects: a missing key is no error), then
+ * aborts the open multipart uploads of these names */
+static int s_remove(void *ctx, const char *dir, const char *const *names, int n, struct dld_error *err)
+{
+    struct s3_inst *inst = ctx;
+    if (n <= 0)
+        return DLD_OK;
+    char **keys = s_keys(inst, dir, names, n);
+    if (!keys)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int aborted = 0;
+    int rc = s3_delete_objects(&inst->s3, keys, (size_t)n, err);
     if (!rc)
-        dld_log(s3->host, DLD_LOG_INFO, S3_PLUGIN, "s3://%s/%.*s: %d object(s) deleted, %d upload(s) aborted",
-                s3->bucket, (int)common, keys[0], n, a.aborted);
-done:
-    for (int i = 0; keys && i < n; i++)
-        free(keys[i]);
-    free(keys);
+        rc = s_abort_uploads(inst, keys, n, &aborted, err);
+    if (!rc)
+        dld_log(inst->s3.host, DLD_LOG_INFO, S3_PLUGIN, "s3://%s/%s...: %d object(s) deleted, %d upload(s) aborted",
+                inst->s3.bucket, keys[0], n, aborted);
+    s_keys_free(keys, n);
+    return rc;
+}
+
+/* The files are written in place (nothing to move), but no upload may stay
+ * open under one of a load's names once it is published: an upload that a
+ * request lost in flight opened (its id never learnt) would otherwise sit
+ * beside the published file until a lifecycle rule removes it. Every file of
+ * the load is complete here, so any open upload of its keys is such an
+ * orphan. One ListMultipartUploads per publish. */
+static int s_promote(void *ctx, const char *dir, const char *const *names, int n, struct dld_error *err)
+{
+    struct s3_inst *inst = ctx;
+    if (n <= 0)
+        return DLD_OK;
+    char **keys = s_keys(inst, dir, names, n);
+    if (!keys)
+        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    int aborted = 0;
+    int rc = s_abort_uploads(inst, keys, n, &aborted, err);
+    if (!rc && aborted > 0)
+        dld_log(inst->s3.host, DLD_LOG_WARN, S3_PLUGIN, "s3://%s/%s...: %d orphaned upload(s) aborted before publishing",
+                inst->s3.bucket, keys[0], aborted);
+    s_keys_free(keys, n);
     return rc;
 }
 
@@ -700,7 +742,7 @@ static void s_storage_init(struct s3_inst *inst)
         .file_open = s_file_open,
         .file_close = s_file_close,
         .file_abandon = s_file_abandon,
-        .promote = NULL, /* written in place */
+        .promote = s_promote, /* written in place: only aborts orphaned uploads of the names */
         .put_if_absent = s_put_if_absent,
         .get = s_get,
         .list = s_list,
