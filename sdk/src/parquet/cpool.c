@@ -1,20 +1,54 @@
-/* The compression pool: a FIFO of page jobs, a few worker threads with a
- * compressor each, and the writer's thread, which runs queued jobs itself
- * whenever it would otherwise wait (a full queue, a fence). The queue is
- * bounded (two jobs per worker), so at most that many uncompressed pages
- * wait besides the ones being compressed. */
+/* The compression pool. Each writer has its own queue of page jobs (a
+ * FIFO, bounded: two jobs per thread it asked for), its own slabs and
+ * spare buffers; the worker threads that compress them are shared by every
+ * writer of the process (every table a target loads at once).
+ *
+ * Shared workers: created lazily by the first submit of a writer that wants
+ * workers, counted by the writers registered (each pool from new to
+ * destroy), stopped and joined when the last one is destroyed. Their number
+ * is the largest `threads` any registered writer asked for (the first
+ * writer's default min(CPUs, 4) usually): a writer asking for more starts the
+ * missing ones; none is stopped before the last writer goes.
+ *
+ * Fairness: a free worker takes the head of the NEXT writer's queue after
+ * the one it served last (round-robin over the writers with queued jobs),
+ * so a small table's pages wait behind at most one page of each other
+ * writer, never behind a big table's whole backlog. Within one writer the
+ * jobs still run in submission order (its queue is a FIFO), which is what
+ * wait_below relies on.
+ *
+ * Memory: a writer has at most qcap jobs queued (2 per thread it asked for)
+ * plus one per worker running; when its queue is full its own thread
+ * compresses its oldest queued job instead of waiting, so a big table
+ * cannot fill the pool with its pages.
+ *
+ * Locking: ONE process-wide mutex (g.mu) guards the workers, the ring of
+ * registered pools and, in every pool, the queue, spare buffers, slabs,
+ * `stop` and the workers' `running` marks. It is held only for list
+ * operations, never while compressing. A pool's seq, fence and free_jobs
+ * are touched by its writer's thread only. A job belongs to the worker that
+ * popped it until that worker clears its `running` mark (under g.mu), then
+ * to its column again: wait_below waits for exactly that. */
 #include "cpool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* compressors a worker keeps, one per (codec, level) in use */
+#define S_COMPS 4
+
 struct s_worker {
-    struct dld_pq_cpool *p;
     pthread_t thread;
-    struct dld_pq_compressor comp;
+    struct dld_pq_compressor comp[S_COMPS];
+    bool comp_ok[S_COMPS];
+    int comp_next; /* the slot to replace on a miss */
     struct dld_pq_page_scratch scratch;
-    uint64_t running; /* seq + 1 of the job in hand, 0 when idle (under mu) */
+    /* under g.mu */
+    struct dld_pq_cpool *running_pool; /* pool of the job in hand, NULL when idle */
+    uint64_t running;                  /* its seq */
+    bool stop;
+    struct s_worker *next;
 };
 
 /* a chunk that jobs' outputs are carved from */
@@ -29,16 +63,11 @@ struct s_slab {
 struct dld_pq_cpool {
     enum dld_pq_codec codec;
     int level;
-    int want;     /* workers asked for */
-    int nworkers; /* workers running */
-    bool started;
-    struct s_worker *workers;
+    int want; /* workers asked for; 0: none, pages compressed at submit */
     /* the writer's thread compresses with these */
     struct dld_pq_compressor comp;
     struct dld_pq_page_scratch scratch;
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    /* under mu */
+    /* under g.mu */
     struct dld_pq_page_job *head, *tail;
     size_t qlen, qcap;
     bool stop;
@@ -47,10 +76,24 @@ struct dld_pq_cpool {
     struct s_slab *slabs;      /* in use, the current one first */
     struct s_slab *free_slabs; /* given back, to reuse */
     size_t carved;             /* outputs carved and not yet freed */
+    struct dld_pq_cpool *prev, *next; /* the ring of registered pools */
     /* writer's thread only */
     uint64_t seq, fence;
     struct dld_pq_page_job *free_jobs;
 };
+
+/* the process-wide part (see the top of the file) */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct s_worker *workers;
+    int nworkers;
+    int refs;                   /* pools registered */
+    struct dld_pq_cpool *ring;  /* registered pools, circular */
+    struct dld_pq_cpool *last;  /* the pool served last (NULL: start at ring) */
+    bool hold;                  /* tests: workers take nothing */
+    uint64_t picks;             /* jobs taken by workers so far */
+} g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, NULL, NULL, false, 0};
 
 struct dld_pq_cpool *dld_pq_cpool_new(enum dld_pq_codec codec, int level, int threads)
 {
@@ -63,16 +106,22 @@ struct dld_pq_cpool *dld_pq_cpool_new(enum dld_pq_codec codec, int level, int th
     p->qcap = 2 * (size_t)p->want;
     p->spare_cap = p->qcap + (size_t)p->want + 2;
     p->spare = calloc(p->spare_cap, sizeof(*p->spare));
-    p->workers = p->want ? calloc((size_t)p->want, sizeof(*p->workers)) : NULL;
-    if (!p->spare || (p->want && !p->workers) || dld_pq_compressor_init(&p->comp, codec, level)) {
+    if (!p->spare || dld_pq_compressor_init(&p->comp, codec, level)) {
         free(p->spare);
-        free(p->workers);
         free(p);
         return NULL;
     }
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_mutex_lock(&g.mu);
+    g.refs++;
+    if (g.ring) {
+        p->next = g.ring;
+        p->prev = g.ring->prev;
+        p->prev->next = p;
+        g.ring->prev = p;
+    } else {
+        g.ring = p->next = p->prev = p;
+    }
+    pthread_mutex_unlock(&g.mu);
     return p;
 }
 
@@ -82,7 +131,7 @@ uint8_t *dld_pq_cpool_carve(struct dld_pq_cpool *p, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     uint8_t *out = NULL;
-    pthread_mutex_lock(&p->mu);
+    pthread_mutex_lock(&g.mu);
     struct s_slab *s = p->slabs;
     if (!s || s->cap - s->used < n) {
         /* a free slab large enough, else a new one */
@@ -110,11 +159,11 @@ uint8_t *dld_pq_cpool_carve(struct dld_pq_cpool *p, size_t n)
         s->used += n;
         p->carved++;
     }
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&g.mu);
     return out;
 }
 
-/* a job's output is given back; the last one returns every slab (under mu) */
+/* a job's output is given back; the last one returns every slab (under g.mu) */
 static void s_uncarve(struct dld_pq_cpool *p)
 {
     if (--p->carved > 0)
@@ -148,10 +197,11 @@ struct dld_pq_page_job *dld_pq_cpool_job_new(struct dld_pq_cpool *p)
         return NULL;
     memset(j, 0, sizeof(*j));
     j->pool = p;
-    pthread_mutex_lock(&p->mu);
+    j->pick = UINT64_MAX;
+    pthread_mutex_lock(&g.mu);
     if (p->nspare > 0)
         j->body = p->spare[--p->nspare];
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&g.mu);
     j->body.len = 0;
     return j;
 }
@@ -161,9 +211,9 @@ void dld_pq_cpool_job_free(struct dld_pq_cpool *p, struct dld_pq_page_job *job)
     if (!job)
         return;
     if (job->out) {
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&g.mu);
         s_uncarve(p);
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&g.mu);
         job->out = NULL;
     }
     dld_pq_buf_clean_up(&job->body);
@@ -171,7 +221,7 @@ void dld_pq_cpool_job_free(struct dld_pq_cpool *p, struct dld_pq_page_job *job)
     p->free_jobs = job;
 }
 
-/* the job is done: its body buffer goes back to lend (under mu) */
+/* the job is done: its body buffer goes back to lend (under g.mu) */
 static void s_retire(struct dld_pq_cpool *p, struct dld_pq_page_job *j)
 {
     if (p->nspare < p->spare_cap && j->body.data)
@@ -192,74 +242,115 @@ static struct dld_pq_page_job *s_pop(struct dld_pq_cpool *p)
     return j;
 }
 
-/* runs the head of the queue in the writer's thread; called and returns with mu held */
+/* runs the head of p's queue in the writer's thread; called and returns with g.mu held */
 static void s_help(struct dld_pq_cpool *p)
 {
     struct dld_pq_page_job *j = s_pop(p);
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&g.mu);
     dld_pq_page_encode(&p->comp, &p->scratch, j);
-    pthread_mutex_lock(&p->mu);
+    pthread_mutex_lock(&g.mu);
     s_retire(p, j);
 }
 
 /* ---- workers ---------------------------------------------------------------------- */
 
-static void *s_worker_main(void *arg)
+/* the next pool after the one served last that has a job queued (under g.mu) */
+static struct dld_pq_cpool *s_next_pool(void)
 {
-    struct s_worker *w = arg;
-    struct dld_pq_cpool *p = w->p;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && !p->head)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop)
-            break;
-        struct dld_pq_page_job *j = s_pop(p);
-        w->running = j->seq + 1;
-        pthread_mutex_unlock(&p->mu);
-        dld_pq_page_encode(&w->comp, &w->scratch, j);
-        pthread_mutex_lock(&p->mu);
-        s_retire(p, j);
-        w->running = 0;
-        pthread_cond_broadcast(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
+    if (!g.ring)
+        return NULL;
+    struct dld_pq_cpool *start = g.last ? g.last->next : g.ring, *p = start;
+    do {
+        if (p->head)
+            return g.last = p;
+        p = p->next;
+    } while (p != start);
     return NULL;
 }
 
-/* Starts the workers; those that cannot start (no memory, no thread) are
- * simply not there: fewer threads, the same file. */
-static void s_start(struct dld_pq_cpool *p)
+/* the worker's compressor for the job's codec and level; NULL if none can be set up */
+static struct dld_pq_compressor *s_comp(struct s_worker *w, const struct dld_pq_cpool *p)
 {
-    p->started = true;
-    for (int i = 0; i < p->want; i++) {
-        struct s_worker *w = &p->workers[p->nworkers];
-        memset(w, 0, sizeof(*w));
-        w->p = p;
-        if (dld_pq_compressor_init(&w->comp, p->codec, p->level))
+    for (int i = 0; i < S_COMPS; i++)
+        if (w->comp_ok[i] && w->comp[i].codec == p->codec && w->comp[i].level == p->level)
+            return &w->comp[i];
+    int i = w->comp_next;
+    w->comp_next = (i + 1) % S_COMPS;
+    if (w->comp_ok[i])
+        dld_pq_compressor_clean_up(&w->comp[i]);
+    w->comp_ok[i] = dld_pq_compressor_init(&w->comp[i], p->codec, p->level) == 0;
+    return w->comp_ok[i] ? &w->comp[i] : NULL;
+}
+
+static void *s_worker_main(void *arg)
+{
+    struct s_worker *w = arg;
+    pthread_mutex_lock(&g.mu);
+    for (;;) {
+        struct dld_pq_cpool *p = NULL;
+        while (!w->stop && (g.hold || (p = s_next_pool()) == NULL))
+            pthread_cond_wait(&g.work, &g.mu);
+        if (w->stop)
             break;
-        if (pthread_create(&w->thread, NULL, s_worker_main, w)) {
-            dld_pq_compressor_clean_up(&w->comp);
-            break;
-        }
-        p->nworkers++;
+        struct dld_pq_page_job *j = s_pop(p);
+        j->pick = g.picks++;
+        w->running_pool = p;
+        w->running = j->seq;
+        pthread_mutex_unlock(&g.mu);
+        struct dld_pq_compressor *c = s_comp(w, p);
+        if (c)
+            dld_pq_page_encode(c, &w->scratch, j);
+        else
+            j->msg = "out of memory setting up a compressor";
+        pthread_mutex_lock(&g.mu);
+        s_retire(p, j);
+        w->running_pool = NULL;
+        pthread_cond_broadcast(&g.done);
     }
+    pthread_mutex_unlock(&g.mu);
+    return NULL;
+}
+
+/* Starts workers until there are `want` (under g.mu); those that cannot
+ * start (no memory, no thread) are simply not there: fewer threads, the
+ * same file. */
+static void s_start(int want)
+{
+    while (g.nworkers < want) {
+        struct s_worker *w = calloc(1, sizeof(*w));
+        if (!w)
+            return;
+        if (pthread_create(&w->thread, NULL, s_worker_main, w)) {
+            free(w);
+            return;
+        }
+        w->next = g.workers;
+        g.workers = w;
+        g.nworkers++;
+    }
+}
+
+/* is a worker compressing one of p's jobs with seq < fence? (under g.mu) */
+static bool s_running_below(const struct dld_pq_cpool *p, uint64_t fence)
+{
+    for (const struct s_worker *w = g.workers; w; w = w->next)
+        if (w->running_pool == p && w->running < fence)
+            return true;
+    return false;
 }
 
 void dld_pq_cpool_stop(struct dld_pq_cpool *p)
 {
-    if (!p || p->nworkers == 0)
+    if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
+    pthread_mutex_lock(&g.mu);
     p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nworkers; i++) {
-        pthread_join(p->workers[i].thread, NULL);
-        dld_pq_compressor_clean_up(&p->workers[i].comp);
-        dld_pq_page_scratch_clean_up(&p->workers[i].scratch);
-    }
-    p->nworkers = 0;
+    /* jobs still queued are not run (they stay the columns' to free) */
+    while (p->head)
+        s_pop(p);
+    while (s_running_below(p, UINT64_MAX))
+        pthread_cond_wait(&g.done, &g.mu);
+    pthread_mutex_unlock(&g.mu);
 }
 
 void dld_pq_cpool_destroy(struct dld_pq_cpool *p)
@@ -267,6 +358,39 @@ void dld_pq_cpool_destroy(struct dld_pq_cpool *p)
     if (!p)
         return;
     dld_pq_cpool_stop(p);
+    pthread_mutex_lock(&g.mu);
+    if (g.last == p)
+        g.last = p->prev != p ? p->prev : NULL;
+    if (p->next == p) {
+        g.ring = NULL;
+    } else {
+        p->prev->next = p->next;
+        p->next->prev = p->prev;
+        if (g.ring == p)
+            g.ring = p->next;
+    }
+    /* the last writer takes the workers with it; a writer registering
+     * meanwhile starts new ones (these are no longer in g.workers) */
+    struct s_worker *gone = NULL;
+    if (--g.refs == 0) {
+        gone = g.workers;
+        g.workers = NULL;
+        g.nworkers = 0;
+        for (struct s_worker *w = gone; w; w = w->next)
+            w->stop = true;
+        pthread_cond_broadcast(&g.work);
+    }
+    pthread_mutex_unlock(&g.mu);
+    while (gone) {
+        struct s_worker *w = gone;
+        gone = w->next;
+        pthread_join(w->thread, NULL);
+        for (int i = 0; i < S_COMPS; i++)
+            if (w->comp_ok[i])
+                dld_pq_compressor_clean_up(&w->comp[i]);
+        dld_pq_page_scratch_clean_up(&w->scratch);
+        free(w);
+    }
     while (p->free_jobs) {
         struct dld_pq_page_job *j = p->free_jobs;
         p->free_jobs = j->next;
@@ -277,12 +401,8 @@ void dld_pq_cpool_destroy(struct dld_pq_cpool *p)
     free(p->spare);
     s_slabs_free(p->slabs);
     s_slabs_free(p->free_slabs);
-    free(p->workers);
     dld_pq_compressor_clean_up(&p->comp);
     dld_pq_page_scratch_clean_up(&p->scratch);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
     free(p);
 }
 
@@ -292,15 +412,15 @@ void dld_pq_cpool_submit(struct dld_pq_cpool *p, struct dld_pq_page_job *job)
 {
     job->seq = p->seq++;
     job->next = NULL;
-    if (!p->started && p->want > 0)
-        s_start(p);
-    pthread_mutex_lock(&p->mu);
-    if (p->nworkers == 0 || p->stop) {
-        pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&g.mu);
+    if (p->want > 0 && !p->stop)
+        s_start(p->want);
+    if (p->want == 0 || g.nworkers == 0 || p->stop) {
+        pthread_mutex_unlock(&g.mu);
         dld_pq_page_encode(&p->comp, &p->scratch, job);
-        pthread_mutex_lock(&p->mu);
+        pthread_mutex_lock(&g.mu);
         s_retire(p, job);
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&g.mu);
         return;
     }
     while (p->qlen >= p->qcap)
@@ -311,8 +431,8 @@ void dld_pq_cpool_submit(struct dld_pq_cpool *p, struct dld_pq_page_job *job)
         p->head = job;
     p->tail = job;
     p->qlen++;
-    pthread_cond_signal(&p->work);
-    pthread_mutex_unlock(&p->mu);
+    pthread_cond_signal(&g.work);
+    pthread_mutex_unlock(&g.mu);
 }
 
 uint64_t dld_pq_cpool_next_seq(const struct dld_pq_cpool *p)
@@ -322,21 +442,18 @@ uint64_t dld_pq_cpool_next_seq(const struct dld_pq_cpool *p)
 
 void dld_pq_cpool_wait_below(struct dld_pq_cpool *p, uint64_t fence)
 {
-    pthread_mutex_lock(&p->mu);
+    pthread_mutex_lock(&g.mu);
     for (;;) {
         /* the queue is in seq order: its head is its oldest job */
         if (p->head && p->head->seq < fence) {
             s_help(p);
             continue;
         }
-        bool busy = false;
-        for (int i = 0; i < p->nworkers && !busy; i++)
-            busy = p->workers[i].running != 0 && p->workers[i].running - 1 < fence;
-        if (!busy)
+        if (!s_running_below(p, fence))
             break;
-        pthread_cond_wait(&p->done, &p->mu);
+        pthread_cond_wait(&g.done, &g.mu);
     }
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&g.mu);
 }
 
 uint64_t dld_pq_cpool_fence(struct dld_pq_cpool *p)
@@ -345,4 +462,30 @@ uint64_t dld_pq_cpool_fence(struct dld_pq_cpool *p)
     dld_pq_cpool_wait_below(p, f);
     p->fence = p->seq;
     return f;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+void dld_pq_cpool_debug_hold(bool hold)
+{
+    pthread_mutex_lock(&g.mu);
+    g.hold = hold;
+    pthread_cond_broadcast(&g.work);
+    pthread_mutex_unlock(&g.mu);
+}
+
+int dld_pq_cpool_debug_workers(void)
+{
+    pthread_mutex_lock(&g.mu);
+    int n = g.nworkers;
+    pthread_mutex_unlock(&g.mu);
+    return n;
+}
+
+uint64_t dld_pq_cpool_debug_picks(void)
+{
+    pthread_mutex_lock(&g.mu);
+    uint64_t n = g.picks;
+    pthread_mutex_unlock(&g.mu);
+    return n;
 }

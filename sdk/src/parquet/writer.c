@@ -74,13 +74,14 @@ static void s_destroy(void *impl);
  * Several tables loading at once each have a writer in this process (one
  * target plugin, one copy of this library). What a writer holds grows with
  * its row group (compressed pages until the flush), its page size (an open
- * page per column, pages queued for compression) and its compressing
- * threads; so those are divided among the writers open at the moment: with
+ * page per column, pages queued for compression); so those are divided
+ * among the writers open at the moment: with
  * N open, a writer flushes its row group at min(row_group_size,
  * memory_budget / 4 / N) uncompressed bytes, closes pages at
- * min(page_size, memory_budget / 64 / N), and, when compression_threads is
- * not set, takes min(CPUs, 4) / N compressing threads (a share of 1 means
- * no worker: the writer compresses in its own thread). One writer
+ * min(page_size, memory_budget / 64 / N). The compressing threads are not
+ * divided: the writers share one set of them (cpool.c), each writer with at
+ * most 2 pages per thread queued, i.e. at most memory_budget / 8 of queued
+ * pages in all with the defaults. One writer
  * alone, with the defaults, is not affected (256 MiB / 4 = 64 MiB, the
  * default row group). The shares follow N as loads start and end, so with
  * several loads running the row group boundaries depend on timing; the
@@ -141,14 +142,11 @@ static int s_options(struct s_writer *w, const char *const *options, int *ts_uni
                                  dld_pq_codec_name(codec), lo, hi, v);
         level = (int)x;
     }
-    /* default: one compressing thread per CPU, a few at most (pages of one
-     * writer rarely keep more busy, and several tables may load at once) */
+    /* default: one compressing thread per CPU, a few at most. The threads
+     * are shared by every writer of the process (cpool.c): several tables
+     * loading at once still run min(CPUs, 4) of them in all. */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t threads = ncpu < 1 ? 1 : ncpu > S_DEFAULT_MAX_THREADS ? S_DEFAULT_MAX_THREADS : ncpu;
-    /* divided among the writers open now (this one counted): see s_share */
-    int open = __atomic_load_n(&s_open_writers, __ATOMIC_RELAXED);
-    threads = open > 1 ? threads / open : threads;
-    threads = threads < 1 ? 1 : threads;
     v = dld_opt_get(options, "compression_threads");
     if (v && *v) {
         char *end;
