@@ -80,12 +80,16 @@ static int s_oom(struct dld_error *err)
 /* the directory part of a path (malloc'ed): "a/b/c" → "a/b", "c" → ".", "/c" → "/" */
 static char *s_parent(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
+    /* by index rather than strrchr's pointer: gcc 12 at -O3 takes a pointer
+     * into an asprintf'ed string for a dangling one (-Wdangling-pointer) */
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    if (n == 0)
         return strdup(".");
-    if (slash == path)
+    if (n == 1)
         return strdup("/");
-    return strndup(path, (size_t)(slash - path));
+    return strndup(path, n - 1);
 }
 
 static int s_fsync_path(const struct s_target *t, const char *path, struct dld_error *err)
