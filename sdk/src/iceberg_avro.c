@@ -274,6 +274,45 @@ static int s_manifest_end(struct dld_ice_buf *b, struct dld_ice_buf *records, in
     return s_finish(b, records, rc, out, len, err);
 }
 
+/* The part of a manifest entry every file shares: status ADDED with the
+ * snapshot id and sequence numbers inherited (null), then data_file's
+ * content (0 data, 1 position deletes, 2 equality deletes), path, format,
+ * counts, and null key_metadata/split_offsets/sort_order_id. *df is left on
+ * data_file for what differs (equality_ids, stats). Non-zero when Avro C
+ * failed. */
+static int s_entry_added(avro_value_t *rec, avro_value_t *df, int content, const char *path, int64_t rows,
+                         int64_t bytes)
+{
+    int bad = 0;
+    avro_value_t f, br;
+    S_SET(avro_value_get_by_name(rec, "status", &f, NULL));
+    S_SET(avro_value_set_int(&f, 1)); /* ADDED */
+    static const char *const inherited[] = {"snapshot_id", "sequence_number", "file_sequence_number"};
+    for (int k = 0; k < 3; k++) {
+        S_SET(avro_value_get_by_name(rec, inherited[k], &f, NULL));
+        S_SET(avro_value_set_branch(&f, 0, &br));
+        S_SET(avro_value_set_null(&br));
+    }
+    S_SET(avro_value_get_by_name(rec, "data_file", df, NULL));
+    S_SET(avro_value_get_by_name(df, "content", &f, NULL));
+    S_SET(avro_value_set_int(&f, content));
+    S_SET(avro_value_get_by_name(df, "file_path", &f, NULL));
+    S_SET(avro_value_set_string(&f, path));
+    S_SET(avro_value_get_by_name(df, "file_format", &f, NULL));
+    S_SET(avro_value_set_string(&f, "PARQUET"));
+    S_SET(avro_value_get_by_name(df, "record_count", &f, NULL));
+    S_SET(avro_value_set_long(&f, rows));
+    S_SET(avro_value_get_by_name(df, "file_size_in_bytes", &f, NULL));
+    S_SET(avro_value_set_long(&f, bytes));
+    static const char *const nulls[] = {"key_metadata", "split_offsets", "sort_order_id"};
+    for (int k = 0; k < 3; k++) {
+        S_SET(avro_value_get_by_name(df, nulls[k], &f, NULL));
+        S_SET(avro_value_set_branch(&f, 0, &br));
+        S_SET(avro_value_set_null(&br));
+    }
+    return bad;
+}
+
 int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
                            size_t *len, struct dld_error *err)
 {
@@ -296,31 +335,10 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
             break;
         }
         avro_value_reset(&rec);
-        S_SET(avro_value_get_by_name(&rec, "status", &f, NULL));
-        S_SET(avro_value_set_int(&f, 1)); /* ADDED */
-        static const char *const inherited[] = {"snapshot_id", "sequence_number", "file_sequence_number"};
-        for (int k = 0; k < 3; k++) {
-            S_SET(avro_value_get_by_name(&rec, inherited[k], &f, NULL));
-            S_SET(avro_value_set_branch(&f, 0, &br));
-            S_SET(avro_value_set_null(&br));
-        }
-        S_SET(avro_value_get_by_name(&rec, "data_file", &df, NULL));
-        S_SET(avro_value_get_by_name(&df, "content", &f, NULL));
-        S_SET(avro_value_set_int(&f, 0));
-        S_SET(avro_value_get_by_name(&df, "file_path", &f, NULL));
-        S_SET(avro_value_set_string(&f, path));
-        S_SET(avro_value_get_by_name(&df, "file_format", &f, NULL));
-        S_SET(avro_value_set_string(&f, "PARQUET"));
-        S_SET(avro_value_get_by_name(&df, "record_count", &f, NULL));
-        S_SET(avro_value_set_long(&f, ld->files[i].rows));
-        S_SET(avro_value_get_by_name(&df, "file_size_in_bytes", &f, NULL));
-        S_SET(avro_value_set_long(&f, ld->files[i].bytes));
-        static const char *const nulls[] = {"key_metadata", "split_offsets", "equality_ids", "sort_order_id"};
-        for (int k = 0; k < 4; k++) {
-            S_SET(avro_value_get_by_name(&df, nulls[k], &f, NULL));
-            S_SET(avro_value_set_branch(&f, 0, &br));
-            S_SET(avro_value_set_null(&br));
-        }
+        bad |= s_entry_added(&rec, &df, 0, path, ld->files[i].rows, ld->files[i].bytes);
+        S_SET(avro_value_get_by_name(&df, "equality_ids", &f, NULL));
+        S_SET(avro_value_set_branch(&f, 0, &br));
+        S_SET(avro_value_set_null(&br));
         bad |= s_set_stats(&df, ld->file_stats ? &ld->file_stats[i] : NULL);
         free(path);
         rc = bad ? s_avro_err(err, "filling a manifest entry") : s_encode(&records, &rec, err);
@@ -529,25 +547,7 @@ int dld_ice_write_delete_manifest(const char *location, const char *schema_json,
             break;
         }
         avro_value_reset(&rec);
-        S_SET(avro_value_get_by_name(&rec, "status", &f, NULL));
-        S_SET(avro_value_set_int(&f, 1)); /* ADDED */
-        static const char *const inherited[] = {"snapshot_id", "sequence_number", "file_sequence_number"};
-        for (int k = 0; k < 3; k++) {
-            S_SET(avro_value_get_by_name(&rec, inherited[k], &f, NULL));
-            S_SET(avro_value_set_branch(&f, 0, &br));
-            S_SET(avro_value_set_null(&br));
-        }
-        S_SET(avro_value_get_by_name(&rec, "data_file", &df, NULL));
-        S_SET(avro_value_get_by_name(&df, "content", &f, NULL));
-        S_SET(avro_value_set_int(&f, d->content));
-        S_SET(avro_value_get_by_name(&df, "file_path", &f, NULL));
-        S_SET(avro_value_set_string(&f, path));
-        S_SET(avro_value_get_by_name(&df, "file_format", &f, NULL));
-        S_SET(avro_value_set_string(&f, "PARQUET"));
-        S_SET(avro_value_get_by_name(&df, "record_count", &f, NULL));
-        S_SET(avro_value_set_long(&f, d->rows));
-        S_SET(avro_value_get_by_name(&df, "file_size_in_bytes", &f, NULL));
-        S_SET(avro_value_set_long(&f, d->bytes));
+        bad |= s_entry_added(&rec, &df, d->content, path, d->rows, d->bytes);
         S_SET(avro_value_get_by_name(&df, "equality_ids", &f, NULL));
         if (d->content == 2) {
             S_SET(avro_value_set_branch(&f, 1, &br));
@@ -559,13 +559,7 @@ int dld_ice_write_delete_manifest(const char *location, const char *schema_json,
             S_SET(avro_value_set_branch(&f, 0, &br));
             S_SET(avro_value_set_null(&br));
         }
-        static const char *const nulls[] = {"key_metadata", "split_offsets", "sort_order_id"};
         bad |= s_set_stats(&df, NULL);
-        for (int k = 0; k < 3; k++) {
-            S_SET(avro_value_get_by_name(&df, nulls[k], &f, NULL));
-            S_SET(avro_value_set_branch(&f, 0, &br));
-            S_SET(avro_value_set_null(&br));
-        }
         free(path);
         rc = bad ? s_avro_err(err, "filling a delete manifest entry") : s_encode(&records, &rec, err);
     }
