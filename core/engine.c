@@ -208,6 +208,7 @@ struct s_load {
      * extract_begin, or taken from its first batch, read before the target
      * sees anything and handed to it first */
     char *columns;
+    struct dld_last_committed last; /* the table's newest committed run, read once per attempt */
     bool declared;            /* columns came from extract_begin: the first batch must match */
     bool first_pending, first_done;
     struct ArrowSchema first_schema;
@@ -650,8 +651,7 @@ static int s_columns_check(struct s_load *l, struct dld_error *err)
     char *note = NULL;
     int policy = l->item->schema_change != DLD_SCHEMA_UNSET ? l->item->schema_change : l->in->cfg->engine.schema_change;
     bool rewrite = false;
-    int rc = dld_schema_track(l->st, l->in->state, l->item->name, l->item->column, l->columns, policy, &note, &rewrite,
-                              err);
+    int rc = dld_schema_compare(&l->last, l->item->column, l->columns, policy, &note, &rewrite, err);
     l->rewrite_due = rewrite;
     /* recorded with the run either way: status and history show what was read */
     char *info = dld_schema_info_add(l->run.info_json, l->columns, note);
@@ -734,8 +734,11 @@ static int s_attempt(struct s_load *l, struct dld_error *err)
     int64_t version = 1;
     bool rewrite = false; /* schema_change rewrite: this window loads version+1 from the beginning */
     l->step = S_PLAN;
-    if ((rc = dld_lake_new_uid(l->uid, err)) || (rc = dld_table_version(l->st, l->in->state, it->name, &version, err)))
+    dld_last_committed_clean_up(&l->last);
+    if ((rc = dld_lake_new_uid(l->uid, err)) ||
+        (rc = dld_last_committed_read(l->st, l->in->state, it->name, &l->last, err)))
         return rc;
+    version = l->last.version;
 replan:
     l->rewrite_due = false;
     if (mode == DLD_MODE_DELTA) {
@@ -1078,6 +1081,7 @@ out:
     free(l.run.info_json);
     free(l.retry_high);
     free(l.columns);
+    dld_last_committed_clean_up(&l.last);
 }
 
 /* ---- the worker pool ---------------------------------------------------------------- */

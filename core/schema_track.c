@@ -219,6 +219,22 @@ static void s_list(char *out, size_t cap, const char *item)
         snprintf(out + n, cap - n, "%s%s", n ? ", " : "", item);
 }
 
+int dld_last_committed_read(const struct dld_state_vtable *st, void *state, const char *table,
+                            struct dld_last_committed *out, struct dld_error *err)
+{
+    struct s_last last = {0};
+    int rc = s_last_committed(st, state, table, &last, err);
+    *out = (struct dld_last_committed){.columns = last.columns, .load_id = last.load_id,
+                                       .version = last.load_id && last.version >= 1 ? last.version : 1};
+    return rc;
+}
+
+void dld_last_committed_clean_up(struct dld_last_committed *last)
+{
+    free(last->columns);
+    *last = (struct dld_last_committed){0};
+}
+
 int dld_schema_track(const struct dld_state_vtable *st, void *state, const char *table, const char *filter_column,
                      const char *columns, int policy, char **note, bool *rewrite, struct dld_error *err)
 {
@@ -226,13 +242,23 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
     *rewrite = false;
     if (columns == NULL)
         return DLD_OK; /* the source told nothing (an empty window): nothing to compare */
-    struct s_last last = {0};
-    int rc = s_last_committed(st, state, table, &last, err);
-    if (rc || last.columns == NULL) { /* the first load, or one recorded before columns were */
-        free(last.columns);
-        return rc;
-    }
-    cJSON *pj = cJSON_Parse(last.columns), *cj = cJSON_Parse(columns);
+    struct dld_last_committed last;
+    int rc = dld_last_committed_read(st, state, table, &last, err);
+    if (rc == DLD_OK)
+        rc = dld_schema_compare(&last, filter_column, columns, policy, note, rewrite, err);
+    dld_last_committed_clean_up(&last);
+    return rc;
+}
+
+int dld_schema_compare(const struct dld_last_committed *last, const char *filter_column, const char *columns,
+                       int policy, char **note, bool *rewrite, struct dld_error *err)
+{
+    *note = NULL;
+    *rewrite = false;
+    if (columns == NULL || last->columns == NULL)
+        return DLD_OK; /* nothing told (an empty window), the first load, or one recorded before columns were */
+    int rc = DLD_OK;
+    cJSON *pj = cJSON_Parse(last->columns), *cj = cJSON_Parse(columns);
     struct s_col *pc = NULL, *cc = NULL;
     int np = s_cols(pj, &pc), nc = s_cols(cj, &cc);
     char added[1024] = "", dropped[1024] = "", widened[1024] = "", retyped[1024] = "", item[512], b1[64], b2[64];
@@ -269,7 +295,7 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
                            "compare values in the new type and could skip or repeat rows, so it fails under every "
                            "schema_change policy; nothing was loaded and the watermark stays. Restore the column's "
                            "type, or load the table into a new targetTableName (docs/reliability.md#schema-drift)",
-                           filter_column, (long long)last.load_id, s_type_name(filter_from, b1, sizeof b1),
+                           filter_column, (long long)last->load_id, s_type_name(filter_from, b1, sizeof b1),
                            s_type_name(filter_to, b2, sizeof b2));
         goto out;
     }
@@ -286,7 +312,7 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
         snprintf(changes + strlen(changes), sizeof changes - strlen(changes), "retyped %s; ", retyped);
     changes[strlen(changes) - 2] = '\0';
     if (policy == DLD_SCHEMA_EVOLVE && !retyped[0]) {
-        if (asprintf(note, "evolved since load %lld: %s", (long long)last.load_id, changes) < 0) {
+        if (asprintf(note, "evolved since load %lld: %s", (long long)last->load_id, changes) < 0) {
             *note = NULL;
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         }
@@ -294,8 +320,8 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
     }
     if (policy == DLD_SCHEMA_REWRITE) {
         *rewrite = true;
-        if (asprintf(note, "changed since load %lld (version %lld): %s", (long long)last.load_id,
-                     (long long)last.version, changes) < 0) {
+        if (asprintf(note, "changed since load %lld (version %lld): %s", (long long)last->load_id,
+                     (long long)last->version, changes) < 0) {
             *note = NULL;
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         }
@@ -306,19 +332,18 @@ int dld_schema_track(const struct dld_state_vtable *st, void *state, const char 
                            "the columns changed since load %lld (%s) and schema_change evolve accepts only added or "
                            "dropped columns and widening types, not: %s; nothing was loaded and the watermark stays "
                            "(docs/reliability.md#schema-drift)",
-                           (long long)last.load_id, changes, retyped);
+                           (long long)last->load_id, changes, retyped);
     else
         rc = dld_error_set(err, DLD_ERR_CONFIG,
                            "the columns changed since load %lld: %s. schema_change is fail: nothing was loaded and "
                            "the watermark stays; set schema_change to evolve (added/dropped columns, widening types), "
                            "to rewrite (a full load into a new table version) or load the table into a new targetTableName (docs/reliability.md#schema-drift)",
-                           (long long)last.load_id, changes);
+                           (long long)last->load_id, changes);
 out:
     free(pc);
     free(cc);
     cJSON_Delete(pj);
     cJSON_Delete(cj);
-    free(last.columns);
     return rc;
 }
 
@@ -346,10 +371,10 @@ char *dld_schema_info_add(const char *info_json, const char *columns, const char
 int dld_table_version(const struct dld_state_vtable *st, void *state, const char *table, int64_t *version,
                       struct dld_error *err)
 {
-    struct s_last last = {0};
-    int rc = s_last_committed(st, state, table, &last, err);
-    *version = last.load_id && last.version >= 1 ? last.version : 1;
-    free(last.columns);
+    struct dld_last_committed last;
+    int rc = dld_last_committed_read(st, state, table, &last, err);
+    *version = last.version;
+    dld_last_committed_clean_up(&last);
     return rc;
 }
 

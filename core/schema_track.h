@@ -57,6 +57,21 @@ int dld_schema_check_batch(const char *declared, const struct ArrowSchema *batch
 int dld_schema_track(const struct dld_state_vtable *st, void *state, const char *table, const char *filter_column,
                      const char *columns, int policy, char **note, bool *rewrite, struct dld_error *err);
 
+/* What the comparison and the table version need of the table's newest
+ * committed run, read once per attempt (the engine holds the lease, so it
+ * cannot change under the attempt). */
+struct dld_last_committed {
+    char *columns;   /* its columns (JSON), or NULL: none committed, or recorded before columns were */
+    int64_t load_id; /* 0: no committed load */
+    int64_t version; /* its table version; 1 when none */
+};
+int dld_last_committed_read(const struct dld_state_vtable *st, void *state, const char *table,
+                            struct dld_last_committed *out, struct dld_error *err);
+void dld_last_committed_clean_up(struct dld_last_committed *last);
+/* dld_schema_track with the last committed run already read */
+int dld_schema_compare(const struct dld_last_committed *last, const char *filter_column, const char *columns,
+                       int policy, char **note, bool *rewrite, struct dld_error *err);
+
 /* ---- table versions (schema_change rewrite) ----------------------------------------------
  *
  * A table starts at version 1; a rewrite loads it from the beginning into
