@@ -294,21 +294,31 @@ static int s_link_noreplace(const char *tmp, const char *final, bool *moved)
     return 0;
 }
 
-static int s_put_if_absent(void *ctx, const char *dir, const char *name, const void *data, size_t len,
-                           struct dld_error *err)
+/* root/dir/name, its directory (created) and a unique temporary name
+ * beside it; each malloc'ed (NULL when not reached), freed by the caller */
+static int s_tmp_for(const struct s_target *t, const char *dir, const char *name, char **final, char **parent,
+                     char **tmp, struct dld_error *err)
 {
-    struct s_target *t = ctx;
     char rnd[17];
     int rc = dld_lake_new_uid(rnd, err);
     if (rc)
         return rc;
-    char *final = s_join3(t->root, dir, name), *parent = final ? s_parent(final) : NULL, *tmp = NULL;
-    if (final == NULL || parent == NULL || asprintf(&tmp, "%s.%s.tmp", final, rnd) < 0) {
-        tmp = NULL;
-        rc = s_oom(err);
-        goto out;
+    *final = s_join3(t->root, dir, name);
+    *parent = *final ? s_parent(*final) : NULL;
+    if (*final == NULL || *parent == NULL || asprintf(tmp, "%s.%s.tmp", *final, rnd) < 0) {
+        *tmp = NULL;
+        return s_oom(err);
     }
-    if ((rc = s_mkdirs(t, parent, err)))
+    return s_mkdirs(t, *parent, err);
+}
+
+static int s_put_if_absent(void *ctx, const char *dir, const char *name, const void *data, size_t len,
+                           struct dld_error *err)
+{
+    struct s_target *t = ctx;
+    char *final = NULL, *parent = NULL, *tmp = NULL;
+    int rc = s_tmp_for(t, dir, name, &final, &parent, &tmp, err);
+    if (rc)
         goto out;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -355,17 +365,9 @@ out:
 static int s_put(void *ctx, const char *dir, const char *name, const void *data, size_t len, struct dld_error *err)
 {
     struct s_target *t = ctx;
-    char rnd[17];
-    int rc = dld_lake_new_uid(rnd, err);
+    char *final = NULL, *parent = NULL, *tmp = NULL;
+    int rc = s_tmp_for(t, dir, name, &final, &parent, &tmp, err);
     if (rc)
-        return rc;
-    char *final = s_join3(t->root, dir, name), *parent = final ? s_parent(final) : NULL, *tmp = NULL;
-    if (final == NULL || parent == NULL || asprintf(&tmp, "%s.%s.tmp", final, rnd) < 0) {
-        tmp = NULL;
-        rc = s_oom(err);
-        goto out;
-    }
-    if ((rc = s_mkdirs(t, parent, err)))
         goto out;
     FILE *fp = fopen(tmp, "wbe");
     if (fp == NULL) {

@@ -195,14 +195,6 @@ static cJSON *s_expired_metadata(const cJSON *meta, const bool *expired, const c
     return m;
 }
 
-static int64_t s_now_ms(const struct dld_lake_storage *st)
-{
-    if (DLD_HAS(st, struct dld_lake_storage, now_ms) && st->now_ms)
-        return st->now_ms();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int dld_lake_expire(const struct dld_lake_storage *st, const struct dld_table *table, int64_t cutoff_ms, int dry_run,
                     char **report, struct dld_error *err)
@@ -302,7 +294,7 @@ int dld_lake_expire(const struct dld_lake_storage *st, const struct dld_table *t
             cJSON *next = NULL;
             char *json = NULL;
             if ((rc = dld_lake_new_uid(uid, err)) == DLD_OK &&
-                ((next = s_expired_metadata(meta, expired, cur_loc, s_now_ms(st))) == NULL ||
+                ((next = s_expired_metadata(meta, expired, cur_loc, dld_lake_storage_now_ms(st))) == NULL ||
                  (json = dld_ice_print_metadata(next)) == NULL))
                 rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
             if (rc == DLD_OK &&

@@ -53,4 +53,8 @@ struct dld_ice_buf {
 };
 void dld_ice_buf_put(struct dld_ice_buf *b, const void *data, size_t len);
 
+/* The lake storage's clock when it has one (now_ms, a test seam), else the
+ * wall clock, in ms (lake.c). */
+int64_t dld_lake_storage_now_ms(const struct dld_lake_storage *st);
+
 #endif

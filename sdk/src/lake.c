@@ -22,6 +22,7 @@
 #include <deltaload/sdk.h>
 
 #include "iceberg_delete.h"
+#include "iceberg_internal.h"
 #include "iceberg_partition.h"
 #include "iceberg_stats.h"
 
@@ -595,7 +596,8 @@ static int s_storage_check(const struct dld_lake_storage *st, struct dld_error *
     return DLD_OK;
 }
 
-static int64_t s_now_ms(const struct dld_lake_storage *st)
+/* the storage's clock (a test seam), else the wall clock; iceberg_internal.h */
+int64_t dld_lake_storage_now_ms(const struct dld_lake_storage *st)
 {
     if (DLD_HAS(st, struct dld_lake_storage, now_ms) && st->now_ms)
         return st->now_ms();
@@ -902,7 +904,7 @@ static int s_ice_commit(struct dld_lake_load *l, struct dld_error *err)
         .files = l->files,
         .nfiles = l->nfiles,
         .overwrite = l->load->mode == DLD_MODE_FULL,
-        .now_ms = s_now_ms(&l->st),
+        .now_ms = dld_lake_storage_now_ms(&l->st),
     };
     ld.deletes = dld_ice_upsert_deletes(l->ice_up, &ld.ndeletes);
     ld.file_stats = l->ice_stats;
@@ -1249,7 +1251,7 @@ int dld_lake_load_publish(struct dld_lake_load *l, struct dld_error *err)
     const struct dld_iceberg_delete *del = dld_ice_upsert_deletes(l->ice_up, &ndel);
     const char **names = calloc((size_t)(l->nfiles + ndel) + 1, sizeof(*names));
     char *mname = dld_lake_manifest_name(l->load->load_id, l->uid);
-    char *json = dld_lake_manifest_json(l->load, l->format, l->files, l->nfiles, s_now_ms(&l->st));
+    char *json = dld_lake_manifest_json(l->load, l->format, l->files, l->nfiles, dld_lake_storage_now_ms(&l->st));
     if (json && l->iceberg) {
         /* what a roll-forward needs to commit the snapshot (is_published) */
         char *annotated = dld_iceberg_manifest_annotate_deletes(json, l->ice_schema, del, ndel, l->ice_stats,
@@ -1334,7 +1336,7 @@ void dld_lake_load_free(struct dld_lake_load *l)
 static int s_claim_aborted(const struct dld_lake_storage *st, const char *dir, const char *mname,
                            const struct dld_load *load, struct dld_error *err)
 {
-    char *tomb = dld_lake_tombstone_json(load, s_now_ms(st));
+    char *tomb = dld_lake_tombstone_json(load, dld_lake_storage_now_ms(st));
     if (tomb == NULL)
         return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     struct dld_error e;
@@ -1424,7 +1426,7 @@ static int s_ice_roll_forward(const struct dld_lake_storage *st, const char *dir
     int rc = st->get(st->ctx, dir, mname, &data, &len, &e);
     if (rc)
         return s_pass_on(err, &e, rc == DLD_ERR_NOT_FOUND ? DLD_ERR_RETRY : rc);
-    rc = dld_iceberg_commit_manifest(st, dir, data, len, s_now_ms(st), err);
+    rc = dld_iceberg_commit_manifest(st, dir, data, len, dld_lake_storage_now_ms(st), err);
     free(data);
     if (rc)
         *published = 0;
