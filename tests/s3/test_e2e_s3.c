@@ -266,6 +266,18 @@ static void s_read_lake(struct s_lake *lake, bool rows)
             pos += snprintf(cmd + pos, sizeof cmd - (size_t)pos, " '%s/lake/%s._S3rver_object'", g_srv.data, full);
             ck_assert_msg((size_t)pos < sizeof cmd, "too many files for one command line");
         }
+        /* an Iceberg upsert's delete files: the load's too, but no rows of it */
+        cJSON_ArrayForEach(f, cJSON_GetObjectItem(m, "iceberg_deletes"))
+        {
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
+            ck_assert_ptr_nonnull(name);
+            char full[1024];
+            snprintf(full, sizeof full, "%s%s", s_table, name);
+            if (!s_line_in(keys, full) && !lake->problem[0])
+                snprintf(lake->problem, sizeof lake->problem, "manifest %s lists missing delete file %s", k, name);
+            listed = realloc(listed, listed_len + strlen(full) + 2);
+            listed_len += (size_t)sprintf(listed + listed_len, "%s\n", full);
+        }
         cJSON_Delete(m);
     }
     free(copy);
@@ -762,14 +774,12 @@ static cJSON *s_ice_lines(const char *text)
     return a;
 }
 
-/* table_format iceberg with merge_key upserts on the s3 target: every
- * snapshot must equal the source table when icebird reads it over HTTP
- * from the stand-in (s3rver answers unsigned GETs), and avsc and DuckDB
- * check a downloaded copy (tests/iceberg/verify.mjs, as for the file
- * target): manifests against the spec, column statistics, deletes. */
-START_TEST(iceberg_upserts_read_back)
+/* The test's config made an Iceberg table with merge_key upserts on id;
+ * state: the state plugin's JSON (NULL: the plain SQLite store); kill_in:
+ * NULL, or where the crash wrapper around the s3 target dies (its
+ * kill_in option: write, finish, publish). */
+static void s_ice_config(const char *state, const char *kill_in)
 {
-    s_source(300, false);
     s_config("\"table_format\": \"iceberg\", \"max_file_size\": 4096, ", NULL, NULL);
     char cfg[PATH_MAX + 32];
     snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
@@ -780,28 +790,80 @@ START_TEST(iceberg_upserts_read_back)
     ck_assert_int_ge(asprintf(&next, "%s\"ouputs3Prefix\": \"raw\", \"merge_key\": [\"id\"]}%s", text,
                               at + strlen("\"ouputs3Prefix\": \"raw\"}")),
                      0);
-    e2e_write(cfg, next);
     free(text);
-    free(next);
-    cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
-    for (int step = 0; step <= 2; step++) {
-        if (step)
-            s_mutate(step, 7);
-        ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
-        char key[16], *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders");
-        snprintf(key, sizeof key, "%d", step + 1);
-        cJSON_AddItemToObject(versions, key, s_ice_lines(rows));
-        if (step == 2)
-            cJSON_AddItemToObject(expect, "latest", s_ice_lines(rows));
-        free(rows);
+    if (kill_in) {
+        /* the s3 target's options go to the wrapper's inner_options (it
+         * does not declare them); those it declares (with their file
+         * target defaults) are set on the wrapper itself */
+        static const char s3[] = "\"plugin\": \"s3\", \"options\": ";
+        char *at3 = strstr(next, s3), *end = at3 ? strstr(at3, "}},\n") : NULL;
+        ck_assert_ptr_nonnull(end);
+        *at3 = '\0';
+        ck_assert_int_ge(asprintf(&text,
+                                  "%s\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-target-s3.so\", "
+                                  "\"kill_in\": \"%s\", \"kill_after_writes\": 1, \"table_format\": \"iceberg\", \"format\": \"parquet\", \"max_file_size\": 4096, "
+                                  "\"inner_options\": %.*s}%s",
+                                  next, getenv("DLD_PLUGIN_DIR"), kill_in, (int)(end + 1 - (at3 + strlen(s3))),
+                                  at3 + strlen(s3), end + 1),
+                         0);
+        free(next);
+        next = text;
     }
+    if (state || kill_in) {
+        /* the crash wrappers live in the test plugins' folder */
+        static const char plain[] = "{\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}}";
+        char *dirs = strstr(next, "\"plugin_dirs\": [\""), *st = strstr(next, plain);
+        ck_assert_ptr_nonnull(dirs);
+        ck_assert_ptr_nonnull(st);
+        *st = '\0';
+        dirs[strlen("\"plugin_dirs\": [")] = '\0';
+        ck_assert_int_ge(asprintf(&text, "%s\"%s\", \"%s%s%s", next, getenv("DLD_TEST_PLUGIN_DIR"),
+                                  dirs + strlen("\"plugin_dirs\": [\""), state ? state : plain,
+                                  st + strlen(plain)),
+                         0);
+        free(next);
+        next = text;
+    }
+    e2e_write(cfg, next);
+    free(next);
+}
+
+/* the table's metadata version (version-hint.text in the bucket; 0: none) */
+static int s_ice_version(void)
+{
+    char key[512], *body = NULL;
+    size_t len = 0;
+    snprintf(key, sizeof key, "%smetadata/version-hint.text", s_table);
+    int st = s3t_get(&g_srv, "lake", key, &body, &len);
+    int v = st == 200 && body ? atoi(body) : 0;
+    free(body);
+    return v;
+}
+
+/* records the source table's rows as what a reader must see at the table's
+ * current metadata version */
+static void s_ice_expect_now(cJSON *versions)
+{
+    char key[16], *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders");
+    snprintf(key, sizeof key, "%d", s_ice_version());
+    cJSON_DeleteItemFromObject(versions, key);
+    cJSON_AddItemToObject(versions, key, s_ice_lines(rows));
+    free(rows);
+}
+
+/* tests/iceberg/verify.mjs on the table (expect: {"versions": ...}; the
+ * newest version must equal the source table); returns its report (malloc'ed) */
+static char *s_ice_verify(cJSON *expect)
+{
+    char *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders");
+    cJSON_AddItemToObject(expect, "latest", s_ice_lines(rows));
+    free(rows);
     cJSON_AddItemToObject(expect, "equality_ids", cJSON_CreateIntArray((const int[]){1}, 1));
     char path[PATH_MAX + 32], out[PATH_MAX + 32], cmd[4 * PATH_MAX + 512];
     snprintf(path, sizeof path, "%s/expect.json", s_dir);
-    text = cJSON_Print(expect);
+    char *text = cJSON_Print(expect);
     e2e_write(path, text);
     free(text);
-    cJSON_Delete(expect);
     /* s3rver's own address (the proxy wants signatures; icebird does not sign) */
     snprintf(cmd, sizeof cmd, "%s/servers.json", getenv("DLD_S3_STATE"));
     text = s_ice_slurp(cmd);
@@ -815,9 +877,82 @@ START_TEST(iceberg_upserts_read_back)
     cJSON_Delete(servers);
     int st = system(cmd);
     text = s_ice_slurp(out);
-    fprintf(stderr, "iceberg on s3: %s", text ? text : "");
     ck_assert_msg(st == 0, "verify.mjs: %s", text ? text : "");
+    return text;
+}
+
+/* table_format iceberg with merge_key upserts on the s3 target: every
+ * snapshot must equal the source table when icebird reads it over HTTP
+ * from the stand-in (s3rver answers unsigned GETs), and avsc and DuckDB
+ * check a downloaded copy (tests/iceberg/verify.mjs, as for the file
+ * target): manifests against the spec, column statistics, deletes. */
+START_TEST(iceberg_upserts_read_back)
+{
+    s_source(300, false);
+    s_ice_config(NULL, NULL);
+    cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
+    for (int step = 0; step <= 2; step++) {
+        if (step)
+            s_mutate(step, 7);
+        ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+        s_ice_expect_now(versions);
+    }
+    ck_assert_int_eq(s_ice_version(), 3);
+    char *text = s_ice_verify(expect);
+    cJSON_Delete(expect);
+    fprintf(stderr, "iceberg on s3: %s", text);
     ck_assert_msg(strstr(text, "\"checked_versions\":[1,2,3]") && !strstr(text, "\"delete_files\":0,"), "%s", text);
+    free(text);
+}
+END_TEST
+
+/* kill -9 before and after each of the state transitions of an upsert
+ * load on S3 (the crash wrapper around the SQLite store), and inside the
+ * target (mid-stream, after finishing, after publishing), each followed by
+ * a recovering run: every snapshot a reader can open must equal the source
+ * table at the run that committed it, the newest must equal it now, each
+ * change must give exactly one snapshot, no object of a dead attempt may
+ * stay, no multipart upload stay open. */
+START_TEST(iceberg_kill_at_every_transition)
+{
+    static const char *const in_target[] = {"write", "finish", "publish"};
+    s_source(300, false);
+    s_ice_config(NULL, NULL);
+    cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_ice_expect_now(versions);
+    int killed = 0, step = 0;
+    /* 4 state transitions of a load x before/after, then the 3 target points */
+    for (int i = 0; i < 11; i++) {
+        int k = i / 2 + 1;
+        const char *where = i < 8 ? (i % 2 ? "after" : "before") : in_target[i - 8];
+        s_mutate(++step, 7);
+        int before = s_ice_version();
+        char state[1024];
+        snprintf(state, sizeof state,
+                 "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-state-sqlite.so\", \"path\": "
+                 "\"state.db\", \"kill_at\": %d, \"kill_point\": \"%s\"}}",
+                 getenv("DLD_PLUGIN_DIR"), k, where);
+        s_ice_config(i < 8 ? state : NULL, i < 8 ? NULL : where);
+        int rc = RUN("run");
+        ck_assert_msg(rc == 128 + 9, "kill at %s %d: exit %d: %s", where, k, rc, e2e_output(s_dir));
+        killed++;
+        {
+            s_ice_config(NULL, NULL);
+            /* the dead holder's lease is broken at once (same host, pid gone) */
+            ck_assert_msg(RUN("run") == 0, "after the kill at %s %d: %s", where, k, e2e_output(s_dir));
+            s_ice_expect_now(versions);
+            /* one change, one snapshot: never two, never none */
+            ck_assert_int_eq(s_ice_version(), before + 1);
+            struct s_lake lake;
+            s_read_lake(&lake, false);
+            ck_assert_msg(lake.problem[0] == '\0', "kill at %s %d: %s", where, k, lake.problem);
+            ck_assert_int_eq(s_open_uploads(), 0);
+        }
+    }
+    char *text = s_ice_verify(expect);
+    cJSON_Delete(expect);
+    fprintf(stderr, "iceberg kills on s3: %d runs killed, each recovered; %s", killed, text);
     free(text);
 }
 END_TEST
@@ -845,6 +980,7 @@ static Suite *s_suite(void)
     tcase_add_checked_fixture(ti, s_setup, s_teardown);
     tcase_set_timeout(ti, 120);
     tcase_add_test(ti, iceberg_upserts_read_back);
+    tcase_add_test(ti, iceberg_kill_at_every_transition);
     suite_add_tcase(s, ti);
     return s;
 }
