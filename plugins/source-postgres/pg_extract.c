@@ -13,8 +13,10 @@
  * Memory: one CopyData message (one row) from libpq at a time, decoded
  * straight into the batch builder; a batch is handed over when it reaches
  * batch_rows or batch_bytes, whichever comes first. The window's size does
- * not matter: at most three batches exist (one being decoded, one waiting
- * in the hand-over slot, one with the engine).
+ * not matter: at most N + 2 batches exist (one being decoded per
+ * connection, one waiting in the hand-over slot, one with the engine); N is
+ * 1 unless the window is split (option `parallel`, pg_split.c), whose
+ * readers fill batches of batch_rows / N rows and batch_bytes / N bytes.
  *
  * Why a reader thread: the engine encodes and compresses a batch before it
  * asks for the next. Read in that same thread, the socket buffer fills
@@ -23,6 +25,13 @@
  * 2 M rows where either side alone needs 1.5 s). The reader keeps draining
  * the COPY while the engine writes. The connection belongs to the reader
  * from the start of the COPY until it is joined.
+ *
+ * A split window (pg_split.c) has one range per connection: the window's
+ * own (range 0) and extra ones that import its snapshot; each range has
+ * its reader thread, decoder and builder, and all of them hand batches to
+ * the same slot. The first reader to fail decides the window's error; the
+ * others are then cancelled and joined, and the extra connections are
+ * closed (they hold nothing but the imported snapshot).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,78 +43,119 @@
 #include "pg_xid.h"
 
 #define DLD_PG_DEFAULT_BATCH_ROWS 65536
+/* a split window's readers each fill batch_rows / N rows, but not fewer than this */
+#define S_MIN_SPLIT_BATCH_ROWS 4096
+
+/* One range of a window and the connection that reads it. */
+struct s_range {
+    struct dld_pg_cursor *cur;
+    size_t index;
+    struct dld_pg_instance own; /* extra ranges: a connection of their own (parameters borrowed from the instance) */
+    struct dld_pg_instance *pg; /* range 0: the cursor's instance (the window's transaction); others: &own */
+    char *copy_sql;
+    struct dld_batch_builder *builder;
+    struct dld_pg_copy *copy;
+    PGcancel *cancel;           /* made before the reader starts: PQcancel is thread-safe, PQgetCancel is not */
+    bool in_txn;                /* extra ranges: the imported snapshot's transaction */
+    bool copy_started;
+    bool copy_finished;         /* the server said COPY is complete */
+    pthread_t reader;
+    bool reader_running;
+    bool reader_done;           /* under the cursor's mu */
+};
 
 struct dld_pg_cursor {
     struct dld_pg_instance *pg;
     char *target_name;
     struct dld_pg_table table;
-    struct dld_batch_builder *builder;
-    struct dld_pg_copy *copy;
-    char *copy_sql;
+    struct s_range *ranges;
+    size_t nranges;
+    char *snapshot_id;   /* pg_export_snapshot() of a split window */
     uint32_t batch_rows;
+    int64_t batch_bytes;
     bool in_txn;
     bool nothing;        /* captured high mark is NULL: no rows to read */
-    bool copy_started;
-    bool copy_finished;  /* the server said COPY is complete */
-    bool emitted;        /* at least one batch handed over */
+    bool started;        /* the COPYs were started (or tried) */
+    bool nulled_reported;
     int64_t rows;
-    /* the reader thread and its one-batch hand-over slot (pg_extract.c's
+    int64_t handed;      /* batches handed to the engine */
+    /* the readers and their one-batch hand-over slot (pg_extract.c's
      * header comment says why) */
-    pthread_t reader;
-    bool reader_running;
-    PGcancel *cancel;         /* made before the reader starts: PQcancel is thread-safe, PQgetCancel is not */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool sync_ready;
-    int stop;                 /* atomic: the consumer wants the reader gone */
+    int stop;                 /* atomic: the consumer wants the readers gone */
     bool slot_full;
     struct ArrowSchema slot_schema;
     struct ArrowArray slot_batch;
-    bool reader_done;
-    int reader_rc;
+    size_t live;              /* readers not done */
+    int reader_rc;            /* the first reader's failure */
     struct dld_error reader_err;
 };
 
 static void s_cursor_free(struct dld_pg_cursor *cur)
 {
-    if (cur->cancel)
-        PQfreeCancel(cur->cancel);
+    for (size_t i = 0; i < cur->nranges; i++) {
+        struct s_range *r = &cur->ranges[i];
+        if (r->cancel)
+            PQfreeCancel(r->cancel);
+        dld_pg_copy_destroy(r->copy);
+        if (r->builder)
+            dld_batch_builder_destroy(r->builder);
+        free(r->copy_sql);
+    }
+    free(cur->ranges);
     if (cur->sync_ready) {
         dld_arrow_release(&cur->slot_schema, &cur->slot_batch);
         pthread_mutex_destroy(&cur->mu);
         pthread_cond_destroy(&cur->cv);
     }
-    dld_pg_copy_destroy(cur->copy);
-    if (cur->builder)
-        dld_batch_builder_destroy(cur->builder);
     dld_pg_table_clean_up(&cur->table);
-    free(cur->copy_sql);
+    free(cur->snapshot_id);
     free(cur->target_name);
     free(cur);
 }
 
-/* Leaves the connection idle, or closes it when that cannot be done
- * quickly: a COPY abandoned half way is cancelled, not read to its end. */
+/* A COPY abandoned half way is cancelled, not read to its end. */
+static void s_abandon_copy(struct s_range *r)
+{
+    PGconn *conn = r->pg->conn;
+    if (!r->copy_started || r->copy_finished || !conn || PQstatus(conn) != CONNECTION_OK)
+        return;
+    PGcancel *cn = PQgetCancel(conn);
+    char buf[256];
+    if (cn) {
+        PQcancel(cn, buf, sizeof buf);
+        PQfreeCancel(cn);
+    }
+    if (r->index > 0)
+        return; /* the connection is closed next: nothing to drain */
+    char *row;
+    int n;
+    while ((n = PQgetCopyData(conn, &row, 0)) > 0)
+        PQfreemem(row);
+    PGresult *res;
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+}
+
+/* Closes the extra connections and leaves the window's own idle, or closes
+ * it when that cannot be done quickly. */
 static void s_finish_txn(struct dld_pg_cursor *cur)
 {
+    for (size_t i = 1; i < cur->nranges; i++) {
+        struct s_range *r = &cur->ranges[i];
+        s_abandon_copy(r);
+        if (r->own.conn)
+            PQfinish(r->own.conn); /* the server rolls the imported snapshot's transaction back */
+        r->own.conn = NULL;
+        r->in_txn = false;
+    }
     PGconn *conn = cur->pg->conn;
     if (!conn || PQstatus(conn) != CONNECTION_OK)
         return;
-    if (cur->copy_started && !cur->copy_finished) {
-        PGcancel *cn = PQgetCancel(conn);
-        char buf[256];
-        if (cn) {
-            PQcancel(cn, buf, sizeof buf);
-            PQfreeCancel(cn);
-        }
-        char *row;
-        int n;
-        while ((n = PQgetCopyData(conn, &row, 0)) > 0)
-            PQfreemem(row);
-        PGresult *res;
-        while ((res = PQgetResult(conn)) != NULL)
-            PQclear(res);
-    }
+    if (cur->nranges)
+        s_abandon_copy(&cur->ranges[0]);
     if (cur->in_txn && PQstatus(conn) == CONNECTION_OK) {
         PGresult *res = PQexec(conn, "ROLLBACK");
         PQclear(res);
@@ -355,11 +405,64 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
         if (!rc)
             s_fill_note(cur, req, &note);
     }
+    char **conds = NULL;
+    size_t nconds = 1;
+    if (!rc && !cur->nothing)
+        rc = dld_pg_split_plan(pg, &cur->table, req, high, &conds, &nconds, &note, err);
     struct dld_pg_buf sql = {0};
     if (!rc && cur->nothing)
         dld_pg_buf_append(&sql, commit ? "-- nothing to load" : "-- nothing to load: no row above the watermark");
     else if (!rc)
-        rc = dld_pg_copy_sql(&sql, pg->conn, &cur->table, req, high, err);
+        rc = dld_pg_copy_sql(&sql, pg->conn, &cur->table, req, high, NULL, err);
+    if (!rc && !cur->nothing) {
+        cur->ranges = calloc(nconds, sizeof *cur->ranges);
+        if (!cur->ranges)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+        else
+            cur->nranges = nconds;
+        for (size_t i = 0; !rc && i < nconds; i++) {
+            struct s_range *r = &cur->ranges[i];
+            r->cur = cur;
+            r->index = i;
+            r->pg = pg;
+            if (i > 0) { /* same parameters and settings, a connection of its own */
+                r->own = *pg;
+                r->own.conn = NULL;
+                r->pg = &r->own;
+            }
+            struct dld_pg_buf one = {0};
+            if (conds)
+                rc = dld_pg_copy_sql(&one, pg->conn, &cur->table, req, high, conds[i], err);
+            else
+                dld_pg_buf_append(&one, sql.data);
+            if (!rc && one.oom)
+                rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+            r->copy_sql = rc ? NULL : one.data;
+            if (rc)
+                dld_pg_buf_clean_up(&one);
+        }
+    }
+    dld_pg_split_free(conds, nconds);
+    /* N readers share one batch's budget, as the engine's loads share
+     * batch_rows: the batches in flight stay near one connection's */
+    cur->batch_bytes = pg->settings.batch_bytes;
+    if (cur->nranges > 1) {
+        uint32_t least = cur->batch_rows < S_MIN_SPLIT_BATCH_ROWS ? cur->batch_rows : S_MIN_SPLIT_BATCH_ROWS;
+        uint32_t rows = cur->batch_rows / (uint32_t)cur->nranges;
+        cur->batch_rows = rows > least ? rows : least;
+        int64_t bytes = cur->batch_bytes / (int64_t)cur->nranges;
+        cur->batch_bytes = bytes < 4096 ? 4096 : bytes;
+    }
+    if (!rc && cur->nranges > 1) {
+        /* the snapshot every extra connection imports; valid while this
+         * transaction is open, i.e. until extract_end */
+        PGresult *res = dld_pg_query(pg, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            rc = dld_pg_error(err, pg->conn, res, "exporting the snapshot");
+        else if (!(cur->snapshot_id = strdup(PQgetvalue(res, 0, 0))))
+            rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+        PQclear(res);
+    }
     if (!rc) {
         dld_pg_buf_append(&sql, note.data ? note.data : "");
         if (sql.oom || note.oom)
@@ -368,11 +471,6 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
     if (!rc) {
         info->query = dld_host_strdup(pg->host, sql.data);
         info->high = dld_host_strdup(pg->host, high);
-        /* the statement sent is the text without the trailing note */
-        cur->copy_sql = sql.data;
-        if (note.data)
-            cur->copy_sql[sql.len - note.len] = '\0';
-        sql.data = NULL;
     }
     free(high);
     dld_pg_buf_clean_up(&note);
@@ -380,7 +478,7 @@ static int s_begin(struct dld_pg_cursor *cur, const struct dld_extract_request *
     return rc;
 }
 
-static int s_make_builder(struct dld_pg_cursor *cur, struct dld_error *err)
+static int s_make_builder(struct dld_pg_cursor *cur, struct s_range *r, struct dld_error *err)
 {
     size_t n = cur->table.ncols;
     struct dld_column_spec *specs = calloc(n, sizeof *specs);
@@ -388,12 +486,12 @@ static int s_make_builder(struct dld_pg_cursor *cur, struct dld_error *err)
         return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
     for (size_t i = 0; i < n; i++)
         specs[i] = cur->table.cols[i].spec;
-    cur->builder = dld_batch_builder_new(specs, n);
+    r->builder = dld_batch_builder_new(specs, n);
     free(specs);
-    if (!cur->builder)
+    if (!r->builder)
         return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot build a batch for %s", cur->table.qualified);
-    cur->copy = dld_pg_copy_new(&cur->table, cur->builder);
-    if (!cur->copy)
+    r->copy = dld_pg_copy_new(&cur->table, r->builder);
+    if (!r->copy)
         return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
     return DLD_OK;
 }
@@ -419,10 +517,21 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
     int rc = cur->target_name ? DLD_OK : dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
     if (!rc)
         rc = s_begin(cur, req, info, err);
-    if (!rc)
-        rc = s_make_builder(cur, err);
-    if (!rc) /* the columns, if the host asks (1.2), in the snapshot the rows are read in */
-        rc = dld_extract_info_schema(host_info, cur->builder, err);
+    struct dld_batch_builder *columns = NULL;
+    if (!rc && cur->nranges) {
+        rc = s_make_builder(cur, &cur->ranges[0], err);
+        columns = cur->ranges[0].builder;
+    } else if (!rc) { /* nothing to read: a builder for the columns only */
+        struct s_range none = {0};
+        rc = s_make_builder(cur, &none, err);
+        if (!rc)
+            rc = dld_extract_info_schema(host_info, none.builder, err);
+        dld_pg_copy_destroy(none.copy);
+        if (none.builder)
+            dld_batch_builder_destroy(none.builder);
+    }
+    if (!rc && columns) /* the columns, if the host asks (1.2), in the snapshot the rows are read in */
+        rc = dld_extract_info_schema(host_info, columns, err);
     if (rc) {
         /* a failed begin hands nothing over: the host need not free info */
         dld_extract_info_clean_up(pg->host, info);
@@ -431,29 +540,53 @@ int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, stru
         s_cursor_free(cur);
         return rc;
     }
-    dld_log(pg->host, DLD_LOG_DEBUG, DLD_PG_NAME, "table %s: %s", cur->target_name, cur->copy_sql);
+    for (size_t i = 0; i < cur->nranges; i++)
+        dld_log(pg->host, DLD_LOG_DEBUG, DLD_PG_NAME, "table %s: %s", cur->target_name, cur->ranges[i].copy_sql);
     dld_extract_info_put(pg->host, host_info, info);
     *cursor = cur;
     return DLD_OK;
 }
 
-static int s_start_copy(struct dld_pg_cursor *cur, struct dld_error *err)
+static int s_start_copy(struct s_range *r, struct dld_error *err)
 {
-    PGresult *res = dld_pg_query(cur->pg, cur->copy_sql, 0, NULL);
+    PGresult *res = dld_pg_query(r->pg, r->copy_sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
-        int rc = dld_pg_error(err, cur->pg->conn, res, "starting the window's COPY");
+        int rc = dld_pg_error(err, r->pg->conn, res, "starting the window's COPY");
         PQclear(res);
         return rc;
     }
     PQclear(res);
-    cur->copy_started = true;
+    r->copy_started = true;
     return DLD_OK;
 }
 
-/* The server ended the COPY: check how. */
-static int s_copy_end(struct dld_pg_cursor *cur, struct dld_error *err)
+/* An extra range's connection: the window's snapshot imported. */
+static int s_open_range(struct dld_pg_cursor *cur, struct s_range *r, struct dld_error *err)
 {
-    PGconn *conn = cur->pg->conn;
+    int rc = dld_pg_connect(r->pg, err);
+    if (!rc)
+        rc = dld_pg_exec(r->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
+                         "starting a split range's transaction", err);
+    if (rc)
+        return rc;
+    r->in_txn = true;
+    struct dld_pg_buf sql = {0};
+    dld_pg_buf_append(&sql, "SET TRANSACTION SNAPSHOT ");
+    rc = dld_pg_append_literal(&sql, r->pg->conn, cur->snapshot_id, err);
+    if (!rc && sql.oom)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");
+    if (!rc)
+        rc = dld_pg_exec(r->pg, sql.data, 0, NULL, "importing the window's snapshot", err);
+    dld_pg_buf_clean_up(&sql);
+    if (!rc)
+        rc = s_make_builder(cur, r, err);
+    return rc;
+}
+
+/* The server ended the COPY: check how. */
+static int s_copy_end(struct s_range *r, struct dld_error *err)
+{
+    PGconn *conn = r->pg->conn;
     PGresult *res = PQgetResult(conn);
     int rc = DLD_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -461,8 +594,8 @@ static int s_copy_end(struct dld_pg_cursor *cur, struct dld_error *err)
     PQclear(res);
     while ((res = PQgetResult(conn)) != NULL)
         PQclear(res);
-    cur->copy_finished = true;
-    if (!rc && !dld_pg_copy_complete(cur->copy))
+    r->copy_finished = true;
+    if (!rc && !dld_pg_copy_complete(r->copy))
         rc = dld_error_set(err, DLD_ERR_RETRY, "postgres: the COPY stream ended without its trailer");
     return rc;
 }
@@ -470,7 +603,9 @@ static int s_copy_end(struct dld_pg_cursor *cur, struct dld_error *err)
 static void s_report_nulled(struct dld_pg_cursor *cur)
 {
     for (size_t i = 0; i < cur->table.ncols; i++) {
-        int64_t n = dld_pg_copy_nulled(cur->copy, i);
+        int64_t n = 0;
+        for (size_t k = 0; k < cur->nranges; k++)
+            n += cur->ranges[k].copy ? dld_pg_copy_nulled(cur->ranges[k].copy, i) : 0;
         if (n)
             dld_log(cur->pg->host, DLD_LOG_WARN, DLD_PG_NAME,
                     "table %s: column %s: %lld value(s) were +-infinity or beyond Arrow's range and were loaded as NULL",
@@ -484,17 +619,18 @@ static bool s_stopping(struct dld_pg_cursor *cur)
 }
 
 /* Reader thread: fills the builder until a batch is complete or the COPY
- * ends. Owns the connection, the decoder and the builder while it runs. */
-static int s_fill_batch(struct dld_pg_cursor *cur, struct dld_error *err)
+ * ends. Owns its range's connection, decoder and builder while it runs. */
+static int s_fill_batch(struct s_range *r, struct dld_error *err)
 {
-    PGconn *conn = cur->pg->conn;
-    int64_t max_bytes = cur->pg->settings.batch_bytes;
+    struct dld_pg_cursor *cur = r->cur;
+    PGconn *conn = r->pg->conn;
+    int64_t max_bytes = cur->batch_bytes;
     unsigned polls = 0;
     int rc;
-    while (!cur->copy_finished && dld_batch_rows(cur->builder) < (int64_t)cur->batch_rows) {
+    while (!r->copy_finished && dld_batch_rows(r->builder) < (int64_t)cur->batch_rows) {
         /* the byte bound costs a walk over the columns: look every 64 rows */
         if ((++polls & 63) == 0) {
-            if ((int64_t)dld_batch_bytes(cur->builder) >= max_bytes)
+            if ((int64_t)dld_batch_bytes(r->builder) >= max_bytes)
                 break;
             if (s_stopping(cur))
                 return dld_error_set(err, DLD_ERR_RETRY, "postgres: extraction stopped");
@@ -502,12 +638,12 @@ static int s_fill_batch(struct dld_pg_cursor *cur, struct dld_error *err)
         char *msg = NULL;
         int n = PQgetCopyData(conn, &msg, 0);
         if (n > 0) {
-            rc = dld_pg_copy_feed(cur->copy, msg, (size_t)n, err);
+            rc = dld_pg_copy_feed(r->copy, msg, (size_t)n, err);
             PQfreemem(msg);
             if (rc < 0)
                 return rc;
         } else if (n == -1) {
-            if ((rc = s_copy_end(cur, err)))
+            if ((rc = s_copy_end(r, err)))
                 return rc;
         } else {
             return dld_pg_error(err, conn, NULL, "reading the window");
@@ -518,25 +654,27 @@ static int s_fill_batch(struct dld_pg_cursor *cur, struct dld_error *err)
 
 static void *s_reader(void *arg)
 {
-    struct dld_pg_cursor *cur = arg;
+    struct s_range *r = arg;
+    struct dld_pg_cursor *cur = r->cur;
     struct dld_error err;
     dld_error_init(&err);
     int rc = DLD_OK;
     for (;;) {
-        if ((rc = s_fill_batch(cur, &err)))
+        if ((rc = s_fill_batch(r, &err)))
             break;
-        int64_t rows = dld_batch_rows(cur->builder);
-        if (rows == 0 && cur->copy_finished && cur->emitted)
-            break; /* an empty window still hands over its schema, once */
+        if (dld_batch_rows(r->builder) == 0) {
+            if (r->copy_finished)
+                break; /* an empty window's one empty batch is the consumer's (extract_next) */
+            continue;
+        }
         struct ArrowSchema schema;
         struct ArrowArray batch;
         memset(&schema, 0, sizeof schema);
         memset(&batch, 0, sizeof batch);
-        if ((rc = dld_batch_finish(cur->builder, &schema, &batch))) {
+        if ((rc = dld_batch_finish(r->builder, &schema, &batch))) {
             dld_error_set(&err, rc, "postgres: cannot finish a batch");
             break;
         }
-        cur->emitted = true;
         pthread_mutex_lock(&cur->mu);
         while (cur->slot_full && !s_stopping(cur))
             pthread_cond_wait(&cur->cv, &cur->mu);
@@ -550,71 +688,111 @@ static void *s_reader(void *arg)
         cur->slot_full = true;
         pthread_cond_broadcast(&cur->cv);
         pthread_mutex_unlock(&cur->mu);
-        if (cur->copy_finished)
+        if (r->copy_finished)
             break;
     }
     pthread_mutex_lock(&cur->mu);
-    cur->reader_done = true;
-    cur->reader_rc = rc;
-    cur->reader_err = err;
+    r->reader_done = true;
+    cur->live--;
+    if (rc && !cur->reader_rc && !s_stopping(cur)) {
+        /* the first failure is the window's; the consumer stops the others */
+        cur->reader_rc = rc;
+        cur->reader_err = err;
+        if (cur->nranges > 1)
+            dld_error_prefix(&cur->reader_err, "split range %zu of %zu", r->index + 1, cur->nranges);
+    }
     pthread_cond_broadcast(&cur->cv);
     pthread_mutex_unlock(&cur->mu);
     return NULL;
 }
 
-/* Stops and joins the reader; a reader blocked on the socket is woken by
- * cancelling the COPY (PQcancel is safe from another thread). */
-static void s_reader_stop(struct dld_pg_cursor *cur)
+/* Stops and joins the readers; a reader blocked on its socket is woken by
+ * cancelling its COPY (PQcancel is safe from another thread). */
+static void s_readers_stop(struct dld_pg_cursor *cur)
 {
-    if (!cur->reader_running)
+    if (!cur->sync_ready)
         return;
     __atomic_store_n(&cur->stop, 1, __ATOMIC_RELEASE);
     pthread_mutex_lock(&cur->mu);
-    bool done = cur->reader_done;
     pthread_cond_broadcast(&cur->cv);
+    bool done[DLD_PG_MAX_PARALLEL] = {0};
+    for (size_t i = 0; i < cur->nranges; i++)
+        done[i] = cur->ranges[i].reader_done;
     pthread_mutex_unlock(&cur->mu);
-    if (!done && cur->cancel) {
-        char buf[256];
-        PQcancel(cur->cancel, buf, sizeof buf);
+    for (size_t i = 0; i < cur->nranges; i++) {
+        struct s_range *r = &cur->ranges[i];
+        if (r->reader_running && !done[i] && r->cancel) {
+            char buf[256];
+            PQcancel(r->cancel, buf, sizeof buf);
+        }
     }
-    pthread_join(cur->reader, NULL);
-    cur->reader_running = false;
+    for (size_t i = 0; i < cur->nranges; i++) {
+        struct s_range *r = &cur->ranges[i];
+        if (r->reader_running)
+            pthread_join(r->reader, NULL);
+        r->reader_running = false;
+    }
 }
 
-static int s_start_reader(struct dld_pg_cursor *cur, struct dld_error *err)
+/* Opens the extra ranges, starts every COPY, then the readers. */
+static int s_start(struct dld_pg_cursor *cur, struct dld_error *err)
 {
-    if (!cur->sync_ready) {
-        if (pthread_mutex_init(&cur->mu, NULL))
-            return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a mutex");
-        if (pthread_cond_init(&cur->cv, NULL)) {
-            pthread_mutex_destroy(&cur->mu);
-            return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a condition variable");
+    cur->started = true;
+    int rc;
+    for (size_t i = 1; i < cur->nranges; i++) {
+        if ((rc = s_open_range(cur, &cur->ranges[i], err))) {
+            dld_error_prefix(err, "split range %zu of %zu", i + 1, cur->nranges);
+            return rc;
         }
-        cur->sync_ready = true;
     }
-    cur->cancel = PQgetCancel(cur->pg->conn);
-    if (pthread_create(&cur->reader, NULL, s_reader, cur))
-        return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot start the reader thread");
-    cur->reader_running = true;
+    for (size_t i = 0; i < cur->nranges; i++) {
+        if ((rc = s_start_copy(&cur->ranges[i], err))) {
+            if (cur->nranges > 1)
+                dld_error_prefix(err, "split range %zu of %zu", i + 1, cur->nranges);
+            return rc;
+        }
+    }
+    if (pthread_mutex_init(&cur->mu, NULL))
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a mutex");
+    if (pthread_cond_init(&cur->cv, NULL)) {
+        pthread_mutex_destroy(&cur->mu);
+        return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot create a condition variable");
+    }
+    cur->sync_ready = true;
+    for (size_t i = 0; i < cur->nranges; i++) {
+        struct s_range *r = &cur->ranges[i];
+        r->cancel = PQgetCancel(r->pg->conn);
+        pthread_mutex_lock(&cur->mu);
+        cur->live++;
+        pthread_mutex_unlock(&cur->mu);
+        if (pthread_create(&r->reader, NULL, s_reader, r)) {
+            pthread_mutex_lock(&cur->mu);
+            cur->live--;
+            pthread_mutex_unlock(&cur->mu);
+            return dld_error_set(err, DLD_ERR_FATAL, "postgres: cannot start a reader thread");
+        }
+        r->reader_running = true;
+    }
     return DLD_OK;
 }
 
 int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowArray *batch, struct dld_error *err)
 {
     struct dld_pg_cursor *cur = cursor;
-    if (cur->nothing)
+    if (cur->nothing || cur->nranges == 0)
         return DLD_DONE;
     int rc;
     if (!cur->pg->conn)
         return dld_error_set(err, DLD_ERR_RETRY, "postgres: table %s: the connection was closed", cur->target_name);
-    if (!cur->copy_started) {
-        if ((rc = s_start_copy(cur, err)) || (rc = s_start_reader(cur, err)))
+    if (!cur->started) {
+        if ((rc = s_start(cur, err)))
             goto fail;
     }
-    if (!cur->reader_running && !cur->sync_ready)
-        return DLD_DONE;
+    if (!cur->sync_ready)
+        return dld_error_set(err, DLD_ERR_RETRY, "postgres: table %s: the window's COPY could not be started",
+                             cur->target_name);
     pthread_mutex_lock(&cur->mu);
-    while (!cur->slot_full && !cur->reader_done) {
+    while (!cur->slot_full && cur->live > 0 && !cur->reader_rc) {
         /* wake every 200 ms: SIGINT/SIGTERM cancels a COPY that hangs */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -625,12 +803,21 @@ int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowAr
         }
         pthread_cond_timedwait(&cur->cv, &cur->mu, &until);
         const struct dld_host *host = cur->pg->host;
-        if (!cur->slot_full && !cur->reader_done && host && host->cancelled && host->cancelled()) {
+        if (!cur->slot_full && cur->live > 0 && !cur->reader_rc && host && host->cancelled && host->cancelled()) {
             pthread_mutex_unlock(&cur->mu);
-            s_reader_stop(cur); /* PQcancel wakes a reader blocked on the socket */
+            s_readers_stop(cur); /* PQcancel wakes a reader blocked on the socket */
             rc = dld_error_set(err, DLD_ERR_RETRY, "postgres: extraction interrupted by a signal (COPY cancelled)");
             goto fail;
         }
+    }
+    if (cur->reader_rc) {
+        pthread_mutex_unlock(&cur->mu);
+        s_readers_stop(cur);
+        rc = cur->reader_rc;
+        /* field by field: the host's error object may be smaller than ours */
+        dld_error_set(err, rc, "%s", cur->reader_err.message);
+        dld_error_upstream(err, 0, cur->reader_err.upstream_code[0] ? cur->reader_err.upstream_code : NULL, NULL);
+        goto fail;
     }
     if (cur->slot_full) {
         *schema = cur->slot_schema;
@@ -639,23 +826,26 @@ int dld_pg_extract_next(void *cursor, struct ArrowSchema *schema, struct ArrowAr
         memset(&cur->slot_batch, 0, sizeof cur->slot_batch);
         cur->slot_full = false;
         cur->rows += batch->length;
+        cur->handed++;
         pthread_cond_broadcast(&cur->cv);
         pthread_mutex_unlock(&cur->mu);
         return DLD_OK;
     }
     pthread_mutex_unlock(&cur->mu);
-    if (cur->reader_running) {
-        pthread_join(cur->reader, NULL);
-        cur->reader_running = false;
+    s_readers_stop(cur); /* every reader is done: this only joins them */
+    if (cur->handed == 0) {
+        /* an empty window still hands over its schema, once */
+        if ((rc = dld_batch_finish(cur->ranges[0].builder, schema, batch))) {
+            dld_error_set(err, rc, "postgres: cannot finish a batch");
+            goto fail;
+        }
+        cur->handed++;
+        return DLD_OK;
     }
-    if ((rc = cur->reader_rc)) {
-        /* field by field: the host's error object may be smaller than ours */
-        dld_error_set(err, rc, "%s", cur->reader_err.message);
-        dld_error_upstream(err, 0, cur->reader_err.upstream_code[0] ? cur->reader_err.upstream_code : NULL, NULL);
-        cur->reader_rc = DLD_OK; /* reported once */
-        goto fail;
+    if (!cur->nulled_reported) {
+        cur->nulled_reported = true;
+        s_report_nulled(cur);
     }
-    s_report_nulled(cur);
     return DLD_DONE;
 fail:
     dld_error_prefix(err, "table %s", cur->target_name);
@@ -667,7 +857,7 @@ void dld_pg_extract_end(void *cursor)
     struct dld_pg_cursor *cur = cursor;
     if (!cur)
         return;
-    s_reader_stop(cur);
+    s_readers_stop(cur);
     s_finish_txn(cur);
     s_cursor_free(cur);
 }

@@ -83,6 +83,10 @@ struct dld_pg_settings {
      * against pg_timezone_names): lag bounds of timestamp and date columns
      * are that zone's wall clock */
     char writer_time_zone[128];
+    /* a big window read over this many connections sharing one snapshot
+     * (pg_split.c); 1: one connection */
+    int parallel;
+    int64_t split_min_rows;   /* ... when the planner estimates at least this many rows */
 };
 
 struct dld_pg_instance {
@@ -149,9 +153,11 @@ int dld_pg_append_literal(struct dld_pg_buf *b, PGconn *conn, const char *value,
  * resolves to the filter column's own type. */
 int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt, const struct dld_extract_request *req,
                  const char *high, struct dld_error *err);
-/* COPY (SELECT <columns> FROM <table> <where>) TO STDOUT (FORMAT binary) */
+/* COPY (SELECT <columns> FROM <table> <where>) TO STDOUT (FORMAT binary);
+ * range (may be NULL) is ANDed to the window's condition (pg_split.c). */
 int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
-                    const struct dld_extract_request *req, const char *high, struct dld_error *err);
+                    const struct dld_extract_request *req, const char *high, const char *range,
+                    struct dld_error *err);
 /* SELECT max(col)::text FROM table WHERE col > $1 [AND col <= endvalue for a
  * `between` item] [AND col <= now() - lag, or for timestamp/date columns
  * (now() - lag) AT TIME ZONE writer_time_zone], with its parameter values
@@ -159,6 +165,17 @@ int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
 int dld_pg_high_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
                     const struct dld_extract_request *req, const struct dld_pg_settings *settings, int *nparams,
                     const char **params, char *lagbuf, size_t lagcap, struct dld_error *err);
+
+/* ---- pg_split.c ------------------------------------------------------------- */
+#define DLD_PG_MAX_PARALLEL 8
+/* Whether a window is read over several connections and how: *conds gets
+ * *n disjoint conditions (ranges of heap blocks) whose union is the whole
+ * table, or NULL and *n = 1 when the window stays on one connection. A line
+ * saying which and why goes to note (the plan). Runs in the window's
+ * transaction. Free *conds with dld_pg_split_free. */
+int dld_pg_split_plan(struct dld_pg_instance *pg, const struct dld_pg_table *pt, const struct dld_extract_request *req,
+                      const char *high, char ***conds, size_t *n, struct dld_pg_buf *note, struct dld_error *err);
+void dld_pg_split_free(char **conds, size_t n);
 
 /* ---- pg_extract.c (the vtable's extraction members) ------------------------- */
 int dld_pg_extract_begin(void *inst, const struct dld_extract_request *req, struct dld_extract_info *info,

@@ -46,6 +46,14 @@ static const struct dld_option s_options[] = {
     {"batch_bytes", DLD_OPT_INT, 0, "33554432", NULL,
      "A batch is handed to the target once this many bytes are buffered (or the host's batch rows are reached): "
      "the bound on the source's memory whatever the window size.", NULL},
+    {"parallel", DLD_OPT_INT, 0, "1", NULL,
+     "Connections (1..8) a big window is read over: they share the window's snapshot (pg_export_snapshot) and each "
+     "COPYs a disjoint range of the table's heap blocks; still one load, one commit. 1 = one connection. Tables and "
+     "materialized views on PostgreSQL 14 or later; views, foreign and partitioned tables and commit-order windows "
+     "use one connection.", NULL},
+    {"split_min_rows", DLD_OPT_INT, 0, "1000000", NULL,
+     "With parallel above 1, a window is split only when the planner estimates at least this many rows (EXPLAIN of "
+     "the window's query); smaller windows use one connection.", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 
@@ -66,6 +74,14 @@ static int s_settings(struct dld_pg_settings *s, const char *const *options, str
     s->statement_timeout_ms = dld_opt_int(options, "statement_timeout", 0);
     if (s->statement_timeout_ms < 0)
         return dld_error_set(err, DLD_ERR_CONFIG, "postgres: statement_timeout must not be negative");
+    int64_t parallel = dld_opt_int(options, "parallel", 1);
+    if (parallel < 1 || parallel > DLD_PG_MAX_PARALLEL)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: parallel must be 1..%d, not %lld", DLD_PG_MAX_PARALLEL,
+                             (long long)parallel);
+    s->parallel = (int)parallel;
+    s->split_min_rows = dld_opt_int(options, "split_min_rows", 1000000);
+    if (s->split_min_rows < 0)
+        return dld_error_set(err, DLD_ERR_CONFIG, "postgres: split_min_rows must not be negative");
     const char *tz = dld_opt_get(options, "writer_time_zone");
     if (!tz || !*tz)
         tz = "UTC";

@@ -188,7 +188,8 @@ int dld_pg_where(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *
 }
 
 int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_table *pt,
-                    const struct dld_extract_request *req, const char *high, struct dld_error *err)
+                    const struct dld_extract_request *req, const char *high, const char *range,
+                    struct dld_error *err)
 {
     dld_pg_buf_append(b, "COPY (SELECT ");
     for (size_t i = 0; i < pt->ncols; i++) {
@@ -206,9 +207,21 @@ int dld_pg_copy_sql(struct dld_pg_buf *b, PGconn *conn, const struct dld_pg_tabl
             dld_pg_buf_append(b, "::text");
     }
     dld_pg_buf_appendf(b, " FROM %s", pt->qualified);
-    int rc = dld_pg_where(b, conn, pt, req, high, err);
-    if (rc)
+    struct dld_pg_buf where = {0};
+    int rc = dld_pg_where(&where, conn, pt, req, high, err);
+    if (rc) {
+        dld_pg_buf_clean_up(&where);
         return rc;
+    }
+    if (range && where.len) /* " WHERE <cond>": the window's condition in parentheses, then the range */
+        dld_pg_buf_appendf(b, " WHERE (%s) AND %s", where.data + strlen(" WHERE "), range);
+    else if (range)
+        dld_pg_buf_appendf(b, " WHERE %s", range);
+    else if (where.len)
+        dld_pg_buf_append(b, where.data);
+    if (where.oom)
+        b->oom = true;
+    dld_pg_buf_clean_up(&where);
     dld_pg_buf_append(b, ") TO STDOUT (FORMAT binary)");
     if (b->oom)
         return dld_error_set(err, DLD_ERR_FATAL, "postgres: out of memory");

@@ -5,7 +5,9 @@
 // Cases: every mapped type with NULLs and edge values; a delta after updates
 // and inserts; a transaction open during the plan with a lag; a connection
 // terminated mid-window (watermark unchanged, next run complete); schema
-// drift (a retyped filter column fails the window, evolve adds a column).
+// drift (a retyped filter column fails the window, evolve adds a column);
+// a window split over 4 connections (option parallel) with one range's
+// backend terminated, then loaded once and compared row by row.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -288,6 +290,53 @@ async function testSchemaDrift() {
   console.log('ok 5 - schema drift: a retyped filter column fails under every policy; evolve adds a column');
 }
 
+// ---- 6. a split window (parallel 4): one range killed, then exactly once ------------------
+async function testSplit() {
+  psql(`CREATE TABLE splitbig (id int PRIMARY KEY, v text, n numeric(12,2));
+        INSERT INTO splitbig SELECT g, repeat(md5(g::text), 6), g / 3.0 FROM generate_series(1, 300000) g`);
+  psql('VACUUM ANALYZE splitbig');
+  const cfg = config([item('splitbig', 'id', '1')],
+    { application_name: 'dld-e2e-split', parallel: 4, split_min_rows: 1 });
+  const child = spawn(BIN, ['-c', cfg, 'run', '--table', 'splitbig'],
+    { env: { ...process.env, DLD_E2E_PGPASSWORD: password }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const done = new Promise((resolve) => child.on('close', resolve));
+  // the second range: its COPY has both bounds and the lowest start
+  let killed = '0';
+  for (let i = 0; i < 400 && killed === '0'; i++) {
+    killed = psql(`SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
+      WHERE application_name = 'dld-e2e-split' AND state = 'active' AND query LIKE 'COPY%ctid >= %ctid < %'
+      ORDER BY query LIMIT 1) s`);
+    if (killed === '0') await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const code = await done;
+  assert.equal(killed, '1', 'no split COPY was seen running');
+  assert.equal(code, 1, `deltaload should report the table failed:\n${out}`);
+  assert.match(out, /split range 2 of 4: postgres: reading the window: connection lost/);
+  const st = status(cfg, 'splitbig');
+  assert.equal(st.watermark, null, 'the watermark did not move');
+  assert.equal(st.last_load.status, 'failed');
+  const dir = path.join(lake, 'lake', 'public', 'splitbig');
+  const leftovers = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.parquet')) : [];
+  assert.deepEqual(leftovers, [], 'no data file of the failed load stays');
+  assert.equal(psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dld-e2e-split'`), '0');
+  run(cfg, 'splitbig');
+  assert.equal(status(cfg, 'splitbig').watermark, '300000');
+  const got = await lakeRows('splitbig', 'id::VARCHAR, md5(v), n::VARCHAR');
+  const want = psql('SELECT id, md5(v), n FROM splitbig').split('\n').map((l) => l.split('|'));
+  sameRows(got, want, 'split window');
+  // a delta after changes: one range's worth of updates, new rows at the end
+  psql(`UPDATE splitbig SET id = id + 300000, v = 'moved' WHERE id % 1000 = 0;
+        INSERT INTO splitbig SELECT g, 'new', 1 FROM generate_series(400001, 400500) g`);
+  run(cfg, 'splitbig');
+  assert.equal(status(cfg, 'splitbig').watermark, '600000'); // the moved rows' ids, up to 300000 + 300000
+  const all = await lakeRows('splitbig', 'count(*)::VARCHAR, count(DISTINCT id)::VARCHAR');
+  assert.deepEqual(all, [['300800', '300800']]);
+  console.log('ok 6 - split window: a range killed fails the load cleanly, then every row once, delta after');
+}
+
 (async () => {
   psql(`DROP DATABASE IF EXISTS ${DB}`, 'postgres');
   psql(`CREATE DATABASE ${DB}`, 'postgres');
@@ -299,6 +348,7 @@ async function testSchemaDrift() {
     await testOpenTransaction();
     await testKilled();
     await testSchemaDrift();
+    await testSplit();
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
     psql(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`, 'postgres');

@@ -5,9 +5,12 @@
 # source test on it (windows, operators, types, cancellation) through TCP
 # with a password file, as an author would.
 #
-#   kit_postgres.sh DELTALOAD PLUGIN_DIR PG_DIR [slow]
+#   kit_postgres.sh DELTALOAD PLUGIN_DIR PG_DIR [slow|split]
 # slow: only the interrupt tests on a view that sleeps (--slow-table): the
 # source must give up a statement in flight within 2 s of the interrupt.
+# split: every test with `"parallel": 4, "split_min_rows": 0`, the fixture
+# spread over many heap blocks (fillfactor 10), so every window is read
+# over 4 connections sharing one snapshot.
 set -euo pipefail
 bin=$1 plugins=$2 pgdir=$3 mode=${4:-}
 fail() { echo "kit_postgres: $*" >&2; exit 1; }
@@ -23,8 +26,16 @@ psql -qAtX -v ON_ERROR_STOP=1 -d $db -f "$work/fixture.sql" >/dev/null
 [[ $(psql -qAtX -d $db -c "SELECT count(*) FROM kit_t") == 120 ]] || fail "the fixture did not load"
 
 ( umask 077; printf '127.0.0.1:%s:%s:postgres:%s\n' "$port" "$db" "$(cat "$pgdir/password")" >"$work/pgpass" )
-opts=$(printf '{"host": "127.0.0.1", "port": %s, "dbname": "%s", "user": "postgres", "passfile": "%s"}' \
-  "$port" "$db" "$work/pgpass")
+extra=
+if [[ $mode == split ]]; then
+  extra=', "parallel": 4, "split_min_rows": 0'
+  psql -qAtX -v ON_ERROR_STOP=1 -d $db -c "ALTER TABLE kit_t SET (fillfactor = 10)" -c "VACUUM FULL kit_t" \
+    -c "ANALYZE kit_t" >/dev/null
+  blocks=$(psql -qAtX -d $db -c "SELECT pg_relation_size('kit_t') / current_setting('block_size')::int")
+  (( blocks >= 4 )) || fail "kit_t has $blocks heap blocks: too few to split in 4"
+fi
+opts=$(printf '{"host": "127.0.0.1", "port": %s, "dbname": "%s", "user": "postgres", "passfile": "%s"%s}' \
+  "$port" "$db" "$work/pgpass" "$extra")
 so=$plugins/dld-source-postgres.so
 if [[ $mode == slow ]]; then
   psql -qAtX -v ON_ERROR_STOP=1 -d $db -c "CREATE VIEW kit_slow AS SELECT t.* FROM kit_t t CROSS JOIN (SELECT pg_sleep(3)) s" >/dev/null

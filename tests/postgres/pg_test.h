@@ -64,5 +64,6 @@ Suite *pgt_suite_types(void);
 Suite *pgt_suite_window(void);
 Suite *pgt_suite_conn(void);
 Suite *pgt_suite_commit(void);
+Suite *pgt_suite_split(void);
 
 #endif

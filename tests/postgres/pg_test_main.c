@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, pgt_suite_types());
     srunner_add_suite(sr, pgt_suite_window());
     srunner_add_suite(sr, pgt_suite_commit());
+    srunner_add_suite(sr, pgt_suite_split());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
