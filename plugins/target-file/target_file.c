@@ -210,9 +210,13 @@ static int s_file_open(void *ctx, const char *dir, const char *name, const char 
     struct s_file *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return s_oom(err);
-    f->staging = s_join3(t->root, dir, S_STAGING);
-    f->path = f->staging ? s_join(f->staging, name) : NULL;
-    int rc = f->path ? s_mkdirs(t, f->staging, err) : s_oom(err);
+    char *staging = s_join3(t->root, dir, S_STAGING);
+    f->path = staging ? s_join(staging, name) : NULL;
+    free(staging);
+    /* the file's own directory: _staging/, or a partition folder below it
+     * (data/<field>=<value>/…, a partitioned Iceberg table) */
+    f->staging = f->path ? s_parent(f->path) : NULL;
+    int rc = f->staging ? s_mkdirs(t, f->staging, err) : s_oom(err);
     /* "w" truncates what a crashed attempt of the same (legacy) name left */
     if (rc == DLD_OK && (f->fp = fopen(f->path, "wbe")) == NULL)
         rc = dld_error_set(err, DLD_ERR_FATAL, "cannot create %s: %s", f->path, strerror(errno));
@@ -263,15 +267,38 @@ static int s_promote(void *ctx, const char *dir, const char *const *names, int n
     if (table == NULL)
         return s_oom(err);
     int rc = DLD_OK;
+    /* a name with folders (a partition's: data/<field>=<value>/…) gets
+     * them, and each such folder is synced once at the end (s_mkdirs made
+     * the new folders themselves durable) */
+    char **folders = calloc((size_t)n + 1, sizeof(*folders));
+    int nfolders = 0;
+    if (folders == NULL)
+        rc = s_oom(err);
     for (int i = 0; i < n && rc == DLD_OK; i++) {
         char *from = s_join3(table, S_STAGING, names[i]), *to = s_join(table, names[i]);
+        char *parent = to && strchr(names[i], '/') ? s_parent(to) : NULL;
         if (from == NULL || to == NULL)
             rc = s_oom(err);
+        else if (parent && (rc = s_mkdirs(t, parent, err)))
+            ;
         else if (rename(from, to) != 0 && !(errno == ENOENT && access(to, F_OK) == 0))
             rc = dld_error_set(err, DLD_ERR_FATAL, "publishing %s: %s", to, strerror(errno));
+        for (int k = 0; parent && k < nfolders; k++)
+            if (strcmp(folders[k], parent) == 0) {
+                free(parent);
+                parent = NULL;
+            }
+        if (parent)
+            folders[nfolders++] = parent;
         free(from);
         free(to);
     }
+    for (int k = 0; k < nfolders; k++) {
+        if (rc == DLD_OK)
+            rc = s_fsync_path(t, folders[k], err);
+        free(folders[k]);
+    }
+    free(folders);
     if (rc == DLD_OK)
         rc = s_fsync_path(t, table, err);
     free(table);
@@ -481,6 +508,41 @@ static int s_list_dir(const char *path, const char *prefix, const char *report,
     return rc;
 }
 
+/* Calls fn with `report` + the relative name of every file below path, at
+ * any depth (a partitioned table's data/ folder). */
+static int s_list_tree(const char *path, const char *report, int (*fn)(void *fnctx, const char *name), void *fnctx,
+                       int *stop, struct dld_error *err)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? DLD_OK
+                   : dld_error_set(err, DLD_ERR_FATAL, "cannot list %s: %s", path, strerror(errno));
+    int rc = DLD_OK;
+    for (struct dirent *e; rc == DLD_OK && !*stop && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *name = NULL, *sub = s_join(path, e->d_name);
+        if (sub == NULL || asprintf(&name, "%s%s", report, e->d_name) < 0) {
+            free(sub);
+            rc = s_oom(err);
+            break;
+        }
+        struct stat stt;
+        if (lstat(sub, &stt) == 0 && S_ISDIR(stt.st_mode)) {
+            char *deeper = s_join(name, "");
+            rc = deeper ? s_list_tree(sub, deeper, fn, fnctx, stop, err) : s_oom(err);
+            free(deeper);
+        } else if (!(strlen(e->d_name) > 4 && strcmp(e->d_name + strlen(e->d_name) - 4, ".tmp") == 0)) {
+            *stop = fn(fnctx, name);
+        }
+        free(sub);
+        free(name);
+    }
+    closedir(d);
+    return rc;
+}
+
 static int s_list(void *ctx, const char *dir, const char *prefix, int (*fn)(void *fnctx, const char *name),
                   void *fnctx, struct dld_error *err)
 {
@@ -489,6 +551,17 @@ static int s_list(void *ctx, const char *dir, const char *prefix, int (*fn)(void
     if (table == NULL)
         return s_oom(err);
     int rc = DLD_OK, stop = 0;
+    if (strcmp(prefix, "data/") == 0) {
+        /* a partitioned table's data files (lake.h), promoted and staged */
+        char *data = s_join(table, "data"), *staged = s_join3(table, S_STAGING, "data");
+        rc = data && staged ? s_list_tree(data, "data/", fn, fnctx, &stop, err) : s_oom(err);
+        if (rc == DLD_OK && !stop)
+            rc = s_list_tree(staged, "data/", fn, fnctx, &stop, err);
+        free(data);
+        free(staged);
+        free(table);
+        return rc;
+    }
     const char *slash = strchr(prefix, '/');
     if (slash) {
         /* "_manifests/LOAD": one sub-directory, reported with its name */
@@ -548,10 +621,19 @@ static int s_remove(void *ctx, const char *dir, const char *const *names, int n,
         char *path = s_join(table, names[i]);
         rc = s_unlink(path, &removed, err);
         const char *slash = strrchr(names[i], '/');
-        if (rc == DLD_OK && slash && path) {
+        bool data = strncmp(names[i], "data/", 5) == 0; /* a partitioned table's data file: staged too */
+        if (rc == DLD_OK && slash && path && !data) {
             char *parent = s_parent(path);
             if (parent)
                 s_sweep_tmps(parent, slash + 1);
+            free(parent);
+        } else if (rc == DLD_OK && data) {
+            char *sp = s_join3(table, S_STAGING, names[i]);
+            rc = s_unlink(sp, &staged, err);
+            free(sp);
+            char *parent = path ? s_parent(path) : NULL;
+            if (rc == DLD_OK && removed && parent && access(parent, F_OK) == 0) /* its folder's removal: durable too */
+                rc = s_fsync_path(t, parent, err);
             free(parent);
         } else if (rc == DLD_OK && !slash) {
             char *sp = s_join3(table, S_STAGING, names[i]);

@@ -774,6 +774,7 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
         ok = ok && specs && spec && cJSON_AddItemToArray(specs, spec) && cJSON_AddNumberToObject(spec, "spec-id", 0) &&
              cJSON_AddArrayToObject(spec, "fields") && cJSON_AddNumberToObject(m, "default-spec-id", 0) &&
              cJSON_AddNumberToObject(m, "last-partition-id", 999);
+        /* (a partitioned load's spec replaces this one below) */
         cJSON *orders = cJSON_AddArrayToObject(m, "sort-orders"), *order = cJSON_CreateObject();
         ok = ok && orders && order && cJSON_AddItemToArray(orders, order) &&
              cJSON_AddNumberToObject(order, "order-id", 0) && cJSON_AddArrayToObject(order, "fields") &&
@@ -812,6 +813,30 @@ static cJSON *s_new_metadata(const cJSON *old, const char *location, int64_t old
     } else {
         cJSON_Delete(schema); /* the same fields as the current schema */
         schema = NULL;
+    }
+    /* partition_by: the table's one spec (id 0) is the load's; lake.c
+     * refused the load before writing anything if the table has another
+     * (partition evolution is not supported), so this changes the spec only
+     * of a table that never had data (a first load without rows) */
+    if (ok && ld->partition_spec) {
+        cJSON *spec = cJSON_Parse(ld->partition_spec), *specs = cJSON_CreateArray();
+        int nf = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "fields"));
+        cJSON *dflt = cJSON_CreateNumber(0), *last = cJSON_CreateNumber(999 + nf);
+        ok = spec && specs && dflt && last && cJSON_AddItemToArray(specs, spec);
+        if (ok)
+            spec = NULL;
+        static const char *const keys[] = {"partition-specs", "default-spec-id", "last-partition-id"};
+        cJSON *vals[] = {specs, dflt, last};
+        for (int k = 0; k < 3; k++) {
+            if (ok) {
+                cJSON_DeleteItemFromObjectCaseSensitive(m, keys[k]);
+                ok = cJSON_AddItemToObject(m, keys[k], vals[k]);
+            }
+            if (ok)
+                vals[k] = NULL;
+            cJSON_Delete(vals[k]);
+        }
+        cJSON_Delete(spec);
     }
     if (!ok) {
         cJSON_Delete(m);
@@ -1216,6 +1241,15 @@ int dld_iceberg_commit(const struct dld_lake_storage *st, const char *dir, const
                     .snapshot_id = snap_id, .added_files = ld->nfiles, .added_rows = rows};
                 if (mfs[nmf - 1].path == NULL)
                     rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+                /* partition_by: the manifest's field summaries, for readers that prune manifests */
+                char *cur_schema = NULL;
+                if (rc == DLD_OK && ld->partition_spec) {
+                    const cJSON *cs = ld->schema_json ? NULL : s_current_schema(meta);
+                    cur_schema = cs ? cJSON_PrintUnformatted(cs) : NULL;
+                    rc = dld_ice_partition_summaries(ld, ld->schema_json ? ld->schema_json : cur_schema,
+                                                     &mfs[nmf - 1].parts, &mfs[nmf - 1].nparts, err);
+                }
+                free(cur_schema);
             }
         }
         /* (an overwrite has position deletes only: its own duplicates) */
@@ -1408,6 +1442,26 @@ char *dld_iceberg_manifest_annotate_deletes(const char *manifest_json, const cha
     return out;
 }
 
+char *dld_iceberg_manifest_annotate_partitions(const char *manifest_json, const char *spec_json,
+                                               const char *const *file_partitions, int nfiles)
+{
+    cJSON *m = cJSON_Parse(manifest_json), *spec = cJSON_Parse(spec_json), *arr = NULL;
+    bool ok = cJSON_IsObject(m) && spec && cJSON_AddItemToObject(m, "iceberg_partition_spec", spec);
+    if (ok)
+        spec = NULL;
+    ok = ok && (arr = cJSON_AddArrayToObject(m, "iceberg_partitions")) != NULL;
+    for (int i = 0; ok && i < nfiles; i++) {
+        cJSON *v = cJSON_Parse(file_partitions[i]);
+        ok = v && cJSON_AddItemToArray(arr, v);
+        if (!ok)
+            cJSON_Delete(v);
+    }
+    char *out = ok ? cJSON_Print(m) : NULL;
+    cJSON_Delete(spec);
+    cJSON_Delete(m);
+    return out;
+}
+
 int dld_iceberg_commit_manifest(const struct dld_lake_storage *st, const char *dir, const char *manifest_json,
                                 size_t len, int64_t now_ms, struct dld_error *err)
 {
@@ -1496,8 +1550,30 @@ int dld_iceberg_commit_manifest(const struct dld_lake_storage *st, const char *d
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
         ld.file_stats = fs;
     }
+    /* partition_by: the spec and the files' partition values publish recorded */
+    const cJSON *pspec = cJSON_GetObjectItemCaseSensitive(m, "iceberg_partition_spec");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(m, "iceberg_partitions");
+    char *spec_text = NULL, **pv = NULL;
+    if (rc == DLD_OK && pspec) {
+        if (cJSON_GetArraySize(parts) != i)
+            rc = dld_error_set(err, DLD_ERR_FATAL,
+                               "iceberg: load %" PRId64 "'s manifest has %d partitions for %d files", ld.load_id,
+                               cJSON_GetArraySize(parts), i);
+        else if ((spec_text = cJSON_PrintUnformatted(pspec)) == NULL ||
+                 (pv = calloc((size_t)i + 1, sizeof(*pv))) == NULL)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        for (int f_at = 0; rc == DLD_OK && f_at < i; f_at++)
+            if ((pv[f_at] = cJSON_PrintUnformatted(cJSON_GetArrayItem(parts, f_at))) == NULL)
+                rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+        ld.partition_spec = spec_text;
+        ld.file_partitions = (const char *const *)pv;
+    }
     if (rc == DLD_OK)
         rc = dld_iceberg_commit(st, dir, &ld, err);
+    for (int f_at = 0; pv && f_at < i; f_at++)
+        free(pv[f_at]);
+    free(pv);
+    free(spec_text);
     dld_ice_file_stats_free(fs, i);
     free(dv);
     free(idv);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <avro.h>
+#include <cjson/cJSON.h>
 #include <deltaload/sdk.h>
 
 #include "iceberg_delete.h"
@@ -53,7 +54,8 @@ static const char s_entry_schema[] =
     "{\"name\":\"sort_order_id\",\"type\":[\"null\",\"int\"],\"default\":null,\"field-id\":140}"
     "]},\"field-id\":2}]}";
 
-/* manifest_file of a v2 manifest list (partitions omitted: unpartitioned) */
+/* manifest_file of a v2 manifest list (partitions: the field summaries of
+ * a partitioned table's data manifests, null otherwise) */
 static const char s_list_schema[] =
     "{\"type\":\"record\",\"name\":\"manifest_file\",\"fields\":["
     "{\"name\":\"manifest_path\",\"type\":\"string\",\"field-id\":500},"
@@ -68,7 +70,13 @@ static const char s_list_schema[] =
     "{\"name\":\"deleted_files_count\",\"type\":\"int\",\"field-id\":506},"
     "{\"name\":\"added_rows_count\",\"type\":\"long\",\"field-id\":512},"
     "{\"name\":\"existing_rows_count\",\"type\":\"long\",\"field-id\":513},"
-    "{\"name\":\"deleted_rows_count\",\"type\":\"long\",\"field-id\":514}"
+    "{\"name\":\"deleted_rows_count\",\"type\":\"long\",\"field-id\":514},"
+    "{\"name\":\"partitions\",\"type\":[\"null\",{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"r508\","
+    "\"fields\":[{\"name\":\"contains_null\",\"type\":\"boolean\",\"field-id\":509},"
+    "{\"name\":\"contains_nan\",\"type\":[\"null\",\"boolean\"],\"default\":null,\"field-id\":518},"
+    "{\"name\":\"lower_bound\",\"type\":[\"null\",\"bytes\"],\"default\":null,\"field-id\":510},"
+    "{\"name\":\"upper_bound\",\"type\":[\"null\",\"bytes\"],\"default\":null,\"field-id\":511}]},"
+    "\"element-id\":508}],\"default\":null,\"field-id\":507}"
     "]}";
 
 /* the "schema-id" of a schema's JSON text (the manifests' header), "0" when absent */
@@ -258,17 +266,19 @@ static int s_set_stats(avro_value_t *df, const struct dld_iceberg_file_stats *st
  * again (a roll-forward) has the same bytes. */
 static int s_manifest_end(struct dld_ice_buf *b, struct dld_ice_buf *records, int rc, const char *kind,
                           const char *load_uid, const char *schema_json, const char *content, int64_t count,
-                          void **out, size_t *len, struct dld_error *err)
+                          const char *entry_schema, const char *spec_fields, void **out, size_t *len,
+                          struct dld_error *err)
 {
     unsigned char sync[16];
     char seed[64];
     snprintf(seed, sizeof seed, "%s-%s", kind, load_uid);
     s_sync(seed, sync);
     char sid[24];
-    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec", "[]",
-                              "partition-spec-id", "0", "format-version", "2", "content", content, NULL};
+    const char *const kv[] = {"schema", schema_json, "schema-id", s_schema_id(schema_json, sid), "partition-spec",
+                              spec_fields ? spec_fields : "[]", "partition-spec-id", "0", "format-version", "2",
+                              "content", content, NULL};
     if (rc == DLD_OK)
-        rc = s_header(b, s_entry_schema, kv, sync, err);
+        rc = s_header(b, entry_schema ? entry_schema : s_entry_schema, kv, sync, err);
     if (rc == DLD_OK)
         rc = s_block(b, count, records, sync, err);
     return s_finish(b, records, rc, out, len, err);
@@ -313,19 +323,172 @@ static int s_entry_added(avro_value_t *rec, avro_value_t *df, int content, const
     return bad;
 }
 
+/* ---- the partition record of a partitioned table (docs/iceberg.md, "Partitioning") ---------- */
+
+enum s_ptype { S_P_INT, S_P_LONG, S_P_STRING };
+
+/* The table's partition spec as the manifest needs it: the Avro fields of
+ * the record data_file.partition (r102: one optional field per partition
+ * field, field id 1000 + i, int for bucket/year/month/day/hour, the source
+ * column's type for identity), the header's "partition-spec" (the spec's
+ * fields array) and each field's value type. */
+struct s_pspec {
+    char *entry_schema; /* s_entry_schema with r102's fields */
+    char *spec_fields;
+    enum s_ptype *types;
+    int n;
+};
+
+static void s_pspec_clean_up(struct s_pspec *p)
+{
+    free(p->entry_schema);
+    free(p->spec_fields);
+    free(p->types);
+}
+
+/* Avro names: [A-Za-z_][A-Za-z0-9_]*; others are made valid the way
+ * Iceberg's Java writer does (AvroSchemaUtil.makeCompatibleName: '_x' and
+ * the character's hex code, '_' before a leading digit) */
+static void s_avro_name(struct dld_ice_buf *b, const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (*p >= '0' && *p <= '9');
+        if (p == (const unsigned char *)name && *p >= '0' && *p <= '9') {
+            dld_ice_buf_put(b, "_", 1);
+        } else if (!ok) {
+            char hex[8];
+            int n = snprintf(hex, sizeof hex, "_x%X", *p);
+            dld_ice_buf_put(b, hex, (size_t)n);
+            continue;
+        }
+        dld_ice_buf_put(b, p, 1);
+    }
+}
+
+static int s_pspec_make(const char *spec_json, const char *schema_json, struct s_pspec *out, struct dld_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *spec = cJSON_Parse(spec_json), *schema = cJSON_Parse(schema_json ? schema_json : "{}");
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(spec, "fields"), *f;
+    int n = cJSON_GetArraySize(fields), i = 0, rc = DLD_OK;
+    struct dld_ice_buf b = {0};
+    out->types = calloc((size_t)n + 1, sizeof(*out->types));
+    out->spec_fields = fields ? cJSON_PrintUnformatted(fields) : NULL;
+    if (!cJSON_IsArray(fields) || out->types == NULL || out->spec_fields == NULL)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: the partition spec %s is not usable", spec_json);
+    static const char r102[] = "{\"type\":\"record\",\"name\":\"r102\",\"fields\":[]}";
+    const char *at = strstr(s_entry_schema, r102);
+    dld_ice_buf_put(&b, s_entry_schema, (size_t)(at - s_entry_schema) + sizeof r102 - 3); /* up to '[' */
+    const cJSON *walk = rc ? NULL : fields;
+    cJSON_ArrayForEach(f, walk)
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "name"));
+        const char *tr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "transform"));
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(f, "source-id"), *c;
+        const char *stype = NULL;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(schema, "fields"))
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+            if (cJSON_IsNumber(id) && cJSON_IsNumber(src) && id->valueint == src->valueint)
+                stype = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+        }
+        const char *avro = "\"int\"";
+        out->types[i] = S_P_INT;
+        if (name == NULL || tr == NULL) {
+            rc = dld_error_set(err, DLD_ERR_FATAL, "iceberg: the partition spec %s is not usable", spec_json);
+            break;
+        }
+        if (strcmp(tr, "identity") == 0) {
+            if (stype && strcmp(stype, "long") == 0) {
+                avro = "\"long\"";
+                out->types[i] = S_P_LONG;
+            } else if (stype && strcmp(stype, "string") == 0) {
+                avro = "\"string\"";
+                out->types[i] = S_P_STRING;
+            } else if (stype && strcmp(stype, "date") == 0) {
+                avro = "{\"type\":\"int\",\"logicalType\":\"date\"}";
+            } else if (!stype || strcmp(stype, "int") != 0) {
+                rc = dld_error_set(err, DLD_ERR_UNSUPPORTED,
+                                   "iceberg: partition field %s: identity of a %s column is not supported", name,
+                                   stype ? stype : "missing");
+                break;
+            }
+        } else if (strcmp(tr, "day") == 0) {
+            avro = "{\"type\":\"int\",\"logicalType\":\"date\"}";
+        }
+        char head[64];
+        dld_ice_buf_put(&b, i ? ",{\"name\":\"" : "{\"name\":\"", i ? 10 : 9);
+        s_avro_name(&b, name);
+        dld_ice_buf_put(&b, "\",\"type\":[\"null\",", 17);
+        dld_ice_buf_put(&b, avro, strlen(avro));
+        int hn = snprintf(head, sizeof head, "],\"default\":null,\"field-id\":%d}", 1000 + i);
+        dld_ice_buf_put(&b, head, (size_t)hn);
+        i++;
+    }
+    dld_ice_buf_put(&b, at + sizeof r102 - 3, strlen(at + sizeof r102 - 3) + 1); /* "]}" on, with the NUL */
+    cJSON_Delete(spec);
+    cJSON_Delete(schema);
+    if (rc == DLD_OK && b.oom)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    out->entry_schema = b.p;
+    out->n = i;
+    if (rc)
+        s_pspec_clean_up(out);
+    return rc;
+}
+
+/* data_file.partition of one file: its values (a JSON array of strings
+ * and nulls, iceberg.h) by the field types; non-zero when Avro C failed or
+ * the values do not fit the spec */
+static int s_set_partition(avro_value_t *df, const struct s_pspec *p, const char *values_json)
+{
+    int bad = 0;
+    avro_value_t part, f, br;
+    cJSON *v = cJSON_Parse(values_json ? values_json : "[]");
+    if (cJSON_GetArraySize(v) != p->n)
+        bad = 1;
+    S_SET(avro_value_get_by_name(df, "partition", &part, NULL));
+    for (int k = 0; !bad && k < p->n; k++) {
+        const char *s = cJSON_GetStringValue(cJSON_GetArrayItem(v, k));
+        S_SET(avro_value_get_by_index(&part, (size_t)k, &f, NULL));
+        if (s == NULL) {
+            S_SET(avro_value_set_branch(&f, 0, &br));
+            S_SET(avro_value_set_null(&br));
+            continue;
+        }
+        S_SET(avro_value_set_branch(&f, 1, &br));
+        if (p->types[k] == S_P_STRING)
+            S_SET(avro_value_set_string(&br, s));
+        else if (p->types[k] == S_P_LONG)
+            S_SET(avro_value_set_long(&br, strtoll(s, NULL, 10)));
+        else
+            S_SET(avro_value_set_int(&br, (int32_t)strtol(s, NULL, 10)));
+    }
+    cJSON_Delete(v);
+    return bad;
+}
+
 int dld_ice_write_manifest(const char *location, const char *schema_json, const struct dld_iceberg_load *ld, void **out,
                            size_t *len, struct dld_error *err)
 {
     *out = NULL;
     *len = 0;
+    struct s_pspec ps = {0};
+    const char *partition_spec = ld->partition_spec;
+    int rc = partition_spec ? s_pspec_make(partition_spec, schema_json, &ps, err) : DLD_OK;
+    if (rc)
+        return rc;
+    const char *entry_schema = ps.entry_schema ? ps.entry_schema : s_entry_schema;
     avro_schema_t schema = NULL;
-    if (avro_schema_from_json_length(s_entry_schema, sizeof s_entry_schema - 1, &schema))
+    if (avro_schema_from_json_length(entry_schema, strlen(entry_schema), &schema)) {
+        s_pspec_clean_up(&ps);
         return s_avro_err(err, "the manifest_entry schema");
+    }
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
     avro_value_t rec;
     struct dld_ice_buf b = {0}, records = {0};
     bool have = iface && avro_generic_value_new(iface, &rec) == 0;
-    int rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
+    rc = have ? DLD_OK : s_avro_err(err, "a manifest entry");
     for (int i = 0; rc == DLD_OK && i < ld->nfiles; i++) {
         int bad = 0;
         avro_value_t f, df, br;
@@ -340,6 +503,8 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
         S_SET(avro_value_set_branch(&f, 0, &br));
         S_SET(avro_value_set_null(&br));
         bad |= s_set_stats(&df, ld->file_stats ? &ld->file_stats[i] : NULL);
+        if (ps.entry_schema)
+            bad |= s_set_partition(&df, &ps, ld->file_partitions ? ld->file_partitions[i] : NULL);
         free(path);
         rc = bad ? s_avro_err(err, "filling a manifest entry") : s_encode(&records, &rec, err);
     }
@@ -348,7 +513,10 @@ int dld_ice_write_manifest(const char *location, const char *schema_json, const 
     if (iface)
         avro_value_iface_decref(iface);
     avro_schema_decref(schema);
-    return s_manifest_end(&b, &records, rc, "manifest", ld->load_uid, schema_json, "data", ld->nfiles, out, len, err);
+    rc = s_manifest_end(&b, &records, rc, "manifest", ld->load_uid, schema_json, "data", ld->nfiles, ps.entry_schema,
+                        ps.spec_fields, out, len, err);
+    s_pspec_clean_up(&ps);
+    return rc;
 }
 
 int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snapshot_id, int64_t parent_id, int64_t seq,
@@ -385,6 +553,26 @@ int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snaps
         S_FIELD("existing_rows_count", avro_value_set_long, v[i].existing_rows);
         S_FIELD("deleted_rows_count", avro_value_set_long, v[i].deleted_rows);
 #undef S_FIELD
+        avro_value_t br, el, x, xb;
+        S_SET(avro_value_get_by_name(&rec, "partitions", &f, NULL));
+        S_SET(avro_value_set_branch(&f, v[i].parts ? 1 : 0, &br));
+        if (v[i].parts == NULL)
+            S_SET(avro_value_set_null(&br));
+        for (int k = 0; v[i].parts && k < v[i].nparts; k++) {
+            const struct dld_ice_fsum *ps = &v[i].parts[k];
+            S_SET(avro_value_append(&br, &el, NULL));
+            S_SET(avro_value_get_by_name(&el, "contains_null", &x, NULL));
+            S_SET(avro_value_set_boolean(&x, ps->contains_null));
+            S_SET(avro_value_get_by_name(&el, "contains_nan", &x, NULL));
+            S_SET(avro_value_set_branch(&x, 0, &xb));
+            S_SET(avro_value_set_null(&xb));
+            S_SET(avro_value_get_by_name(&el, "lower_bound", &x, NULL));
+            S_SET(avro_value_set_branch(&x, ps->lower ? 1 : 0, &xb));
+            S_SET(ps->lower ? avro_value_set_bytes(&xb, ps->lower, ps->lower_len) : avro_value_set_null(&xb));
+            S_SET(avro_value_get_by_name(&el, "upper_bound", &x, NULL));
+            S_SET(avro_value_set_branch(&x, ps->upper ? 1 : 0, &xb));
+            S_SET(ps->upper ? avro_value_set_bytes(&xb, ps->upper, ps->upper_len) : avro_value_set_null(&xb));
+        }
         rc = bad ? s_avro_err(err, "filling a manifest list entry") : s_encode(&records, &rec, err);
     }
     if (have)
@@ -408,11 +596,147 @@ int dld_ice_write_manifest_list(const struct dld_ice_mf *v, int n, int64_t snaps
     return s_finish(&b, &records, rc, out, len, err);
 }
 
+void dld_ice_fsum_free(struct dld_ice_fsum *v, int n)
+{
+    for (int i = 0; v && i < n; i++) {
+        free(v[i].lower);
+        free(v[i].upper);
+    }
+    free(v);
+}
+
 void dld_ice_mf_free(struct dld_ice_mf *v, int n)
 {
-    for (int i = 0; v && i < n; i++)
+    for (int i = 0; v && i < n; i++) {
         free(v[i].path);
+        dld_ice_fsum_free(v[i].parts, v[i].nparts);
+    }
     free(v);
+}
+
+/* a copy of bytes (n may be 0), or NULL when out of memory */
+static unsigned char *s_bytes_dup(const void *p, size_t n)
+{
+    unsigned char *b = malloc(n ? n : 1);
+    if (b && n)
+        memcpy(b, p, n);
+    return b;
+}
+
+static int s_field(avro_value_t *rec, const char *name, avro_value_t *out);
+
+/* manifest_file.partitions of a list entry (any writer's), kept to be
+ * written again as they are; false when out of memory */
+static bool s_read_summaries(avro_value_t *rec, struct dld_ice_mf *m)
+{
+    avro_value_t arr, el, x;
+    size_t n = 0;
+    if (s_field(rec, "partitions", &arr) || avro_value_get_type(&arr) != AVRO_ARRAY || avro_value_get_size(&arr, &n))
+        return true; /* none */
+    if ((m->parts = calloc(n + 1, sizeof(*m->parts))) == NULL)
+        return false;
+    m->nparts = (int)n;
+    for (size_t k = 0; k < n; k++) {
+        struct dld_ice_fsum *ps = &m->parts[k];
+        if (avro_value_get_by_index(&arr, k, &el, NULL))
+            continue;
+        int b = 0;
+        if (s_field(&el, "contains_null", &x) == 0 && avro_value_get_boolean(&x, &b) == 0)
+            ps->contains_null = b != 0;
+        const void *p;
+        size_t len;
+        if (s_field(&el, "lower_bound", &x) == 0 && avro_value_get_bytes(&x, &p, &len) == 0) {
+            if ((ps->lower = s_bytes_dup(p, len)) == NULL)
+                return false;
+            ps->lower_len = len;
+        }
+        if (s_field(&el, "upper_bound", &x) == 0 && avro_value_get_bytes(&x, &p, &len) == 0) {
+            if ((ps->upper = s_bytes_dup(p, len)) == NULL)
+                return false;
+            ps->upper_len = len;
+        }
+    }
+    return true;
+}
+
+/* a partition value's single-value serialization: int 4 bytes and long 8
+ * bytes little-endian, a string its UTF-8 bytes */
+static size_t s_pvalue_bytes(enum s_ptype t, const char *s, unsigned char *buf)
+{
+    if (t == S_P_STRING)
+        return 0; /* the text itself */
+    int64_t v = strtoll(s, NULL, 10);
+    size_t n = t == S_P_LONG ? 8 : 4;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)((uint64_t)v >> (8 * i));
+    return n;
+}
+
+/* a < b for partition values of type t */
+static bool s_pvalue_less(enum s_ptype t, const char *a, const char *b)
+{
+    if (t == S_P_STRING)
+        return strcmp(a, b) < 0; /* unsigned bytes: UTF-8 in code point order */
+    return strtoll(a, NULL, 10) < strtoll(b, NULL, 10);
+}
+
+int dld_ice_partition_summaries(const struct dld_iceberg_load *ld, const char *schema_json,
+                                struct dld_ice_fsum **parts, int *nparts, struct dld_error *err)
+{
+    *parts = NULL;
+    *nparts = 0;
+    if (ld->partition_spec == NULL || ld->nfiles == 0)
+        return DLD_OK;
+    struct s_pspec ps;
+    int rc = s_pspec_make(ld->partition_spec, schema_json, &ps, err);
+    if (rc)
+        return rc;
+    struct dld_ice_fsum *v = calloc((size_t)ps.n + 1, sizeof(*v));
+    cJSON **vals = calloc((size_t)ld->nfiles + 1, sizeof(*vals));
+    if (v == NULL || vals == NULL)
+        rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    for (int i = 0; rc == DLD_OK && i < ld->nfiles; i++)
+        if (cJSON_GetArraySize(vals[i] = cJSON_Parse(ld->file_partitions ? ld->file_partitions[i] : NULL)) != ps.n)
+            rc = dld_error_set(err, DLD_ERR_FATAL,
+                               "iceberg: load %" PRId64 ": file %d's partition values do not fit the spec", ld->load_id,
+                               i);
+    for (int k = 0; rc == DLD_OK && k < ps.n; k++) {
+        const char *lo = NULL, *hi = NULL;
+        for (int i = 0; i < ld->nfiles; i++) {
+            const char *s = cJSON_GetStringValue(cJSON_GetArrayItem(vals[i], k));
+            if (s == NULL) {
+                v[k].contains_null = true;
+                continue;
+            }
+            if (lo == NULL || s_pvalue_less(ps.types[k], s, lo))
+                lo = s;
+            if (hi == NULL || s_pvalue_less(ps.types[k], hi, s))
+                hi = s;
+        }
+        if (lo == NULL)
+            continue;
+        unsigned char buf[8];
+        size_t n = s_pvalue_bytes(ps.types[k], lo, buf);
+        v[k].lower = n ? s_bytes_dup(buf, n) : s_bytes_dup(lo, strlen(lo));
+        v[k].lower_len = n ? n : strlen(lo);
+        n = s_pvalue_bytes(ps.types[k], hi, buf);
+        v[k].upper = n ? s_bytes_dup(buf, n) : s_bytes_dup(hi, strlen(hi));
+        v[k].upper_len = n ? n : strlen(hi);
+        if (v[k].lower == NULL || v[k].upper == NULL)
+            rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
+    }
+    for (int i = 0; vals && i < ld->nfiles; i++)
+        cJSON_Delete(vals[i]);
+    free(vals);
+    int n = ps.n;
+    s_pspec_clean_up(&ps);
+    if (rc) {
+        dld_ice_fsum_free(v, n);
+        return rc;
+    }
+    *parts = v;
+    *nparts = n;
+    return DLD_OK;
 }
 
 /* a field of a record by name: 0 and *out, or -1 when absent or null */
@@ -501,7 +825,7 @@ int dld_ice_read_manifest_list(const char *data, size_t len, const char *what, s
             .existing_rows = s_get_num(&rec, "existing_rows_count", 0),
             .deleted_rows = s_get_num(&rec, "deleted_rows_count", 0),
         };
-        if (m->path == NULL)
+        if (m->path == NULL || !s_read_summaries(&rec, m))
             rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     }
     if (have)
@@ -568,6 +892,6 @@ int dld_ice_write_delete_manifest(const char *location, const char *schema_json,
     if (iface)
         avro_value_iface_decref(iface);
     avro_schema_decref(schema);
-    return s_manifest_end(&b, &records, rc, "deletes", ld->load_uid, schema_json, "deletes", ld->ndeletes, out, len,
-                          err);
+    return s_manifest_end(&b, &records, rc, "deletes", ld->load_uid, schema_json, "deletes", ld->ndeletes, NULL, NULL,
+                          out, len, err);
 }

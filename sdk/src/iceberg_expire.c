@@ -82,6 +82,24 @@ static int s_collect(void *ctx, const char *name)
     return 0;
 }
 
+/* the files of one load under data/ (a partitioned table's partition
+ * folders, docs/iceberg.md#partitioning-partition_by): their last segment starts with
+ * the load's prefix */
+struct s_collect_load {
+    struct s_names *names;
+    const char *prefix;
+};
+
+static int s_collect_load_file(void *ctx, const char *name)
+{
+    struct s_collect_load *c = ctx;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (strncmp(base, c->prefix, strlen(c->prefix)) == 0)
+        s_names_add(c->names, name);
+    return 0;
+}
+
 static int64_t s_num(const cJSON *o, const char *k, int64_t dflt)
 {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -274,7 +292,9 @@ int dld_lake_expire(const struct dld_lake_storage *st, const struct dld_table *t
                 continue;
             snprintf(mprefix, sizeof mprefix, "metadata/%s", prefix);
             struct s_names found = {0};
-            if ((rc = st->list(st->ctx, dir, prefix, s_collect, &found, err)) == DLD_OK)
+            struct s_collect_load in_data = {.names = &found, .prefix = prefix};
+            if ((rc = st->list(st->ctx, dir, prefix, s_collect, &found, err)) == DLD_OK &&
+                (rc = st->list(st->ctx, dir, "data/", s_collect_load_file, &in_data, err)) == DLD_OK)
                 rc = st->list(st->ctx, dir, mprefix, s_collect, &found, err);
             for (int k = 0; k < found.n; k++)
                 if (!s_names_has(&gone, found.v[k]))

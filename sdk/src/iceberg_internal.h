@@ -8,6 +8,14 @@
 
 #include <deltaload/iceberg.h>
 
+/* a manifest's summary of one partition field (manifest_file.partitions,
+ * field_summary): its bounds in Iceberg's single-value serialization */
+struct dld_ice_fsum {
+    bool contains_null;
+    unsigned char *lower, *upper; /* NULL: no bound (every value null) */
+    size_t lower_len, upper_len;
+};
+
 /* one manifest_file entry of a manifest list (Iceberg spec, v2) */
 struct dld_ice_mf {
     char *path;
@@ -16,7 +24,17 @@ struct dld_ice_mf {
     int64_t seq, min_seq, snapshot_id;
     int32_t added_files, existing_files, deleted_files;
     int64_t added_rows, existing_rows, deleted_rows;
+    struct dld_ice_fsum *parts;   /* per partition field; NULL: no summaries (unpartitioned) */
+    int nparts;
 };
+
+/* The summaries of a partitioned load's data manifest: per field of the
+ * spec, whether a file has the null value and the lowest and highest
+ * value (ld->partition_spec, ld->file_partitions; schema_json: the table
+ * schema, for identity's type). *parts NULL when unpartitioned. */
+int dld_ice_partition_summaries(const struct dld_iceberg_load *ld, const char *schema_json,
+                                struct dld_ice_fsum **parts, int *nparts, struct dld_error *err);
+void dld_ice_fsum_free(struct dld_ice_fsum *v, int n);
 
 void dld_ice_mf_free(struct dld_ice_mf *v, int n);
 /* Decodes a manifest list (any writer's: fields are found by name). */

@@ -10,10 +10,8 @@
  * path segment of a value ("updated_at_day=2026-11-30") and the spec's
  * JSON ("partition-specs" entry).
  *
- * What is not yet: the lake layer refuses partition_by (routing rows to a
- * file per partition value, the manifests' partition struct and the
- * roll-forward of partitioned loads are not written), so these functions
- * are used by the refusal's validation and the unit test only.
+ * The lake layer (lake.c) routes each row to its partition's data file
+ * with these; the manifests' partition record is iceberg_avro.c's.
  */
 #ifndef DLD_ICEBERG_PARTITION_H
 #define DLD_ICEBERG_PARTITION_H

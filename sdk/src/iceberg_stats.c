@@ -53,7 +53,8 @@ static int s_bound(const char *f, const unsigned char *plain, size_t n, unsigned
     }
     if (n > DLD_ICEBERG_BOUND_MAX)
         return 0;
-    memcpy(out, plain, n);
+    if (n) /* the empty string's bound: no bytes (and maybe no pointer) */
+        memcpy(out, plain, n);
     *len = n;
     return 1;
 }

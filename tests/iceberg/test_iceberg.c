@@ -9,7 +9,8 @@
  * Two tables from one SQLite source: "orders" (delta by seq: the lake holds
  * every row version once, appended snapshot by snapshot) and "orders_full"
  * (no filter column: full loads, each an overwrite snapshot equal to the
- * source table at that moment).
+ * source table at that moment). The "partition" case (CK_RUN_CASE=partition)
+ * loads partitioned tables (partition_by) from a table "pt".
  */
 #include <limits.h>
 #include <stdio.h>
@@ -750,30 +751,444 @@ START_TEST(expire_old_snapshots)
 }
 END_TEST
 
-/* partition_by is not available yet: refused by name before anything is
- * written (docs/iceberg.md#partitioning), malformed transforms and plain
- * files too; the table is then loaded unpartitioned once the item drops it */
+/* ---- partition_by (docs/iceberg.md#partitioning) ------------------------------------------------ */
+
+/* regular files below a directory, at any depth (0 when it does not exist) */
+static int s_files_below(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char sub[PATH_MAX + 256];
+        struct stat sb;
+        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        if (lstat(sub, &sb) == 0)
+            n += S_ISDIR(sb.st_mode) ? s_files_below(sub) : 1;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* entries of a directory but "." and ".." (0 when it does not exist) */
+static int s_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* pt: rows with a timestamp spread over days (one in 1969: day -1, some
+ * null) and a category made of hostile strings ("../x", "a/b", "%", a
+ * space, '~', '+', '*', "é", the empty string, a control byte, ".", "..",
+ * a 300-character value, null), in runs of 7 rows so that a batch of 40
+ * touches several partitions; every version in pt_versions */
+static const char s_pt_cats[] =
+    "SELECT 0 AS k, '../x' AS c UNION ALL SELECT 1, 'a/b' UNION ALL SELECT 2, '%' UNION ALL SELECT 3, 'two words'"
+    " UNION ALL SELECT 4, '~t+i*' UNION ALL SELECT 5, 'é' UNION ALL SELECT 6, '' UNION ALL SELECT 7, char(1)"
+    " UNION ALL SELECT 8, '.' UNION ALL SELECT 9, '..' UNION ALL SELECT 10, printf('%.300c', 'L')"
+    " UNION ALL SELECT 11, NULL UNION ALL SELECT 12, 'plain'";
+
+static void s_pt_source(int n)
+{
+    char sql[2048];
+    e2e_sql(s_db, "CREATE TABLE pt(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, updated_at TIMESTAMP, cat TEXT,"
+                  " amount DECIMAL(10,2), flag BOOLEAN);"
+                  "CREATE TABLE pt_versions(id INTEGER, seq INTEGER, updated_at TIMESTAMP, cat TEXT, amount DECIMAL(10,2), flag BOOLEAN);"
+                  "CREATE TRIGGER pv_ins AFTER INSERT ON pt BEGIN INSERT INTO pt_versions VALUES(new.id, new.seq, new.updated_at, new.cat, new.amount, new.flag); END;"
+                  "CREATE TRIGGER pv_upd AFTER UPDATE ON pt BEGIN INSERT INTO pt_versions VALUES(new.id, new.seq, new.updated_at, new.cat, new.amount, new.flag); END;");
+    /* amount and flag: a decimal and a boolean (with nulls), so that the
+     * rows gathered per partition (lake.c, s_gather) cover those layouts too */
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < %d) "
+             "INSERT INTO pt SELECT i, i,"
+             " CASE WHEN i %% 17 = 0 THEN NULL WHEN i = 5 THEN '1969-12-31 23:30:00'"
+             "  ELSE datetime('2026-11-25 00:00:00', '+' || (i * 7 %% 150) || ' hours') END,"
+             " (SELECT c FROM (%s) WHERE k = (i / 7) %% 13),"
+             " CASE WHEN i %% 5 = 0 THEN NULL ELSE i * 3 + 0.25 END, CASE WHEN i %% 6 = 0 THEN NULL ELSE i %% 2 END FROM c",
+             n, s_pt_cats);
+    e2e_sql(s_db, sql);
+}
+
+static void s_pt_mutate(int step)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "UPDATE pt SET seq = (SELECT max(seq) FROM pt) + id, updated_at = datetime(updated_at, '+%d days'),"
+             " cat = (SELECT c FROM (%s) WHERE k = (id + %d) %% 13) WHERE id %% 9 = %d;"
+             "INSERT INTO pt SELECT max(id) + 1, (SELECT max(seq) + 1 FROM pt), '2026-12-0%d 08:00:00', 'new', 7.25, 1 FROM pt;",
+             step, s_pt_cats, step, step, step);
+    e2e_sql(s_db, sql);
+}
+
+#define S_PT_COLS "id, seq, updated_at, cat, amount, CASE flag WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
+static const char s_pt_versions_sql[] = "SELECT " S_PT_COLS " FROM pt_versions";
+static const char s_pt_current_sql[] = "SELECT " S_PT_COLS " FROM pt";
+
+#define S_PT_ITEM(name, filter, part)                                                                                  \
+    "{\"targetTableName\": \"" name "\", \"sourceSchema\": \"main\", \"sourceTable\": \"pt\"," filter                  \
+    " \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\", \"partition_by\": " part "}"
+#define S_PT_DELTA " \"filtercolumn\": \"seq\", \"filteroperator\": \"gte\", \"startvalue\": \"1\","
+
+static const char s_pt_items[] =
+    S_PT_ITEM("pt_day", S_PT_DELTA, "\"day(updated_at)\"") ", "
+    S_PT_ITEM("pt_bucket", "", "[\"bucket(4, id)\", \"year(updated_at)\"]") ", "
+    S_PT_ITEM("pt_cat", S_PT_DELTA, "\"identity(cat)\"") ", "
+    S_PT_ITEM("pt_multi", "", "[\"month(updated_at)\", \"bucket(3, cat)\"]") ", "
+    S_PT_ITEM("pt_hour", "", "\"hour(updated_at)\"");
+
+/* the target options of the partition tests: few open partitions, so the
+ * least recently used file is closed and reopened as a new file */
+static void s_pt_config(const char *items, const char *target_plugin, const char *target_extra)
+{
+    char path[PATH_MAX + 32], *text = NULL;
+    snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+    ck_assert_int_ge(asprintf(&text,
+                              "{\"plugin_dirs\": [\"%s\", \"%s\"],\n"
+                              " \"source\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"src.db\"}},\n"
+                              " \"target\": {\"plugin\": \"%s\", \"options\": {%s\"path\": \"lake\", \"format\": \"parquet\","
+                              " \"fsync\": false, \"table_format\": \"iceberg\", \"max_file_size\": 2048, %s}},\n"
+                              " \"state\": {\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}},\n"
+                              " \"engine\": {\"batch_rows\": 40, \"lease_ttl_seconds\": 1},\n"
+                              " \"tables\": [%s]}\n",
+                              getenv("DLD_PLUGIN_DIR"), getenv("DLD_TEST_PLUGIN_DIR"),
+                              target_plugin ? target_plugin : "file", target_extra ? target_extra : "",
+                              target_plugin ? "\"inner_options\": {\"max_open_partitions\": 3}"
+                                            : "\"max_open_partitions\": 3",
+                              items),
+                     0);
+    e2e_write(path, text);
+    free(text);
+}
+
+static void s_pt_expect(cJSON *day, cJSON *bucket, cJSON *cat, cJSON *multi)
+{
+    if (day)
+        s_expect_table(day, "pt_day", s_pt_versions_sql);
+    if (bucket)
+        s_expect_table(bucket, "pt_bucket", s_pt_current_sql);
+    if (cat)
+        s_expect_table(cat, "pt_cat", s_pt_versions_sql);
+    if (multi)
+        s_expect_table(multi, "pt_multi", s_pt_current_sql);
+}
+
+static cJSON *s_expect_new(void)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddObjectToObject(e, "versions");
+    return e;
+}
+
+/* the partition fields verify.mjs checked, and that it checked entries */
+static void s_pt_verified(const char *table, cJSON *expect, const char *sql, int fields)
+{
+    const char *r = s_verify(table, expect, sql);
+    fprintf(stderr, "%s: %s", table, r);
+    char want[64];
+    snprintf(want, sizeof want, "\"partition_fields\":%d,", fields);
+    ck_assert_msg(strstr(r, want) != NULL, "%s: %s", table, r);
+    ck_assert_msg(strstr(r, "\"partition_entries_checked\":0,") == NULL, "%s: %s", table, r);
+}
+
+/* Partitioned tables loaded full, then delta, through the binary: icebird
+ * reads every snapshot, DuckDB the files (verify.mjs): each data file sits
+ * in its partition's folder, its manifest entry's partition values are the
+ * transform of each of its rows, the manifests' partition record has the
+ * field ids 1000+ and the transforms' types, metadata.json the spec; no
+ * file under data/ that no snapshot lists. */
+START_TEST(partitioned_read_back)
+{
+    s_pt_source(120);
+    s_pt_config(s_pt_items, NULL, NULL);
+    cJSON *day = s_expect_delta, *bucket = s_expect_full, *cat = s_expect_new(), *multi = s_expect_new();
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_pt_expect(day, bucket, cat, multi);
+    for (int step = 1; step <= 2; step++) {
+        s_pt_mutate(step);
+        ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+        s_pt_expect(day, bucket, cat, multi);
+    }
+    ck_assert_int_eq(s_version("pt_day"), 3);
+    ck_assert_int_eq(s_version("pt_bucket"), 3);
+    s_pt_verified("pt_day", day, s_pt_versions_sql, 1);
+    s_pt_verified("pt_bucket", bucket, s_pt_current_sql, 2);
+    s_pt_verified("pt_cat", cat, s_pt_versions_sql, 1);
+    s_pt_verified("pt_multi", multi, s_pt_current_sql, 2);
+    /* hour: about one row per partition here; its newest snapshot only */
+    cJSON *hour = s_expect_new();
+    const char *r = s_verify("pt_hour", hour, s_pt_current_sql);
+    fprintf(stderr, "pt_hour: %s", r);
+    ck_assert_msg(strstr(r, "\"partition_fields\":1,") && !strstr(r, "\"partition_entries_checked\":0,"), "%s", r);
+    cJSON_Delete(hour);
+    cJSON_Delete(cat);
+    cJSON_Delete(multi);
+    /* the spec in metadata.json */
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_day/metadata/v3.metadata.json", s_dir);
+    char *text = s_slurp(path);
+    cJSON *m = cJSON_Parse(text);
+    free(text);
+    char *spec = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "partition-specs"));
+    ck_assert_str_eq(spec, "[{\"spec-id\":0,\"fields\":[{\"name\":\"updated_at_day\",\"transform\":\"day\","
+                           "\"source-id\":3,\"field-id\":1000}]}]");
+    ck_assert_int_eq(cJSON_GetObjectItem(m, "default-spec-id")->valueint, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(m, "last-partition-id")->valueint, 1000);
+    free(spec);
+    cJSON_Delete(m);
+    /* the folders: 1969-12-31 (day -1) and null among them, hostile strings escaped */
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_day/data/updated_at_day=1969-12-31", s_dir);
+    ck_assert_msg(stat(path, &sb) == 0, "%s", path);
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_day/data/updated_at_day=null", s_dir);
+    ck_assert_msg(stat(path, &sb) == 0, "%s", path);
+    static const char *cats[] = {"cat=..~2Fx", "cat=a~2Fb", "cat=~25", "cat=two~20words", "cat=~7Et~2Bi~2A",
+                                 "cat=~C3~A9", "cat=", "cat=~01", "cat=.", "cat=..", "cat=null", "cat=plain"};
+    for (size_t i = 0; i < sizeof cats / sizeof *cats; i++) {
+        snprintf(path, sizeof path, "%s/lake/raw/main/pt_cat/data/%s", s_dir, cats[i]);
+        ck_assert_msg(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode), "%s", path);
+    }
+    /* nothing escaped the table's data folder: the lake holds raw/ and only that */
+    snprintf(path, sizeof path, "%s/lake", s_dir);
+    ck_assert_int_eq(s_entries(path), 1);
+    snprintf(path, sizeof path, "%s/lake/raw/main", s_dir);
+    ck_assert_int_eq(s_entries(path), 5);
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_cat", s_dir);
+    ck_assert_int_eq(s_entries(path), 4); /* data, metadata, _manifests, _staging */
+}
+END_TEST
+
+/* kill -9 before and after each recorded transition and inside the target
+ * (mid-stream: several partitions' files open) with partitioned tables, then
+ * recover: no doubles, no gaps (every snapshot read back), no orphan under
+ * data/ or left staged */
+START_TEST(partitioned_kill)
+{
+    static const char *points[] = {"before", "after"};
+    static const char items[] = S_PT_ITEM("pt_day", S_PT_DELTA, "\"day(updated_at)\"") ", "
+        S_PT_ITEM("pt_cat", S_PT_DELTA, "\"identity(cat)\"");
+    s_pt_source(80);
+    s_pt_config(items, NULL, NULL);
+    cJSON *day = s_expect_delta, *cat = s_expect_full;
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_pt_expect(day, NULL, cat, NULL);
+    s_pt_mutate(1);
+    if (_i < 8) {
+        char state[2048];
+        snprintf(state, sizeof state,
+                 "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-state-sqlite.so\", \"path\": \"state.db\","
+                 " \"kill_at\": %d, \"kill_point\": \"%s\"}}",
+                 getenv("DLD_PLUGIN_DIR"), _i / 2 + 1, points[_i % 2]);
+        char path[PATH_MAX + 32];
+        s_pt_config(items, NULL, NULL);
+        snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
+        char *text = s_slurp(path), *next = NULL;
+        char *at = strstr(text, "{\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}}");
+        ck_assert_ptr_nonnull(at);
+        *at = '\0';
+        ck_assert_int_ge(asprintf(&next, "%s%s%s", text, state,
+                                  at + strlen("{\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}}")),
+                         0);
+        e2e_write(path, next);
+        free(text);
+        free(next);
+    } else {
+        static const char *where[] = {"write", "finish", "publish"};
+        char extra[1024];
+        snprintf(extra, sizeof extra,
+                 "\"inner\": \"%s/dld-target-file.so\", \"kill_in\": \"%s\", \"kill_after_writes\": %d, ",
+                 getenv("DLD_PLUGIN_DIR"), where[_i - 8], 1);
+        s_pt_config(items, "crash", extra);
+    }
+    ck_assert_int_eq(RUN("run"), 128 + 9);
+    s_wait_lease();
+    s_pt_config(items, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_pt_expect(day, NULL, cat, NULL);
+    s_pt_mutate(2);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_pt_expect(day, NULL, cat, NULL);
+    s_pt_verified("pt_day", day, s_pt_versions_sql, 1);
+    s_pt_verified("pt_cat", cat, s_pt_versions_sql, 1);
+}
+END_TEST
+
+/* A partitioned load published without its snapshot is rolled forward from
+ * its deltaload manifest (which records each file's partition values):
+ * the load's Iceberg manifest is written again byte for byte. */
+START_TEST(partitioned_rolls_forward)
+{
+    static const char items[] = S_PT_ITEM("pt_cat", S_PT_DELTA, "[\"identity(cat)\", \"bucket(2, id)\"]");
+    s_pt_source(60);
+    s_pt_config(items, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_pt_mutate(1);
+    char extra[1024];
+    snprintf(extra, sizeof extra, "\"inner\": \"%s/dld-target-file.so\", \"kill_in\": \"publish\", \"kill_after_writes\": 1, ",
+             getenv("DLD_PLUGIN_DIR"));
+    s_pt_config(items, "crash", extra);
+    ck_assert_int_eq(RUN("run"), 128 + 9);
+    /* the snapshot of load 2 and its manifest go: as if publish died after the slot */
+    char meta[PATH_MAX + 64], path[PATH_MAX + 320];
+    snprintf(meta, sizeof meta, "%s/lake/raw/main/pt_cat/metadata", s_dir);
+    snprintf(path, sizeof path, "%s/v2.metadata.json", meta);
+    ck_assert_int_eq(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/version-hint.text", meta);
+    e2e_write(path, "1");
+    DIR *d = opendir(meta);
+    char m0[PATH_MAX + 320] = "";
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (!strncmp(e->d_name, "LOAD00000002-", 13) && strstr(e->d_name, "-m0.avro"))
+            snprintf(m0, sizeof m0, "%s/%s", meta, e->d_name);
+    closedir(d);
+    ck_assert_msg(*m0, "no manifest of load 2 in %s", meta);
+    FILE *f = fopen(m0, "rb");
+    char before[65536];
+    size_t nb = fread(before, 1, sizeof before, f);
+    fclose(f);
+    ck_assert_int_gt(nb, 0);
+    ck_assert_int_lt(nb, sizeof before);
+    ck_assert_int_eq(unlink(m0), 0);
+    s_wait_lease();
+    s_pt_config(items, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    ck_assert_msg(strstr(e2e_output(s_dir), "it was published: committed it"), "%s", e2e_output(s_dir));
+    f = fopen(m0, "rb");
+    ck_assert_ptr_nonnull(f);
+    char after[65536];
+    size_t na = fread(after, 1, sizeof after, f);
+    fclose(f);
+    ck_assert_int_eq(na, nb);
+    ck_assert_msg(memcmp(before, after, nb) == 0, "the rolled-forward manifest differs");
+    s_expect_table(s_expect_delta, "pt_cat", s_pt_versions_sql);
+    s_pt_verified("pt_cat", s_expect_delta, s_pt_versions_sql, 2);
+}
+END_TEST
+
+/* A partitioned load killed after finish (its files complete, staged under
+ * _staging/data/<folders>/) whose state store is then lost: `state rebuild`
+ * finds its files by listing data/ (the load has no manifest: an orphan),
+ * claims its slot and removes them; the next run loads the change once. */
+START_TEST(partitioned_orphans_swept)
+{
+    static const char items[] = S_PT_ITEM("pt_cat", S_PT_DELTA, "\"identity(cat)\"");
+    s_pt_source(60);
+    s_pt_config(items, NULL, NULL);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_expect_table(s_expect_delta, "pt_cat", s_pt_versions_sql);
+    s_pt_mutate(1);
+    char extra[1024], path[PATH_MAX + 64];
+    snprintf(extra, sizeof extra, "\"inner\": \"%s/dld-target-file.so\", \"kill_in\": \"finish\", \"kill_after_writes\": 1, ",
+             getenv("DLD_PLUGIN_DIR"));
+    s_pt_config(items, "crash", extra);
+    ck_assert_int_eq(RUN("run"), 128 + 9);
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_cat/_staging/data", s_dir);
+    int staged = s_files_below(path);
+    ck_assert_int_gt(staged, 1);
+    /* the state store is lost with the only record of load 2 */
+    snprintf(path, sizeof path, "%s/state.db", s_dir);
+    ck_assert_int_eq(unlink(path), 0);
+    s_wait_lease();
+    s_pt_config(items, NULL, NULL);
+    ck_assert_msg(RUN("state", "rebuild", "--table", "pt_cat") == 0, "%s", e2e_output(s_dir));
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_cat/_staging/data", s_dir);
+    ck_assert_msg(s_files_below(path) == 0, "%d staged files left after the rebuild: %s", s_files_below(path),
+                  e2e_output(s_dir));
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    s_expect_table(s_expect_delta, "pt_cat", s_pt_versions_sql);
+    ck_assert_int_eq(s_version("pt_cat"), 2);
+    s_pt_verified("pt_cat", s_expect_delta, s_pt_versions_sql, 1);
+}
+END_TEST
+
+/* files of one load below a directory, at any depth */
+static int s_load_files_below(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char sub[PATH_MAX + 256];
+        struct stat sb;
+        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        if (lstat(sub, &sb) == 0)
+            n += S_ISDIR(sb.st_mode) ? s_load_files_below(sub, prefix) : !strncmp(e->d_name, prefix, strlen(prefix));
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* `lake expire` on a partitioned table of full loads (overwrites): the
+ * expired loads' files under data/ go, the current load's stay */
+START_TEST(partitioned_expire)
+{
+    static const char items[] = S_PT_ITEM("pt_bucket", "", "[\"bucket(4, id)\", \"year(updated_at)\"]");
+    s_pt_source(60);
+    s_pt_config(items, NULL, NULL);
+    for (int step = 0; step < 3; step++) {
+        if (step)
+            s_pt_mutate(step);
+        ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    }
+    ck_assert_int_eq(s_version("pt_bucket"), 3);
+    char data[PATH_MAX + 64];
+    snprintf(data, sizeof data, "%s/lake/raw/main/pt_bucket/data", s_dir);
+    int third = s_load_files_below(data, "LOAD00000003-");
+    ck_assert_int_gt(s_load_files_below(data, "LOAD00000001-"), 1);
+    ck_assert_int_gt(third, 1);
+    ck_assert_msg(RUN("lake", "expire", "--table", "pt_bucket", "--older-than", "0s", "--keep-recent", "0s") == 0, "%s",
+                  e2e_output(s_dir));
+    ck_assert_int_eq(s_version("pt_bucket"), 4);
+    ck_assert_int_eq(s_load_files_below(data, "LOAD00000001-"), 0);
+    ck_assert_int_eq(s_load_files_below(data, "LOAD00000002-"), 0);
+    ck_assert_int_eq(s_load_files_below(data, "LOAD00000003-"), third);
+    cJSON *e = s_expect_new();
+    cJSON_AddTrueToObject(e, "only_latest");
+    s_pt_verified("pt_bucket", e, s_pt_current_sql, 2);
+    cJSON_Delete(e);
+}
+END_TEST
+
+/* Refusals, each before anything is written: malformed transforms, plain
+ * files, merge_key with partition_by, a missing column, a type the
+ * transform does not take, and a change of the table's partitioning (a
+ * partitioned table re-partitioned or unpartitioned, an unpartitioned one
+ * partitioned) naming both specs. */
 START_TEST(partition_by_refused)
 {
-    s_source(20);
-    static const char item[] =
-        "{\"targetTableName\": \"orders_p\", \"sourceSchema\": \"main\", \"sourceTable\": \"orders\", \"filtercolumn\": \"seq\","
-        " \"filteroperator\": \"gte\", \"startvalue\": \"1\", \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\"%s}";
-    char items[sizeof item + 128];
-    snprintf(items, sizeof items, item, ", \"partition_by\": \"bucket(4, id)\"");
-    s_config_items(items);
-    ck_assert_int_ne(RUN("run"), 0);
-    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by (id_bucket) is not available yet"), "%s",
-                  e2e_output(s_dir));
-    char path[PATH_MAX + 64];
+    s_pt_source(20);
+    static const char item[] = "{\"targetTableName\": \"pt_p\", \"sourceSchema\": \"main\", \"sourceTable\": \"pt\","
+                               S_PT_DELTA " \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\"%s}";
+    char items[sizeof item + 256], path[PATH_MAX + 64];
     struct stat sb;
-    snprintf(path, sizeof path, "%s/lake/raw/main/orders_p/metadata", s_dir);
-    ck_assert_msg(stat(path, &sb) != 0, "no Iceberg metadata for a refused load: %s", path);
-    snprintf(items, sizeof items, item, ", \"partition_by\": [\"days(seq)\"]");
-    s_config_items(items);
-    ck_assert_int_ne(RUN("run"), 0);
-    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by 'days(seq)': expected identity(col)"), "%s",
-                  e2e_output(s_dir));
+    snprintf(path, sizeof path, "%s/lake/raw/main/pt_p", s_dir);
+    static const struct {
+        const char *attr, *message;
+    } bad[] = {
+        {", \"partition_by\": [\"days(seq)\"]", "item pt_p: partition_by 'days(seq)': expected identity(col)"},
+        {", \"partition_by\": \"bucket(4, id)\", \"merge_key\": [\"id\"]", "item pt_p: merge_key with partition_by is not supported"},
+        {", \"partition_by\": \"day(nope)\"", "nope"},
+        {", \"partition_by\": \"hour(seq)\"", "seq"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(items, sizeof items, item, bad[i].attr);
+        s_config_items(items);
+        ck_assert_int_ne(RUN("run"), 0);
+        ck_assert_msg(strstr(e2e_output(s_dir), bad[i].message), "%s: %s", bad[i].attr, e2e_output(s_dir));
+        char sub[PATH_MAX + 80];
+        snprintf(sub, sizeof sub, "%s/metadata", path);
+        ck_assert_msg(stat(sub, &sb) != 0, "%s: Iceberg metadata written", bad[i].attr);
+        snprintf(sub, sizeof sub, "%s/data", path);
+        ck_assert_msg(s_files_below(sub) == 0, "%s: data files written", bad[i].attr);
+    }
     /* plain files: refused whatever the transform */
     snprintf(items, sizeof items, item, ", \"partition_by\": \"identity(id)\"");
     s_config_items(items);
@@ -784,13 +1199,62 @@ START_TEST(partition_by_refused)
     e2e_write(path, text);
     free(text);
     ck_assert_int_ne(RUN("run"), 0);
-    ck_assert_msg(strstr(e2e_output(s_dir), "item orders_p: partition_by needs \"table_format\": \"iceberg\""), "%s",
+    ck_assert_msg(strstr(e2e_output(s_dir), "item pt_p: partition_by needs \"table_format\": \"iceberg\""), "%s",
                   e2e_output(s_dir));
-    snprintf(items, sizeof items, item, "");
+    /* partitioned by day: loads */
+    snprintf(items, sizeof items, item, ", \"partition_by\": \"day(updated_at)\"");
     s_config_items(items);
     ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
-    snprintf(path, sizeof path, "%s/lake/raw/main/orders_p/metadata/version-hint.text", s_dir);
-    ck_assert_msg(stat(path, &sb) == 0, "%s", path);
+    ck_assert_int_eq(s_version("pt_p"), 1);
+    char data[PATH_MAX + 64];
+    snprintf(data, sizeof data, "%s/lake/raw/main/pt_p/data", s_dir);
+    int files = s_files_below(data);
+    ck_assert_int_gt(files, 1);
+    /* another spec, or none: refused naming both, nothing written */
+    static const char *changed[] = {", \"partition_by\": \"month(updated_at)\"", ""};
+    static const char *asks[] = {"the item asks for [{\"name\":\"updated_at_month\"", "the item asks for []"};
+    for (int i = 0; i < 2; i++) {
+        s_pt_mutate(i + 1);
+        snprintf(items, sizeof items, item, changed[i]);
+        s_config_items(items);
+        ck_assert_int_ne(RUN("run"), 0);
+        ck_assert_msg(strstr(e2e_output(s_dir), "item pt_p: partition_by does not match the Iceberg table's partition "
+                                                "spec: the table has [{\"name\":\"updated_at_day\""),
+                      "%s", e2e_output(s_dir));
+        ck_assert_msg(strstr(e2e_output(s_dir), asks[i]), "%s", e2e_output(s_dir));
+        ck_assert_int_eq(s_version("pt_p"), 1);
+        ck_assert_int_eq(s_files_below(data), files);
+        snprintf(path, sizeof path, "%s/lake/raw/main/pt_p/_staging/data", s_dir);
+        ck_assert_int_eq(s_files_below(path), 0);
+        snprintf(path, sizeof path, "%s/lake/raw/main/pt_p/_staging", s_dir);
+        ck_assert_int_eq(s_count_files(path, "LOAD", ".parquet"), 0);
+    }
+    /* back to its spec: loads again */
+    snprintf(items, sizeof items, item, ", \"partition_by\": \"day(updated_at)\"");
+    s_config_items(items);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    ck_assert_int_eq(s_version("pt_p"), 2);
+    /* an unpartitioned table with rows cannot become partitioned */
+    e2e_sql(s_db, "UPDATE pt SET seq = seq + 1000 WHERE id = 3");
+    static const char pt_u[] = "{\"targetTableName\": \"pt_u\", \"sourceSchema\": \"main\", \"sourceTable\": \"pt\","
+                               S_PT_DELTA " \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\"%s}";
+    char both[2 * sizeof items];
+    snprintf(items, sizeof items, pt_u, "");
+    snprintf(both, sizeof both, "%s, {\"targetTableName\": \"pt_p\", \"sourceSchema\": \"main\", \"sourceTable\": "
+             "\"pt\"," S_PT_DELTA " \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\", \"partition_by\": "
+             "\"day(updated_at)\"}", items);
+    s_config_items(both);
+    ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+    snprintf(items, sizeof items, pt_u, ", \"partition_by\": \"identity(cat)\"");
+    snprintf(both, sizeof both, "%s, {\"targetTableName\": \"pt_p\", \"sourceSchema\": \"main\", \"sourceTable\": "
+             "\"pt\"," S_PT_DELTA " \"activeflag\": \"Y\", \"ouputs3Prefix\": \"raw\", \"partition_by\": "
+             "\"day(updated_at)\"}", items);
+    s_config_items(both);
+    e2e_sql(s_db, "UPDATE pt SET seq = seq + 2000 WHERE id = 4");
+    ck_assert_int_ne(RUN("run"), 0);
+    ck_assert_msg(strstr(e2e_output(s_dir), "the table has [], the item asks for [{\"name\":\"cat\""), "%s",
+                  e2e_output(s_dir));
+    ck_assert_int_eq(s_version("pt_u"), 1);
 }
 END_TEST
 
@@ -825,6 +1289,11 @@ static Suite *s_suite(void)
     tcase_add_checked_fixture(tp, s_setup, s_teardown);
     tcase_set_timeout(tp, 120);
     tcase_add_test(tp, partition_by_refused);
+    tcase_add_test(tp, partitioned_read_back);
+    tcase_add_test(tp, partitioned_rolls_forward);
+    tcase_add_test(tp, partitioned_orphans_swept);
+    tcase_add_test(tp, partitioned_expire);
+    tcase_add_loop_test(tp, partitioned_kill, 0, 11);
     suite_add_tcase(s, tp);
     return s;
 }

@@ -3,7 +3,9 @@
 //   node verify.mjs <table-dir> <expect.json>
 // expect.json: {"versions": {"<N>": [lines]}, "latest": [lines]}: the rows a
 // reader must see at metadata version N / at the newest version, as
-// "c1|c2|..." lines in the table schema's column order, NULL as \N.
+// "c1|c2|..." lines in the table schema's column order, NULL as \N
+// (timestamps "YYYY-MM-DD HH:MM:SS" in UTC); "only_latest": true reads the
+// newest version only (after `lake expire`).
 //
 // - icebird (npm) reads the table at every metadata version (time travel by
 //   metadata file) and must see exactly the expected rows;
@@ -19,6 +21,13 @@
 //   are checked against the Iceberg spec's v2 manifest_file, manifest_entry
 //   and data_file field ids, names, types and required/optional, and the
 //   manifests' header metadata against the keys the spec requires;
+// - partition_by: the spec in metadata.json and in every manifest header,
+//   the manifests' partition record (field ids 1000+, the transforms' types),
+//   each data file's partition values against the transform of every one of
+//   its rows (murmur3 bucket, day/month/year/hour, identity: recomputed here),
+//   its folder (data/<field>=<value>/, escaped), the manifest lists' partition
+//   summaries; no file under data/ that no snapshot lists, nothing left in
+//   _staging/data;
 // - every snapshot carries a distinct deltaload load uid, and every data
 //   file a manifest lists exists, has the listed size and row count, and
 //   belongs to a load whose deltaload manifest says "published".
@@ -112,7 +121,9 @@ if (latest['format-version'] !== 2) fail('not a format-version 2 table');
 if (latest.location !== tableUrl) fail(`location ${latest.location}, want ${tableUrl}`);
 const schema = latest.schemas.find((s) => s['schema-id'] === latest['current-schema-id']);
 
-const norm = (v) => (v === null || v === undefined ? '\\N' : typeof v === 'bigint' ? v.toString() : v instanceof Date ? v.toISOString() : String(v));
+// timestamps as "YYYY-MM-DD HH:MM:SS[.fff]" in UTC (what SQLite holds and DuckDB prints)
+const tsText = (d) => d.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace(/Z$/, '');
+const norm = (v) => (v === null || v === undefined ? '\\N' : typeof v === 'bigint' ? v.toString() : v instanceof Date ? tsText(v) : String(v));
 const lineOf = (row) => schema.fields.map((f) => norm(row[f.name])).join('|');
 
 async function icebirdLines(version) {
@@ -133,7 +144,8 @@ function same(what, got, want) {
 
 // ---- rows at every version (icebird) ---------------------------------------------
 const checked = [];
-for (const v of versions) {
+// expect.only_latest: older versions name files an expiry removed (lake expire): the newest only
+for (const v of expect.only_latest ? [hint] : versions) {
   const lines = await icebirdLines(v);
   if (expect.versions && expect.versions[v]) {
     same(`icebird at v${v}`, lines, [...expect.versions[v]].sort(bytewise));
@@ -205,6 +217,152 @@ const fromUrl = (u) => {
   return path.join(tableDir, u.slice(tableUrl.length + 1));
 };
 
+// ---- partitioning (partition_by): the spec, the manifests' partition record ---------------
+const spec = (latest['partition-specs'] || []).find((x) => x['spec-id'] === latest['default-spec-id']);
+if (!spec) fail('no default partition spec');
+const pfields = spec.fields || [];
+if (latest['last-partition-id'] !== 999 + pfields.length) fail(`last-partition-id ${latest['last-partition-id']}, want ${999 + pfields.length}`);
+const deletesOf = (mf) => mf.content === 1;
+const ptypeOf = (pf) => {
+  if (pf.transform !== 'identity') return 'int';
+  const t = schema.fields.find((f) => f.id === pf['source-id'])?.type;
+  return t === 'long' ? 'long' : t === 'string' ? 'string' : 'int';
+};
+function checkPartitionSchema(what, header, mf) {
+  const hspec = JSON.parse(header.meta['partition-spec'].toString());
+  if (JSON.stringify(hspec) !== JSON.stringify(pfields)) fail(`${what}: header partition-spec ${JSON.stringify(hspec)}, the table's is ${JSON.stringify(pfields)}`);
+  if (header.meta['partition-spec-id'].toString() !== String(spec['spec-id'])) fail(`${what}: partition-spec-id`);
+  if (mf.partition_spec_id !== spec['spec-id']) fail(`${what}: the list's partition_spec_id ${mf.partition_spec_id}`);
+  const entry = JSON.parse(header.meta['avro.schema'].toString());
+  const part = entry.fields.find((f) => f.name === 'data_file').type.fields.find((f) => f.name === 'partition').type;
+  if (part.fields.length !== pfields.length) fail(`${what}: the partition record has ${part.fields.length} fields, the spec ${pfields.length}`);
+  pfields.forEach((pf, i) => {
+    const f = part.fields[i];
+    if (f['field-id'] !== 1000 + i || f['field-id'] !== pf['field-id']) fail(`${what}: partition field ${f.name} has field-id ${f['field-id']}`);
+    if (f.name !== pf.name.replace(/[^A-Za-z0-9_]/g, (c) => '_x' + c.charCodeAt(0).toString(16).toUpperCase())) fail(`${what}: partition field ${f.name}, the spec's is ${pf.name}`);
+    const t = Array.isArray(f.type) && f.type[0] === 'null' ? f.type[1] : null;
+    const base = typeof t === 'string' ? t : t?.type;
+    if (base !== ptypeOf(pf)) fail(`${what}: partition field ${pf.name} is ${JSON.stringify(f.type)}, want ["null", ${ptypeOf(pf)}]`);
+    if (pf.transform === 'day' && t?.logicalType !== 'date') fail(`${what}: day partition field without logicalType date`);
+  });
+}
+// the spec's transforms (Iceberg spec "Partition Transforms", Appendix B)
+function murmur3(buf) {
+  let h = 0;
+  const mul = (a, b) => Math.imul(a, b);
+  const rotl = (x, r) => (x << r) | (x >>> (32 - r));
+  const mix = (k) => mul(rotl(mul(k, 0xcc9e2d51), 15), 0x1b873593);
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 4) {
+    h ^= mix(buf.readInt32LE(i));
+    h = (mul(rotl(h, 13), 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  switch (buf.length & 3) {
+    case 3: k ^= buf[i + 2] << 16; // fall through
+    case 2: k ^= buf[i + 1] << 8; // fall through
+    case 1: k ^= buf[i]; h ^= mix(k);
+  }
+  h ^= buf.length;
+  h ^= h >>> 16; h = mul(h, 0x85ebca6b); h ^= h >>> 13; h = mul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h | 0;
+}
+const floorDiv = (a, b) => { const q = a / b; return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q; };
+const micros = (text) => { // "YYYY-MM-DD HH:MM:SS[.ffffff][+00]" (DuckDB's text of a UTC timestamp)
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(text);
+  return BigInt(Date.parse(`${m[1]}T${m[2]}Z`)) * 1000n + BigInt(((m[3] || '') + '000000').slice(0, 6));
+};
+function transform(pf, type, text) {
+  if (text === null) return null;
+  const tr = pf.transform;
+  if (tr === 'identity') return type === 'date' ? String(BigInt(Date.parse(text + 'T00:00:00Z')) / 86400000n) : text;
+  const b = /^bucket\[(\d+)\]$/.exec(tr);
+  if (b) {
+    let bytes;
+    if (type === 'int' || type === 'long') { bytes = Buffer.alloc(8); bytes.writeBigInt64LE(BigInt(text)); }
+    else if (type.startsWith('timestamp')) { bytes = Buffer.alloc(8); bytes.writeBigInt64LE(micros(text)); }
+    else if (type === 'string') bytes = Buffer.from(text, 'utf8');
+    else fail(`bucket of ${type} is not checked here`);
+    return String((murmur3(bytes) & 0x7fffffff) % Number(b[1]));
+  }
+  const us = type === 'date' ? BigInt(Date.parse(text + 'T00:00:00Z')) * 1000n : micros(text);
+  const day = floorDiv(us, 86400000000n);
+  if (tr === 'day') return String(day);
+  if (tr === 'hour') return String(floorDiv(us, 3600000000n));
+  const d = new Date(Number(day) * 86400000);
+  if (tr === 'month') return String((d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth());
+  if (tr === 'year') return String(d.getUTCFullYear() - 1970);
+  fail(`transform ${tr}?`);
+}
+// the folder of a partition value: Java's URLEncoder form of "name=value", '%' written '~', '+' "~20", '*' "~2A"
+const urlEnc = (s) => Array.from(Buffer.from(s, 'utf8')).map((c) => {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9.\-*_]/.test(ch)) return ch;
+  if (c === 32) return '+';
+  return '%' + c.toString(16).toUpperCase().padStart(2, '0');
+}).join('');
+function human(pf, v) {
+  if (v === null) return 'null';
+  const day = (n) => new Date(Number(n) * 86400000).toISOString().slice(0, 10);
+  const src = schema.fields.find((f) => f.id === pf['source-id']);
+  if (pf.transform === 'day' || (pf.transform === 'identity' && src.type === 'date')) return day(v);
+  if (pf.transform === 'month') { const n = Number(v), y = Math.floor(n / 12); return `${String(1970 + y).padStart(4, '0')}-${String(n - 12 * y + 1).padStart(2, '0')}`; }
+  if (pf.transform === 'year') return String(1970 + Number(v)).padStart(4, '0');
+  if (pf.transform === 'hour') { const n = Number(v), d = Math.floor(n / 24); return `${day(d)}-${String(n - 24 * d).padStart(2, '0')}`; }
+  return String(v);
+}
+const folder = (pf, v) => {
+  const seg = (urlEnc(pf.name) + '=' + urlEnc(human(pf, v))).replace(/[%+*]/g, (c) => (c === '%' ? '~' : c === '+' ? '~20' : '~2A'));
+  return seg.length <= 128 ? seg : null; // longer: shortened with a hash, only its form is checked
+};
+// the manifest list's partitions (field_summary) of a data manifest against its entries
+let summariesChecked = 0;
+function checkSummaries(mf, records) {
+  if (!pfields.length) {
+    if (mf.partitions) fail(`${mf.manifest_path}: partition summaries in an unpartitioned table`);
+    return;
+  }
+  if (!mf.partitions || mf.partitions.length !== pfields.length) fail(`${mf.manifest_path}: ${mf.partitions?.length} partition summaries, want ${pfields.length}`);
+  pfields.forEach((pf, i) => {
+    const t = ptypeOf(pf);
+    const vals = records.map((e) => Object.values(e.data_file.partition)[i]);
+    const present = vals.filter((v) => v !== null && v !== undefined);
+    const key = (v) => (t === 'string' ? Buffer.from(v, 'utf8') : BigInt(v));
+    const cmp = (a, b) => (t === 'string' ? Buffer.compare(key(a), key(b)) : key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+    const s = mf.partitions[i];
+    if (s.contains_null !== (present.length < vals.length)) fail(`${mf.manifest_path}: ${pf.name} contains_null ${s.contains_null}`);
+    const dec = (b) => (b === null || b === undefined ? null : t === 'string' ? b.toString('utf8') : t === 'long' ? b.readBigInt64LE(0).toString() : String(b.readInt32LE(0)));
+    const lo = present.length ? String(present.reduce((a, b) => (cmp(b, a) < 0 ? b : a))) : null;
+    const hi = present.length ? String(present.reduce((a, b) => (cmp(b, a) > 0 ? b : a))) : null;
+    if (dec(s.lower_bound) !== lo || dec(s.upper_bound) !== hi) fail(`${mf.manifest_path}: ${pf.name} bounds ${dec(s.lower_bound)}..${dec(s.upper_bound)}, its entries ${lo}..${hi}`);
+  });
+  summariesChecked++;
+}
+let partitionEntries = 0;
+// a data file's partition values (manifest) = the transform of each of its rows, and its folder
+function checkPartition(f, rows) {
+  if (!pfields.length) {
+    if (Object.keys(f.df.partition || {}).length) fail(`${f.path}: a partition record in an unpartitioned table`);
+    return;
+  }
+  const rel = f.url.slice(tableUrl.length + 1).split('/');
+  if (rel[0] !== 'data' || rel.length !== pfields.length + 2) fail(`${f.url}: not under data/<partition>/`);
+  pfields.forEach((pf, i) => {
+    const src = schema.fields.find((x) => x.id === pf['source-id']);
+    const got = Object.values(f.df.partition)[i];
+    const val = got === null || got === undefined ? null : String(got);
+    for (const r of rows) {
+      const want = transform(pf, src.type, r.byId.get(src.id) ?? null);
+      if (want !== val) fail(`${f.path}: partition ${pf.name} = ${val}, a row's ${src.name} ${r.byId.get(src.id)} gives ${want}`);
+    }
+    const seg = rel[1 + i], wantSeg = folder(pf, val);
+    if (wantSeg !== null ? seg !== wantSeg : !/^[A-Za-z0-9._~=-]{1,111}-[0-9a-f]{16}$/.test(seg))
+      fail(`${f.url}: folder ${seg}, want ${wantSeg ?? 'a shortened name'}`);
+    if (!/^[A-Za-z0-9._~=-]+$/.test(seg) || seg === '.' || seg === '..') fail(`${f.url}: unsafe folder ${seg}`);
+  });
+  partitionEntries++;
+}
+
 const uids = new Set();
 let avroFiles = 0, dataFiles = 0, deleteFiles = 0, lastSeq = 0;
 let latestFiles = [];
@@ -231,11 +389,13 @@ for (const snap of latest.snapshots) {
     checkRecord('manifest', JSON.parse(man.header.meta['avro.schema'].toString()), SPEC.manifest_entry);
     for (const k of ['schema', 'partition-spec', 'partition-spec-id', 'format-version', 'content'])
       if (!man.header.meta[k]) fail(`manifest ${mf.manifest_path}: header lacks ${k}`);
+    if (!deletesOf(mf)) checkPartitionSchema(mf.manifest_path, man.header, mf);
     const deletes = mf.content === 1;
     if (man.header.meta.content.toString() !== (deletes ? 'deletes' : 'data'))
       fail(`manifest ${mf.manifest_path}: header content ${man.header.meta.content}, the list says ${mf.content}`);
     if (man.records.length !== mf.added_files_count + mf.existing_files_count + mf.deleted_files_count)
       fail(`${mf.manifest_path}: the list's file counts do not match its entries`);
+    if (!deletesOf(mf)) checkSummaries(mf, man.records);
     for (const e of man.records) {
       const p = fromUrl(e.data_file.file_path);
       const content = e.data_file.content;
@@ -274,7 +434,7 @@ const quote = (n) => `"${n.replace(/"/g, '""')}"`;
 async function fileRows(f) {
   const cols = (await con.runAndReadAll(`SELECT name, field_id FROM parquet_schema(${sq(f.path)}) WHERE num_children IS NULL OR num_children = 0`)).getRowObjects();
   const sel = cols.map((c) => `CAST(${quote(c.name)} AS VARCHAR)`).join(', ');
-  const rows = (await con.runAndReadAll(`SELECT ${sel}, file_row_number FROM read_parquet(${sq(f.path)}, file_row_number = true) ORDER BY file_row_number`)).getRows();
+  const rows = (await con.runAndReadAll(`SELECT ${sel}, file_row_number FROM read_parquet(${sq(f.path)}, file_row_number = true, hive_partitioning = false) ORDER BY file_row_number`)).getRows();
   return { cols, rows: rows.map((r) => ({ pos: Number(r[cols.length]), byId: new Map(cols.map((c, i) => [Number(c.field_id), r[i] === null ? null : String(r[i])])) })) };
 }
 const dataOf = latestFiles.filter((f) => f.content === 0);
@@ -354,6 +514,7 @@ for (const f of dataOf) {
     if (!field || field.name !== c.name) fail(`${f.path}: column ${c.name} has field_id ${c.field_id}, which the schema names ${field?.name}`);
   }
   checkStats(f, rows);
+  checkPartition(f, rows);
   for (const r of rows) {
     const gone = eqDeletes.some((d) => d.seq > f.seq && d.keys.has(JSON.stringify(d.ids.map((id) => r.byId.get(id))))) ||
       (posDeletes.get(f.url) || []).some((d) => d.seq >= f.seq && d.pos === r.pos);
@@ -362,5 +523,17 @@ for (const f of dataOf) {
   }
 }
 duck.sort(bytewise);
+// no orphan: every data file under data/ (a partitioned table's) is listed by a snapshot,
+// and nothing is left in _staging/data
+const listed = new Set();
+for (const snap of latest.snapshots) {
+  const list = await decode(fromUrl(snap['manifest-list']));
+  for (const mf of list.records) for (const e of (await decode(fromUrl(mf.manifest_path))).records) listed.add(fromUrl(e.data_file.file_path));
+}
+const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)])) : []);
+const underData = walk(path.join(tableDir, 'data'));
+for (const p of underData) if (!listed.has(p)) fail(`${p} is under data/ but no snapshot lists it (an orphan)`);
+const staged = walk(path.join(tableDir, '_staging', 'data'));
+if (staged.length) fail(`left in _staging/data: ${staged.slice(0, 3)}`);
 if (expect.latest) same('DuckDB on the newest snapshot\'s files, deletes applied', duck, [...expect.latest].sort(bytewise));
-console.log(JSON.stringify({ versions: versions.length, checked_versions: checked, snapshots: latest.snapshots.length, avro_files: avroFiles, data_files: dataFiles, delete_files: deleteFiles, latest_rows: duck.length, deleted_rows: deletedRows, bounds_checked: statsChecked }));
+console.log(JSON.stringify({ versions: versions.length, checked_versions: checked, snapshots: latest.snapshots.length, avro_files: avroFiles, data_files: dataFiles, delete_files: deleteFiles, latest_rows: duck.length, deleted_rows: deletedRows, bounds_checked: statsChecked, partition_fields: pfields.length, partition_entries_checked: partitionEntries, partition_summaries_checked: summariesChecked, files_under_data: underData.length }));

@@ -774,20 +774,28 @@ static cJSON *s_ice_lines(const char *text)
     return a;
 }
 
-/* The test's config made an Iceberg table with merge_key upserts on id;
- * state: the state plugin's JSON (NULL: the plain SQLite store); kill_in:
- * NULL, or where the crash wrapper around the s3 target dies (its
- * kill_in option: write, finish, publish). */
-static void s_ice_config(const char *state, const char *kill_in)
+/* The test's config made an Iceberg table: item_extra is added to the
+ * item (", \"merge_key\": [\"id\"]"), target_extra to the target's
+ * options (a fragment ending with ','); state: the state plugin's JSON
+ * (NULL: the plain SQLite store); kill_in: NULL, or where the crash
+ * wrapper around the s3 target dies (its kill_in option: write, finish,
+ * publish). */
+#define S_UPSERT ", \"merge_key\": [\"id\"]"
+#define S_PARTITIONED ", \"partition_by\": \"bucket(4, id)\""
+
+static void s_ice_config(const char *item_extra, const char *target_extra, const char *state, const char *kill_in)
 {
-    s_config("\"table_format\": \"iceberg\", \"max_file_size\": 4096, ", NULL, NULL);
+    char target[512];
+    snprintf(target, sizeof target, "\"table_format\": \"iceberg\", \"max_file_size\": 4096, %s",
+             target_extra ? target_extra : "");
+    s_config(target, NULL, NULL);
     char cfg[PATH_MAX + 32];
     snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
     char *text = s_ice_slurp(cfg), *next = NULL;
     char *at = strstr(text, "\"ouputs3Prefix\": \"raw\"}");
     ck_assert_ptr_nonnull(at);
     *at = '\0';
-    ck_assert_int_ge(asprintf(&next, "%s\"ouputs3Prefix\": \"raw\", \"merge_key\": [\"id\"]}%s", text,
+    ck_assert_int_ge(asprintf(&next, "%s\"ouputs3Prefix\": \"raw\"%s}%s", text, item_extra,
                               at + strlen("\"ouputs3Prefix\": \"raw\"}")),
                      0);
     free(text);
@@ -852,13 +860,15 @@ static void s_ice_expect_now(cJSON *versions)
 }
 
 /* tests/iceberg/verify.mjs on the table (expect: {"versions": ...}; the
- * newest version must equal the source table); returns its report (malloc'ed) */
-static char *s_ice_verify(cJSON *expect)
+ * newest version must equal latest_sql's rows; upsert: the equality deletes
+ * are on id); returns its report (malloc'ed) */
+static char *s_ice_verify(cJSON *expect, const char *latest_sql, bool upsert)
 {
-    char *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders");
+    char *rows = e2e_source_rows(s_db, latest_sql);
     cJSON_AddItemToObject(expect, "latest", s_ice_lines(rows));
     free(rows);
-    cJSON_AddItemToObject(expect, "equality_ids", cJSON_CreateIntArray((const int[]){1}, 1));
+    if (upsert)
+        cJSON_AddItemToObject(expect, "equality_ids", cJSON_CreateIntArray((const int[]){1}, 1));
     char path[PATH_MAX + 32], out[PATH_MAX + 32], cmd[4 * PATH_MAX + 512];
     snprintf(path, sizeof path, "%s/expect.json", s_dir);
     char *text = cJSON_Print(expect);
@@ -889,7 +899,7 @@ static char *s_ice_verify(cJSON *expect)
 START_TEST(iceberg_upserts_read_back)
 {
     s_source(300, false);
-    s_ice_config(NULL, NULL);
+    s_ice_config(S_UPSERT, NULL, NULL, NULL);
     cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
     for (int step = 0; step <= 2; step++) {
         if (step)
@@ -898,7 +908,7 @@ START_TEST(iceberg_upserts_read_back)
         s_ice_expect_now(versions);
     }
     ck_assert_int_eq(s_ice_version(), 3);
-    char *text = s_ice_verify(expect);
+    char *text = s_ice_verify(expect, "SELECT id, seq, val FROM orders", true);
     cJSON_Delete(expect);
     fprintf(stderr, "iceberg on s3: %s", text);
     ck_assert_msg(strstr(text, "\"checked_versions\":[1,2,3]") && !strstr(text, "\"delete_files\":0,"), "%s", text);
@@ -917,7 +927,7 @@ START_TEST(iceberg_kill_at_every_transition)
 {
     static const char *const in_target[] = {"write", "finish", "publish"};
     s_source(300, false);
-    s_ice_config(NULL, NULL);
+    s_ice_config(S_UPSERT, NULL, NULL, NULL);
     cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
     ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
     s_ice_expect_now(versions);
@@ -933,12 +943,12 @@ START_TEST(iceberg_kill_at_every_transition)
                  "{\"plugin\": \"crash\", \"options\": {\"inner\": \"%s/dld-state-sqlite.so\", \"path\": "
                  "\"state.db\", \"kill_at\": %d, \"kill_point\": \"%s\"}}",
                  getenv("DLD_PLUGIN_DIR"), k, where);
-        s_ice_config(i < 8 ? state : NULL, i < 8 ? NULL : where);
+        s_ice_config(S_UPSERT, NULL, i < 8 ? state : NULL, i < 8 ? NULL : where);
         int rc = RUN("run");
         ck_assert_msg(rc == 128 + 9, "kill at %s %d: exit %d: %s", where, k, rc, e2e_output(s_dir));
         killed++;
         {
-            s_ice_config(NULL, NULL);
+            s_ice_config(S_UPSERT, NULL, NULL, NULL);
             /* the dead holder's lease is broken at once (same host, pid gone) */
             ck_assert_msg(RUN("run") == 0, "after the kill at %s %d: %s", where, k, e2e_output(s_dir));
             s_ice_expect_now(versions);
@@ -950,9 +960,66 @@ START_TEST(iceberg_kill_at_every_transition)
             ck_assert_int_eq(s_open_uploads(), 0);
         }
     }
-    char *text = s_ice_verify(expect);
+    char *text = s_ice_verify(expect, "SELECT id, seq, val FROM orders", true);
     cJSON_Delete(expect);
     fprintf(stderr, "iceberg kills on s3: %d runs killed, each recovered; %s", killed, text);
+    free(text);
+}
+END_TEST
+
+/* objects under the table's data/ folder */
+static int s_data_objects(void)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%sdata/", s_table);
+    char *keys = s3t_list(&g_srv, "lake", prefix);
+    int n = 0;
+    for (const char *p = keys; p && (p = strstr(p, "/data/")); p++)
+        n++;
+    free(keys);
+    return n;
+}
+
+/* partition_by on the s3 target (docs/iceberg.md#partitioning): a delta
+ * table partitioned by bucket(4, id) with at most 2 files open, its data
+ * files under data/id_bucket=N/ (keys with '=' and folders, signed through
+ * the SigV4-verifying proxy); a kill inside the target after finish leaves
+ * complete objects under data/ of an unpublished load, which the
+ * recovering run's discard finds (its listing of data/) and removes;
+ * every snapshot read back by icebird over HTTP, the manifests' partition
+ * values and folders checked, nothing under data/ that no snapshot lists
+ * (tests/iceberg/verify.mjs). */
+START_TEST(iceberg_partitioned_read_back)
+{
+    s_source(300, false);
+    cJSON *expect = cJSON_CreateObject(), *versions = cJSON_AddObjectToObject(expect, "versions");
+    for (int step = 0; step <= 3; step++) {
+        if (step)
+            s_mutate(step, 7);
+        if (step == 2) {
+            s_ice_config(S_PARTITIONED, "\"max_open_partitions\": 2, ", NULL, "finish");
+            int before = s_data_objects();
+            int rc = RUN("run");
+            ck_assert_msg(rc == 128 + 9, "kill after finish: exit %d: %s", rc, e2e_output(s_dir));
+            ck_assert_int_gt(s_data_objects(), before); /* the dead load's files, to be discarded */
+        }
+        s_ice_config(S_PARTITIONED, "\"max_open_partitions\": 2, ", NULL, NULL);
+        ck_assert_msg(RUN("run") == 0, "%s", e2e_output(s_dir));
+        char key[16], *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM versions");
+        snprintf(key, sizeof key, "%d", s_ice_version());
+        cJSON_DeleteItemFromObject(versions, key);
+        cJSON_AddItemToObject(versions, key, s_ice_lines(rows));
+        free(rows);
+    }
+    ck_assert_int_eq(s_ice_version(), 4);
+    ck_assert_int_eq(s_open_uploads(), 0);
+    /* a delta table holds every row version */
+    char *text = s_ice_verify(expect, "SELECT id, seq, val FROM versions", false);
+    cJSON_Delete(expect);
+    fprintf(stderr, "iceberg partitioned on s3: %s", text);
+    ck_assert_msg(strstr(text, "\"partition_fields\":1,") && !strstr(text, "\"partition_entries_checked\":0,") &&
+                      !strstr(text, "\"files_under_data\":0"),
+                  "%s", text);
     free(text);
 }
 END_TEST
@@ -981,6 +1048,7 @@ static Suite *s_suite(void)
     tcase_set_timeout(ti, 120);
     tcase_add_test(ti, iceberg_upserts_read_back);
     tcase_add_test(ti, iceberg_kill_at_every_transition);
+    tcase_add_test(ti, iceberg_partitioned_read_back);
     suite_add_tcase(s, ti);
     return s;
 }

@@ -57,7 +57,11 @@ extern "C" {
      NULL},                                                                                                       \
     {"csv_header", DLD_OPT_BOOL, 0, "true", NULL, "CSV: write a header line with the column names.", NULL},      \
     {"max_file_size", DLD_OPT_INT, 0, "268435456", NULL,                                                         \
-     "Start a new file (LOAD...-0002, ...) once the current one reaches this many bytes.", NULL}
+     "Start a new file (LOAD...-0002, ...) once the current one reaches this many bytes.", NULL},                \
+    {"max_open_partitions", DLD_OPT_INT, 0, "32", NULL,                                                          \
+     "table_format iceberg with an item's partition_by: data files a load keeps open at once, one per "          \
+     "partition value; one more closes the least recently used (docs/iceberg.md, Partitioning).",                \
+     NULL}
 
 struct dld_sink {
     void *ctx;

@@ -5,6 +5,7 @@
  * one snapshot of it. See docs/iceberg.md.
  *
  *   <table>/LOAD00000042-<uid>-0001.parquet            data files (field ids in the Parquet schema)
+ *   <table>/data/<field>=<value>/LOAD…-0001.parquet    a partitioned table's (partition_by)
  *   <table>/_manifests/LOAD00000042-<uid>.json         deltaload's manifest: still the fencing slot
  *   <table>/metadata/LOAD00000042-<uid>-m0.avro        the load's Iceberg manifest (written once)
  *   <table>/metadata/snap-<id>-<seq>-<uid>.avro        a manifest list (one per commit attempt)
@@ -152,6 +153,13 @@ struct dld_iceberg_load {
     int ndeletes;
     /* per data file (parallel to files), or NULL: the columns' statistics */
     const struct dld_iceberg_file_stats *file_stats;
+    /* partition_by (docs/iceberg.md#partitioning-partition_by): the table's partition
+     * spec {"spec-id": 0, "fields": [...]} (NULL: unpartitioned) and, per
+     * data file, its partition values as a JSON array of strings (decimal
+     * text for the int and long results, the value for identity strings)
+     * and nulls, one per spec field */
+    const char *partition_spec;
+    const char *const *file_partitions;
 };
 
 /* Commits the load as one snapshot unless the table has one with its load
@@ -176,6 +184,12 @@ char *dld_iceberg_manifest_annotate(const char *manifest_json, const char *schem
 char *dld_iceberg_manifest_annotate_deletes(const char *manifest_json, const char *schema_json,
                                             const struct dld_iceberg_delete *deletes, int ndeletes,
                                             const struct dld_iceberg_file_stats *stats, int nstats);
+
+/* The same manifest text with a partitioned load's spec and its data
+ * files' partition values (parallel to the files) recorded as
+ * "iceberg_partition_spec" and "iceberg_partitions" (malloc'ed). */
+char *dld_iceberg_manifest_annotate_partitions(const char *manifest_json, const char *spec_json,
+                                               const char *const *file_partitions, int nfiles);
 
 /* Schema evolution: the table's next schema for a batch schema.
  * table_schema_json: the table's current schema (NULL: a new table).

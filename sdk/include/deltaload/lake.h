@@ -116,7 +116,8 @@ void dld_load_copy_free(struct dld_load *copy);
 /* ---- storage: what a target built on the layer provides ------------------------
  * Every path is relative to the target's root: `dir` is the table directory
  * from dld_lake_table_dir (a backend prepends its own root or key prefix),
- * `name` a name inside it ("LOAD...parquet" or "_manifests/LOAD...json").
+ * `name` a name inside it ("LOAD...parquet", "_manifests/LOAD...json", or a
+ * partitioned Iceberg table's "data/<field>=<value>/.../LOAD...parquet").
  * Every call returns a dld_code and fills err; retryable failures say so. */
 struct dld_iceberg_catalog;
 struct dld_lake_storage {
@@ -146,7 +147,10 @@ struct dld_lake_storage {
     /* Calls fn for every name under dir that starts with `prefix` (which may
      * contain one '/', as in "_manifests/LOAD"), staged copies included
      * (reported under their final name); fn returns non-zero to stop. A
-     * missing dir lists nothing. */
+     * missing dir lists nothing. The prefix "data/" lists every file below
+     * dir/data/ at any depth ("data/id_bucket=3/LOAD…parquet"): the data
+     * files of a partitioned Iceberg table, whose names (in file_open,
+     * promote, remove) have folders. */
     int (*list)(void *ctx, const char *dir, const char *prefix, int (*fn)(void *fnctx, const char *name),
                 void *fnctx, struct dld_error *err);
     /* Removes these names (staged copies and unfinished uploads included);
