@@ -496,6 +496,13 @@ async function main() {
   await Promise.all(cells.map(async (c) => {
     for (let i = 0; SECONDS ? Date.now() < end : i < Math.ceil(ROUNDS / cells.length); i++) await round(c);
   }));
+  // Kills at random points land only while a run is still going, so how many
+  // land depends on the machine's speed: with --min-kills, more rounds (as
+  // many again at most) until that many SIGKILLs were sent and landed.
+  F.extraRounds = 0;
+  await Promise.all(cells.map(async (c) => {
+    for (let i = 0; F.kills < MIN_KILLS && i < Math.ceil(Math.max(ROUNDS, 200) / cells.length); i++, F.extraRounds++) await round(c);
+  }));
   for (const s of [S3, DDB]) {
     const st = JSON.parse((await proxy(s, 'GET', 'stats')).body.toString());
     F.faultsInjected += st.faults;
@@ -510,7 +517,7 @@ async function main() {
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   if (F.kills < MIN_KILLS) problems.push(`only ${F.kills} SIGKILLs (at least ${MIN_KILLS} wanted)`);
   const transitions = TRANSITIONS.map(tname).filter((n) => !F.byTransition[n]);
-  console.log(`campaign: seed ${SEED}, ${secs} s, ${F.rounds} rounds, ${F.runs} runs: ${F.kills} SIGKILLs ` +
+  console.log(`campaign: seed ${SEED}, ${secs} s, ${F.rounds} rounds (${F.extraRounds} of them to reach --min-kills), ${F.runs} runs: ${F.kills} SIGKILLs ` +
     `(${F.randomKills} at random points, ${F.transitionKills} at named transitions, ${F.raceKills} in races), ` +
     `${F.terms} SIGTERMs, ${F.races} four-process races, ${F.faultRuns} runs behind the 50 % fault proxies ` +
     `(${F.faultsInjected} faults injected), ${F.plain} plain runs, ${F.big} big rounds (${F.multipart} multipart uploads completed), ${F.hostile} hostile inputs`);
