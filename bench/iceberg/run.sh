@@ -9,6 +9,10 @@
 #   plain     deltaload run, postgres -> local Parquet zstd, table_format files
 #   iceberg   the same with table_format iceberg
 #   keyed     the same with table_format iceberg and "merge_key": ["id"]
+#   bucket    the same with table_format iceberg and "partition_by": "bucket(16, id)"
+#             (16 partition folders; the rows reach them interleaved)
+#   status    the same with "partition_by": "identity(status)" (4 string
+#             values, interleaved)
 #   upsert    UPSERT_ROWS rows updated, then deltaload run on the keyed table
 #             (one snapshot: the rows and an equality-delete file of their keys)
 # Every figure is a median over ROUNDS rounds of the process's wall time and
@@ -72,6 +76,8 @@ JSON
 config plain files ""
 config iceberg iceberg ""
 config keyed iceberg ', "merge_key": ["id"]'
+config bucket iceberg ', "partition_by": "bucket(16, id)"'
+config status iceberg ', "partition_by": "identity(status)"'
 
 # run NAME: appends "wall cpu load1" of one `deltaload run` to $WORK/NAME.times
 run() {
@@ -86,7 +92,7 @@ fresh() { rm -rf "$WORK/$1-lake" "$WORK/$1-state.db"; }
 psql -qX -c "COPY (SELECT * FROM bench_t) TO STDOUT (FORMAT binary)" >/dev/null
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r ..."
-  for m in plain iceberg keyed; do
+  for m in plain iceberg keyed bucket status; do
     fresh "$m"
     run "$m" "$m"
   done
@@ -105,11 +111,13 @@ range() { cut -d' ' -f"$1" "$2" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print
 printf "\nrows: %s   upsert: %s rows   rounds: %s   cores: %s   load average now: %s\n\n" \
   "$ROWS" "$UPSERT_ROWS" "$ROUNDS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-44s %9s %9s %14s\n" "method (median of rounds)" "wall s" "cpu s" "load1 (range)"
-for m in plain iceberg keyed upsert; do
+for m in plain iceberg keyed bucket status upsert; do
   case $m in
     plain) label="full load, plain Parquet" ;;
     iceberg) label="full load, table_format iceberg" ;;
     keyed) label="full load, iceberg + merge_key" ;;
+    bucket) label="full load, iceberg, bucket(16, id)" ;;
+    status) label="full load, iceberg, identity(status)" ;;
     upsert) label="upsert of $UPSERT_ROWS rows, iceberg + merge_key" ;;
   esac
   printf "%-44s %9.2f %9.2f %14s\n" "$label" "$(median 1 "$WORK/$m.times")" "$(median 2 "$WORK/$m.times")" \
@@ -118,4 +126,8 @@ done
 ratio() { echo "100 * ($(median "$1" "$WORK/$2.times") / $(median "$1" "$WORK/$3.times"))" | bc -l | xargs printf "%.1f"; }
 printf "\niceberg / plain: wall %s%%, cpu %s%% (goal <= 105%%)\n" "$(ratio 1 iceberg plain)" "$(ratio 2 iceberg plain)"
 printf "iceberg + merge_key / plain: wall %s%%, cpu %s%%\n" "$(ratio 1 keyed plain)" "$(ratio 2 keyed plain)"
+printf "iceberg bucket(16, id) / plain: wall %s%%, cpu %s%%; files %s\n" "$(ratio 1 bucket plain)" "$(ratio 2 bucket plain)" \
+  "$(find "$WORK/bucket-lake" -name 'LOAD*.parquet' | wc -l)"
+printf "iceberg identity(status) / plain: wall %s%%, cpu %s%%; files %s\n" "$(ratio 1 status plain)" "$(ratio 2 status plain)" \
+  "$(find "$WORK/status-lake" -name 'LOAD*.parquet' | wc -l)"
 printf "upsert / keyed full load: wall %s%%, cpu %s%% (goal < 2%%)\n" "$(ratio 1 upsert keyed)" "$(ratio 2 upsert keyed)"
