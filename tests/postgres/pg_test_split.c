@@ -17,15 +17,20 @@
 static PGconn *s_admin;
 
 /* 40,000 rows over ~400 heap blocks: every range has rows */
-static void s_setup(void)
+static void s_make_table(void)
 {
-    s_admin = pgt_admin();
     pgt_exec(s_admin, "DROP TABLE IF EXISTS split_t CASCADE");
     pgt_exec(s_admin, "CREATE TABLE split_t (id bigint PRIMARY KEY, v text, n numeric(12,2), ts timestamptz)");
     pgt_exec(s_admin, "INSERT INTO split_t SELECT g, 'row ' || md5(g::text), g / 7.0,"
                       " timestamptz '2024-01-01 00:00:00+00' + g * interval '1 s' FROM generate_series(1, 40000) g");
     pgt_exec(s_admin, "UPDATE split_t SET v = NULL WHERE id % 97 = 0");
     pgt_exec(s_admin, "VACUUM ANALYZE split_t");
+}
+
+static void s_setup(void)
+{
+    s_admin = pgt_admin();
+    s_make_table();
 }
 
 static void s_teardown(void)
@@ -196,7 +201,7 @@ START_TEST(test_split_snapshot_and_connections)
     pgt_rows_free(&after);
     pgt_info_free(&info);
     pgt_vt->close(inst);
-    s_setup(); /* the table as the other tests expect it */
+    s_make_table(); /* the table as the other tests expect it */
 }
 END_TEST
 
