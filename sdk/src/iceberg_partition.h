@@ -10,7 +10,7 @@
  * path segment of a value ("updated_at_day=2026-11-30") and the spec's
  * JSON ("partition-specs" entry).
  *
- * The lake layer (lake.c) routes each row to its partition's data file
+ * The lake layer (lake_partition.c) routes each row to its partition's data file
  * with these; the manifests' partition record is iceberg_avro.c's.
  */
 #ifndef DLD_ICEBERG_PARTITION_H

@@ -25,15 +25,12 @@
 #include "iceberg_internal.h"
 #include "iceberg_partition.h"
 #include "iceberg_stats.h"
+#include "lake_internal.h"
 
 #define S_MAX_FILES 9999
 #define S_DEFAULT_MAX_FILE_SIZE 268435456
 #define S_FIRST_SLICE_ROWS 8 /* rows written into a new file before its row size is known */
 #define S_DEFAULT_MAX_OPEN_PARTITIONS 32
-/* a partitioned table's data files: data/<field>=<value>/.../LOAD…; storage->list
- * of this prefix lists every name below it, at any depth */
-#define S_PARTITIONED_DIR "data/"
-#define S_PART_SEGMENT_MAX 128 /* bytes of a partition folder name ("field=value", encoded) */
 
 /* A path part must stay a single directory name inside the root. */
 static int s_check_part(const char *what, const char *part, bool allow_slash, struct dld_error *err)
@@ -727,82 +724,8 @@ static void s_names_free(struct s_names *l)
 }
 
 /* ---- a load through the layer ----------------------------------------------------------------- */
-
-/* a data file being written and its writer */
-struct s_out {
-    char *name;
-    void *file;
-    struct dld_sink sink;          /* the writer borrows it: it must not move */
-    struct dld_format_writer *writer;
-};
-
-/* partition_by: one partition value of the load (docs/iceberg.md#partitioning-partition_by) */
-struct s_part {
-    unsigned char *key;            /* the encoded values (s_part_key) */
-    size_t klen;
-    char *dir;                     /* "data/<field>=<value>/.../": where its files go */
-    char *values;                  /* its values for the manifests (iceberg.h file_partitions) */
-    struct s_out *out;             /* the open file, NULL when none */
-    uint64_t used;                 /* when a row last went to it (least recently used closes first) */
-    uint64_t gen;                  /* the batch its slot and nruns are of */
-    int slot, nruns;               /* its order of appearance in that batch, its runs there */
-};
-
-/* rows [start, start + n) of a batch, all of one partition */
-struct s_run {
-    struct s_part *part;
-    int64_t start, n;
-};
-
-struct dld_lake_load {
-    struct dld_lake_storage st;    /* a copy: the target's may live on its stack */
-    const char *const *options;    /* borrowed for the load's life */
-    const char *format, *extension, *content_type;
-    int64_t max_file_size;
-    struct dld_load *load;         /* our own copy */
-    const char *uid;               /* load->load_uid, NULL for a legacy load */
-    char *dir;
-    char **meta;                   /* file metadata, the same for every file */
-    struct ArrowSchema schema;     /* the first non-empty batch's schema; the writers borrow it */
-    struct dld_lake_file *files;   /* completed files, names malloc'ed */
-    int nfiles, cap;
-    int nopened;                   /* files opened so far: the next file's number - 1 */
-    struct s_out out;              /* the file being written (unpartitioned) */
-    bool finished;
-    /* partition_by (iceberg_partition.h): the fields, their columns, the
-     * partition values seen in this load (a hash table of indices into parts) */
-    struct dld_ice_partition_field *pfields;
-    int npf;
-    int *pcols;
-    char *pspec;                   /* the spec's JSON, from the first file on */
-    struct s_part **parts;
-    int nparts, parts_cap;
-    int *ptab;                     /* open addressing, -1 empty; ptab_cap a power of 2 */
-    int ptab_cap;
-    int nopen, max_open;
-    uint64_t tick;
-    struct s_run *runs;            /* the current batch's runs */
-    int nruns, runs_cap, nslots;
-    uint64_t gen;                  /* batches written so far */
-    unsigned char *kbuf;           /* a row's key */
-    size_t kcap;
-    const char **file_parts;       /* per completed file: its partition's values (borrowed), for the manifests */
-    /* table_format iceberg (iceberg.h) */
-    bool iceberg;
-    char **wopts;                  /* the writer's options: timestamp_unit=us */
-    char *ice_schema;              /* the Iceberg schema of the files, from the first file on */
-    int32_t *ice_ids;              /* field id of each column */
-    struct ArrowSchema ice_arrow;  /* l->schema with PARQUET:field_id, what the writer gets */
-    char **ice_meta;               /* l->meta + iceberg.schema */
-    char *ice_file_schema;         /* the Iceberg schema of the files' own columns (iceberg.schema) */
-    char **merge_keys;             /* the item's merge_key columns (upserts), NULL: append only */
-    int nmerge;
-    struct dld_ice_upsert *ice_up; /* the load's delete files (iceberg_delete.h) */
-    bool ice_has_rows;             /* the table's current snapshot has rows (when the schema was read) */
-    struct dld_iceberg_file_stats *ice_stats; /* per completed file (room for cap), for the manifests */
-    char *ice_table_spec;          /* the table's default partition spec's fields (NULL: no table yet) */
-    bool ice_table_empty;          /* the table's schema has no columns (nothing was ever written) */
-};
+/* (struct dld_lake_load and the partitions' structs: lake_internal.h; partition_by's
+ * routing of rows to files: lake_partition.c) */
 
 static const char *s_content_type(const char *format)
 {
@@ -1141,7 +1064,8 @@ static int s_schema_check(const struct dld_lake_load *l, const struct ArrowSchem
 
 /* Opens a new data file for o: the load's next number, under the
  * partition's folder when there is one. */
-static int s_file_open(struct dld_lake_load *l, struct s_out *o, const struct s_part *part, struct dld_error *err)
+static int s_file_open(struct dld_lake_load *l, struct dld_lake_out *o, const struct dld_lake_part *part,
+                       struct dld_error *err)
 {
     if (l->nopened >= S_MAX_FILES)
         return dld_error_set(err, DLD_ERR_CONFIG,
@@ -1208,7 +1132,8 @@ static int s_file_open(struct dld_lake_load *l, struct s_out *o, const struct s_
 }
 
 /* Finishes o's file: trailer, then the storage makes it durable. */
-static int s_file_close(struct dld_lake_load *l, struct s_out *o, const struct s_part *part, struct dld_error *err)
+int dld_lake_close_file(struct dld_lake_load *l, struct dld_lake_out *o, const struct dld_lake_part *part,
+                        struct dld_error *err)
 {
     if (o->writer == NULL)
         return DLD_OK;
@@ -1243,7 +1168,7 @@ static int s_file_close(struct dld_lake_load *l, struct s_out *o, const struct s
  * in slices (a view with its own offset and length; the writers honour the
  * struct array's offset), each sized by the bytes per row seen so far in
  * the file, and the file rolls between slices. */
-static int s_write_rows(struct dld_lake_load *l, struct s_out *o, const struct s_part *part,
+int dld_lake_write_rows(struct dld_lake_load *l, struct dld_lake_out *o, const struct dld_lake_part *part,
                         const struct ArrowArray *batch, int64_t start, int64_t count, struct dld_error *err)
 {
     int rc;
@@ -1274,541 +1199,11 @@ static int s_write_rows(struct dld_lake_load *l, struct s_out *o, const struct s
         if ((rc = dld_format_writer_write(o->writer, slice, err)))
             return rc;
         done += n;
-        if (dld_format_writer_size(o->writer) >= (uint64_t)l->max_file_size && (rc = s_file_close(l, o, part, err)))
+        if (dld_format_writer_size(o->writer) >= (uint64_t)l->max_file_size &&
+            (rc = dld_lake_close_file(l, o, part, err)))
             return rc; /* the next slice or batch starts a new file */
     }
     return DLD_OK;
-}
-
-/* ---- partition_by: rows to a file per partition value ------------------------------------------ */
-
-static uint64_t s_fnv(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
-static bool s_kbuf_put(struct dld_lake_load *l, size_t *len, const void *p, size_t n)
-{
-    if (*len + n > l->kcap) {
-        size_t cap = l->kcap ? l->kcap : 64;
-        while (cap < *len + n)
-            cap *= 2;
-        unsigned char *k = realloc(l->kbuf, cap);
-        if (k == NULL)
-            return false;
-        l->kbuf = k;
-        l->kcap = cap;
-    }
-    memcpy(l->kbuf + *len, p, n);
-    *len += n;
-    return true;
-}
-
-/* field k is the identity of a string column: its value is the bytes */
-static bool s_part_is_string(const struct dld_lake_load *l, int k)
-{
-    const char *fmt = l->schema.children[l->pcols[k]]->format;
-    return l->pfields[k].transform == DLD_ICE_IDENTITY && (fmt[0] == 'u' || fmt[0] == 'U') && fmt[1] == '\0';
-}
-
-/* The partition values of one row encoded into l->kbuf (*len bytes): per
- * field a tag (0 null, 1 a number, 2 bytes), then the number or the
- * length and the bytes. `row` counts from the batch's offset. */
-static int s_part_key(struct dld_lake_load *l, const struct ArrowArray *batch, int64_t row, size_t *len,
-                      struct dld_error *err)
-{
-    *len = 0;
-    for (int k = 0; k < l->npf; k++) {
-        int c = l->pcols[k];
-        struct dld_ice_pvalue v;
-        int rc = dld_ice_partition_value(&l->pfields[k], l->schema.children[c], batch->children[c],
-                                         batch->offset + row, &v, err);
-        if (rc)
-            return rc;
-        unsigned char tag = v.is_null ? 0 : s_part_is_string(l, k) ? 2 : 1;
-        uint64_t vlen = v.len;
-        bool ok = s_kbuf_put(l, len, &tag, 1);
-        if (tag == 1)
-            ok = ok && s_kbuf_put(l, len, &v.i, sizeof v.i);
-        else if (tag == 2)
-            ok = ok && s_kbuf_put(l, len, &vlen, sizeof vlen) && (!v.len || s_kbuf_put(l, len, v.bytes, v.len));
-        if (!ok)
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    }
-    return DLD_OK;
-}
-
-/* The folder name of a partition value, from Iceberg's "name=value"
- * (dld_ice_partition_path: name and value URL-encoded as Java's writer
- * does, [A-Za-z0-9.*_+%=-] only) with its escapes made URI-safe: '%' is
- * written '~' ('~' itself is always escaped, so this stays unambiguous),
- * '+' (a space) "~20" and '*' "~2A". The file paths in the manifests are
- * then URIs with nothing to decode: a reader that decodes and one that
- * does not find the same file, locally and on S3. A name longer than
- * S_PART_SEGMENT_MAX bytes (long string values) keeps its first bytes
- * (never cutting an escape) and ends with '-' and 16 hex digits of a
- * hash of the whole, so distinct values keep distinct folders. The result
- * has no '/' and is never "." or "..": a value cannot leave data/.
- * malloc'ed; frees seg. */
-static char *s_part_segment(char *seg)
-{
-    if (seg == NULL)
-        return NULL;
-    size_t n = strlen(seg), extra = 0;
-    for (size_t i = 0; i < n; i++)
-        extra += seg[i] == '+' || seg[i] == '*' ? 2 : 0;
-    char *out = malloc(n + extra + 1);
-    if (out == NULL) {
-        free(seg);
-        return NULL;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (seg[i] == '+' || seg[i] == '*') {
-            memcpy(out + o, seg[i] == '+' ? "~20" : "~2A", 3);
-            o += 3;
-        } else {
-            out[o++] = seg[i] == '%' ? '~' : seg[i];
-        }
-    }
-    out[o] = '\0';
-    free(seg);
-    if (o > S_PART_SEGMENT_MAX) {
-        size_t cut = S_PART_SEGMENT_MAX - 17;
-        if (out[cut - 1] == '~')
-            cut -= 1;
-        else if (out[cut - 2] == '~')
-            cut -= 2;
-        snprintf(out + cut, 18, "-%016" PRIx64, s_fnv((const unsigned char *)out, o));
-    }
-    return out;
-}
-
-/* A new partition for row `row` (whose key is in l->kbuf): its folder and
- * its values for the manifests. */
-static struct s_part *s_part_new(struct dld_lake_load *l, const struct ArrowArray *batch, int64_t row, size_t klen,
-                                 struct dld_error *err)
-{
-    struct s_part *p = calloc(1, sizeof(*p));
-    cJSON *vals = cJSON_CreateArray();
-    struct dld_ice_buf dir = {0};
-    bool ok = p && vals && (p->key = malloc(klen ? klen : 1)) != NULL;
-    if (ok) {
-        memcpy(p->key, l->kbuf, klen);
-        p->klen = klen;
-    }
-    dld_ice_buf_put(&dir, S_PARTITIONED_DIR, strlen(S_PARTITIONED_DIR));
-    for (int k = 0; ok && k < l->npf; k++) {
-        int c = l->pcols[k];
-        struct dld_ice_pvalue v;
-        if (dld_ice_partition_value(&l->pfields[k], l->schema.children[c], batch->children[c], batch->offset + row,
-                                    &v, err) != DLD_OK) {
-            ok = false;
-            break;
-        }
-        char *seg = s_part_segment(dld_ice_partition_path(&l->pfields[k], l->schema.children[c], &v));
-        ok = seg != NULL;
-        if (ok) {
-            dld_ice_buf_put(&dir, seg, strlen(seg));
-            dld_ice_buf_put(&dir, "/", 1);
-        }
-        free(seg);
-        char num[24];
-        cJSON *item = NULL;
-        if (v.is_null) {
-            item = cJSON_CreateNull();
-        } else if (s_part_is_string(l, k)) {
-            char *str = malloc(v.len + 1);
-            if (str) {
-                if (v.len)
-                    memcpy(str, v.bytes, v.len);
-                str[v.len] = '\0';
-                item = cJSON_CreateString(str);
-                free(str);
-            }
-        } else {
-            snprintf(num, sizeof num, "%" PRId64, v.i);
-            item = cJSON_CreateString(num);
-        }
-        ok = ok && item && cJSON_AddItemToArray(vals, item);
-        if (!ok)
-            cJSON_Delete(item);
-    }
-    dld_ice_buf_put(&dir, "", 1);
-    ok = ok && !dir.oom && (p->values = cJSON_PrintUnformatted(vals)) != NULL;
-    cJSON_Delete(vals);
-    if (ok) {
-        p->dir = dir.p;
-        return p;
-    }
-    free(dir.p);
-    if (p) {
-        free(p->key);
-        free(p->values);
-        free(p);
-    }
-    if (err == NULL || !err->code)
-        dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    return NULL;
-}
-
-/* The partition of the key in l->kbuf (klen bytes), found or added. */
-static int s_part_find(struct dld_lake_load *l, const struct ArrowArray *batch, int64_t row, size_t klen,
-                       struct s_part **out, struct dld_error *err)
-{
-    uint64_t h = s_fnv(l->kbuf, klen);
-    if (l->ptab_cap) {
-        for (size_t i = h & (size_t)(l->ptab_cap - 1);; i = (i + 1) & (size_t)(l->ptab_cap - 1)) {
-            int at = l->ptab[i];
-            if (at < 0)
-                break;
-            if (l->parts[at]->klen == klen && memcmp(l->parts[at]->key, l->kbuf, klen) == 0) {
-                *out = l->parts[at];
-                return DLD_OK;
-            }
-        }
-    }
-    if (2 * (l->nparts + 1) > l->ptab_cap) { /* at most half full */
-        int cap = l->ptab_cap ? 2 * l->ptab_cap : 64;
-        int *t = malloc((size_t)cap * sizeof(*t));
-        struct s_part **v = realloc(l->parts, (size_t)cap * sizeof(*v));
-        if (v)
-            l->parts = v;
-        if (t == NULL || v == NULL) {
-            free(t);
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        }
-        for (int i = 0; i < cap; i++)
-            t[i] = -1;
-        for (int k = 0; k < l->nparts; k++) {
-            size_t i = s_fnv(l->parts[k]->key, l->parts[k]->klen) & (size_t)(cap - 1);
-            while (t[i] >= 0)
-                i = (i + 1) & (size_t)(cap - 1);
-            t[i] = k;
-        }
-        free(l->ptab);
-        l->ptab = t;
-        l->ptab_cap = cap;
-    }
-    struct s_part *p = s_part_new(l, batch, row, klen, err);
-    if (p == NULL)
-        return err && err->code ? err->code : DLD_ERR_FATAL;
-    size_t i = h & (size_t)(l->ptab_cap - 1);
-    while (l->ptab[i] >= 0)
-        i = (i + 1) & (size_t)(l->ptab_cap - 1);
-    l->ptab[i] = l->nparts;
-    l->parts[l->nparts++] = p;
-    *out = p;
-    return DLD_OK;
-}
-
-/* Closes p's open file (if any). */
-static int s_part_close(struct dld_lake_load *l, struct s_part *p, struct dld_error *err)
-{
-    if (p->out == NULL)
-        return DLD_OK;
-    int rc = s_file_close(l, p->out, p, err);
-    if (rc)
-        return rc;
-    free(p->out);
-    p->out = NULL;
-    l->nopen--;
-    return DLD_OK;
-}
-
-/* Writes a run of rows of one partition, first closing the least recently
- * used partition's file when max_open_partitions files are open. */
-static int s_part_write(struct dld_lake_load *l, struct s_part *p, const struct ArrowArray *batch, int64_t start,
-                        int64_t count, struct dld_error *err)
-{
-    int rc;
-    p->used = ++l->tick;
-    if (p->out == NULL) {
-        if (l->nopen >= l->max_open) {
-            struct s_part *lru = NULL;
-            for (int k = 0; k < l->nparts; k++)
-                if (l->parts[k]->out && l->parts[k] != p && (!lru || l->parts[k]->used < lru->used))
-                    lru = l->parts[k];
-            if (lru && (rc = s_part_close(l, lru, err)))
-                return rc;
-        }
-        if ((p->out = calloc(1, sizeof(*p->out))) == NULL)
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        l->nopen++;
-    }
-    rc = s_write_rows(l, p->out, p, batch, start, count, err);
-    /* a file that rolled at max_file_size leaves no writer: the next row of
-     * the partition opens the next file, which counts against the bound again */
-    if (rc == DLD_OK && p->out->writer == NULL) {
-        free(p->out);
-        p->out = NULL;
-        l->nopen--;
-    }
-    return rc;
-}
-
-/* ---- gathering a partition's rows of a batch into one batch --------------------------------
- * A partition whose rows are scattered over a batch (bucket(N, id) over rows
- * in id order: runs of one row) is written as one batch of copies of its
- * rows rather than run by run: one writer call instead of one per run. Flat
- * columns only (what an Iceberg table holds: fixed-width values, booleans,
- * strings and binary); anything else is written run by run. */
-
-/* bytes per value of a fixed-width Arrow format; 0: booleans ("b"); -1:
- * 32-bit offsets ("u", "z"); -2: 64-bit offsets ("U", "Z"); -3: not gathered */
-static int s_width(const char *f)
-{
-    if (!f || !*f)
-        return -3;
-    if (f[1] == '\0') {
-        switch (f[0]) {
-        case 'b': return 0;
-        case 'c': case 'C': return 1;
-        case 's': case 'S': case 'e': return 2;
-        case 'i': case 'I': case 'f': return 4;
-        case 'l': case 'L': case 'g': return 8;
-        case 'u': case 'z': return -1;
-        case 'U': case 'Z': return -2;
-        default: return -3;
-        }
-    }
-    if (f[0] == 'd' && f[1] == ':') { /* "d:P,S" (128 bits) or "d:P,S,BITS" */
-        const char *bits = strchr(f, ',');
-        bits = bits ? strchr(bits + 1, ',') : NULL;
-        int n = bits ? atoi(bits + 1) : 128;
-        return n == 32 || n == 64 || n == 128 || n == 256 ? n / 8 : -3;
-    }
-    if (f[0] == 'w' && f[1] == ':')
-        return atoi(f + 2) > 0 ? atoi(f + 2) : -3;
-    if (f[0] == 't' && (f[1] == 'd' || f[1] == 't' || f[1] == 's' || f[1] == 'D'))
-        return (f[1] == 'd' && f[2] == 'D') || (f[1] == 't' && (f[2] == 's' || f[2] == 'm')) ? 4 : 8;
-    return -3;
-}
-
-/* true when every column of the batch can be gathered */
-static bool s_gatherable(const struct ArrowSchema *schema, const struct ArrowArray *batch)
-{
-    if (batch->null_count != 0 && batch->n_buffers > 0 && batch->buffers[0])
-        return false; /* null struct rows */
-    for (int64_t c = 0; c < schema->n_children; c++)
-        if (s_width(schema->children[c]->format) == -3 || schema->children[c]->dictionary ||
-            batch->children[c]->n_children != 0)
-            return false;
-    return true;
-}
-
-/* the gathered batch's memory: one block per buffer */
-struct s_gathered {
-    struct ArrowArray *kids, **kidp;
-    const void **bufs; /* 3 per child */
-    int64_t n;
-};
-
-static void s_gathered_release(struct ArrowArray *a)
-{
-    struct s_gathered *g = a->private_data;
-    for (int64_t i = 0; g && i < 3 * g->n; i++)
-        free((void *)g->bufs[i]);
-    if (g) {
-        free(g->bufs);
-        free(g->kids);
-        free(g->kidp);
-        free(g);
-    }
-    free((void *)a->buffers);
-    a->release = NULL;
-}
-
-static bool s_bit(const void *bits, int64_t i)
-{
-    return (((const uint8_t *)bits)[i >> 3] >> (i & 7)) & 1;
-}
-
-/* rows of p (its runs in the batch, in row order) copied into *out, a
- * struct array of `rows` rows that owns its buffers */
-static int s_gather(const struct ArrowSchema *schema, const struct ArrowArray *batch, const struct s_run *runs,
-                    int nruns, int64_t rows, struct ArrowArray *out, struct dld_error *err)
-{
-    int64_t nc = schema->n_children;
-    struct s_gathered *g = calloc(1, sizeof(*g));
-    const void **top = calloc(1, sizeof(*top));
-    if (g) {
-        g->kids = calloc((size_t)nc + 1, sizeof(*g->kids));
-        g->kidp = calloc((size_t)nc + 1, sizeof(*g->kidp));
-        g->bufs = calloc(3 * (size_t)nc + 1, sizeof(*g->bufs));
-        g->n = nc;
-    }
-    *out = (struct ArrowArray){.length = rows, .n_buffers = 1, .n_children = nc, .buffers = top,
-                               .children = g ? g->kidp : NULL, .release = s_gathered_release, .private_data = g};
-    bool ok = g && top && g->kids && g->kidp && g->bufs;
-    for (int64_t c = 0; ok && c < nc; c++) {
-        const struct ArrowArray *src = batch->children[c];
-        struct ArrowArray *dst = &g->kids[c];
-        const void **b = &g->bufs[3 * c];
-        int w = s_width(schema->children[c]->format);
-        int64_t base = batch->offset + src->offset; /* a row r of the batch is value base + r */
-        bool nulls = src->null_count != 0 && src->n_buffers > 0 && src->buffers[0];
-        *dst = (struct ArrowArray){.length = rows, .n_buffers = w < 0 ? 3 : 2, .buffers = b, .release = NULL};
-        g->kidp[c] = dst;
-        uint8_t *valid = nulls ? calloc((size_t)(rows + 7) / 8 + 1, 1) : NULL;
-        ok = !nulls || valid;
-        b[0] = valid;
-        int64_t at = 0, null_count = 0;
-        if (w >= 0) {
-            size_t bytes = w ? (size_t)rows * (size_t)w : (size_t)(rows + 7) / 8;
-            uint8_t *v = calloc(bytes + 1, 1), *from = (uint8_t *)src->buffers[1];
-            ok = ok && v;
-            b[1] = v;
-            for (int k = 0; ok && k < nruns; k++)
-                for (int64_t r = runs[k].start; r < runs[k].start + runs[k].n; r++, at++) {
-                    if (w)
-                        memcpy(v + (size_t)at * (size_t)w, from + (size_t)(base + r) * (size_t)w, (size_t)w);
-                    else if (s_bit(from, base + r))
-                        v[at >> 3] |= (uint8_t)(1u << (at & 7));
-                }
-        } else {
-            bool wide = w == -2;
-            size_t osz = wide ? 8 : 4, total = 0;
-            const uint8_t *offs = src->buffers[1], *data = src->buffers[2];
-#define S_OFF(i) (wide ? (uint64_t)((const int64_t *)offs)[i] : (uint64_t)(uint32_t)((const int32_t *)offs)[i])
-            for (int k = 0; k < nruns; k++)
-                for (int64_t r = runs[k].start; r < runs[k].start + runs[k].n; r++)
-                    total += S_OFF(base + r + 1) - S_OFF(base + r);
-            uint8_t *o = calloc((size_t)(rows + 1) * osz, 1), *d = malloc(total + 1);
-            ok = ok && o && d;
-            b[1] = o;
-            b[2] = d;
-            size_t pos = 0;
-            for (int k = 0; ok && k < nruns; k++)
-                for (int64_t r = runs[k].start; r < runs[k].start + runs[k].n; r++, at++) {
-                    uint64_t lo = S_OFF(base + r), len = S_OFF(base + r + 1) - lo;
-                    if (wide)
-                        ((int64_t *)o)[at] = (int64_t)pos;
-                    else
-                        ((int32_t *)o)[at] = (int32_t)pos;
-                    if (len)
-                        memcpy(d + pos, data + lo, len);
-                    pos += len;
-                }
-            if (ok && wide)
-                ((int64_t *)o)[rows] = (int64_t)pos;
-            else if (ok)
-                ((int32_t *)o)[rows] = (int32_t)pos;
-#undef S_OFF
-        }
-        at = 0;
-        for (int k = 0; ok && nulls && k < nruns; k++)
-            for (int64_t r = runs[k].start; r < runs[k].start + runs[k].n; r++, at++) {
-                if (s_bit(src->buffers[0], base + r))
-                    valid[at >> 3] |= (uint8_t)(1u << (at & 7));
-                else
-                    null_count++;
-            }
-        dst->null_count = null_count;
-    }
-    if (!ok) {
-        if (g == NULL)
-            free(top);
-        else
-            s_gathered_release(out);
-        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    }
-    return DLD_OK;
-}
-
-static int s_run_push(struct dld_lake_load *l, struct s_part *p, int64_t start, int64_t n, struct dld_error *err)
-{
-    if (l->nruns == l->runs_cap) {
-        int cap = l->runs_cap ? 2 * l->runs_cap : 64;
-        struct s_run *v = realloc(l->runs, (size_t)cap * sizeof(*v));
-        if (v == NULL)
-            return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-        l->runs = v;
-        l->runs_cap = cap;
-    }
-    if (p->gen != l->gen) { /* its first run in this batch */
-        p->gen = l->gen;
-        p->slot = l->nslots++;
-        p->nruns = 0;
-    }
-    p->nruns++;
-    l->runs[l->nruns++] = (struct s_run){p, start, n};
-    return DLD_OK;
-}
-
-/* A batch's rows go to their partitions' files as runs of consecutive
- * rows with the same partition value, grouped by partition (in the order
- * the partitions first appear in the batch, each partition's runs in row
- * order): a batch opens each partition's file at most once, so the least
- * recently used file is closed only between partitions, never between two
- * runs of one partition within a batch. */
-static int s_write_partitioned(struct dld_lake_load *l, const struct ArrowArray *batch, struct dld_error *err)
-{
-    int rc;
-    struct s_part *cur = NULL;
-    int64_t run = 0;
-    l->gen++;
-    l->nruns = l->nslots = 0;
-    for (int64_t r = 0; r < batch->length; r++) {
-        size_t klen;
-        if ((rc = s_part_key(l, batch, r, &klen, err)))
-            return rc;
-        if (cur && cur->klen == klen && memcmp(cur->key, l->kbuf, klen) == 0)
-            continue; /* the run goes on */
-        struct s_part *p = NULL;
-        if ((rc = s_part_find(l, batch, r, klen, &p, err)))
-            return rc;
-        if (cur && (rc = s_run_push(l, cur, run, r - run, err)))
-            return rc;
-        cur = p;
-        run = r;
-    }
-    if (cur && (rc = s_run_push(l, cur, run, batch->length - run, err)))
-        return rc;
-    if (l->nslots == 1) /* the whole batch in one partition */
-        return s_part_write(l, cur, batch, 0, batch->length, err);
-    /* a stable counting sort of the runs by their partition's slot */
-    int *first = calloc((size_t)l->nslots + 1, sizeof(*first));
-    struct s_run *sorted = malloc((size_t)l->nruns * sizeof(*sorted));
-    if (first == NULL || sorted == NULL) {
-        free(first);
-        free(sorted);
-        return dld_error_set(err, DLD_ERR_FATAL, "out of memory");
-    }
-    for (int i = 0; i < l->nruns; i++)
-        first[l->runs[i].part->slot + 1] = l->runs[i].part->nruns;
-    for (int k = 0; k < l->nslots; k++)
-        first[k + 1] += first[k];
-    for (int i = 0; i < l->nruns; i++)
-        sorted[first[l->runs[i].part->slot]++] = l->runs[i];
-    /* a partition with one run: written in place; with several: gathered
-     * into one batch when the columns allow (s_gather), else run by run */
-    bool gather = s_gatherable(&l->schema, batch);
-    rc = DLD_OK;
-    for (int i = 0; i < l->nruns && rc == DLD_OK;) {
-        struct s_part *p = sorted[i].part;
-        int n = p->nruns;
-        if (n == 1 || !gather) {
-            for (int k = 0; k < n && rc == DLD_OK; k++)
-                rc = s_part_write(l, p, batch, sorted[i + k].start, sorted[i + k].n, err);
-        } else {
-            int64_t rows = 0;
-            for (int k = 0; k < n; k++)
-                rows += sorted[i + k].n;
-            struct ArrowArray part;
-            if ((rc = s_gather(&l->schema, batch, &sorted[i], n, rows, &part, err)) == DLD_OK) {
-                rc = s_part_write(l, p, &part, 0, rows, err);
-                part.release(&part);
-            }
-        }
-        i += n;
-    }
-    free(first);
-    free(sorted);
-    return rc;
 }
 
 int dld_lake_load_write(struct dld_lake_load *l, const struct ArrowSchema *schema, const struct ArrowArray *batch,
@@ -1837,15 +1232,15 @@ int dld_lake_load_write(struct dld_lake_load *l, const struct ArrowSchema *schem
         return rc;
     }
     if (l->npf)
-        return s_write_partitioned(l, batch, err);
-    return s_write_rows(l, &l->out, NULL, batch, 0, batch->length, err);
+        return dld_lake_write_partitioned(l, batch, err);
+    return dld_lake_write_rows(l, &l->out, NULL, batch, 0, batch->length, err);
 }
 
 int dld_lake_load_finish(struct dld_lake_load *l, struct dld_load_stats *stats, struct dld_error *err)
 {
-    int rc = s_file_close(l, &l->out, NULL, err);
-    for (int k = 0; rc == DLD_OK && k < l->nparts; k++)
-        rc = s_part_close(l, l->parts[k], err);
+    int rc = dld_lake_close_file(l, &l->out, NULL, err);
+    if (rc == DLD_OK)
+        rc = dld_lake_parts_close(l, err);
     if (rc)
         return rc;
     if (l->ice_up) {
@@ -1986,24 +1381,7 @@ void dld_lake_load_free(struct dld_lake_load *l)
     if (l->out.file)
         l->st.file_abandon(l->st.ctx, l->out.file);
     free(l->out.name);
-    for (int k = 0; k < l->nparts; k++) {
-        struct s_part *p = l->parts[k];
-        if (p->out) {
-            dld_format_writer_destroy(p->out->writer);
-            if (p->out->file)
-                l->st.file_abandon(l->st.ctx, p->out->file);
-            free(p->out->name);
-            free(p->out);
-        }
-        free(p->key);
-        free(p->dir);
-        free(p->values);
-        free(p);
-    }
-    free(l->parts);
-    free(l->runs);
-    free(l->ptab);
-    free(l->kbuf);
+    dld_lake_parts_free(l);
     free(l->file_parts);
     free(l->pcols);
     free(l->pspec);
@@ -2098,7 +1476,7 @@ int dld_lake_discard(const struct dld_lake_storage *storage, const struct dld_lo
     }
     /* the load's files, and those in a partitioned table's partition folders */
     if ((rc = storage->list(storage->ctx, dir, prefix, s_names_collect, &found, err)) ||
-        (rc = storage->list(storage->ctx, dir, S_PARTITIONED_DIR, s_names_collect, &found, err)))
+        (rc = storage->list(storage->ctx, dir, DLD_LAKE_PARTITIONED_DIR, s_names_collect, &found, err)))
         goto out;
     if (found.oom) {
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
@@ -2193,7 +1571,7 @@ static bool s_ends_with(const char *s, const char *suffix)
  * under a partitioned table's data/ folder) */
 static bool s_parse_data_name(const char *name, int64_t *load_id, char uid[17])
 {
-    if (strncmp(name, S_PARTITIONED_DIR, strlen(S_PARTITIONED_DIR)) == 0)
+    if (strncmp(name, DLD_LAKE_PARTITIONED_DIR, strlen(DLD_LAKE_PARTITIONED_DIR)) == 0)
         name = strrchr(name, '/') + 1;
     if (strncmp(name, "LOAD", 4) != 0 || strchr(name, '/'))
         return false;
@@ -2225,7 +1603,7 @@ static int s_add_orphans(const struct dld_lake_storage *storage, const char *dir
     struct s_names files = {0};
     int rc = storage->list(storage->ctx, dir, "LOAD", s_names_collect, &files, err);
     if (rc == DLD_OK)
-        rc = storage->list(storage->ctx, dir, S_PARTITIONED_DIR, s_names_collect, &files, err);
+        rc = storage->list(storage->ctx, dir, DLD_LAKE_PARTITIONED_DIR, s_names_collect, &files, err);
     if (rc == DLD_OK && files.oom)
         rc = dld_error_set(err, DLD_ERR_FATAL, "out of memory");
     if (rc) {
