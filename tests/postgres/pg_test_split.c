@@ -69,6 +69,19 @@ static int s_backends_left(const char *app, const char *extra, int most)
     return n;
 }
 
+/* begins a full window of table `name` on inst (asserted) */
+static void s_begin(void *inst, const char *name, struct dld_table *t, struct dld_extract_request *req,
+                    struct dld_extract_info *info, struct dld_error *e, void **cur)
+{
+    *t = pgt_table("public", name, "id");
+    *req = pgt_req(t, DLD_MODE_FULL, NULL, 0, NULL);
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    *e = pgt_err();
+    *cur = NULL;
+    ck_assert_int_eq(pgt_vt->extract_begin(inst, req, info, cur, e), DLD_OK);
+}
+
 /* extraction rows rendered like s_want_sql: id, v, n, ts as microseconds */
 static void s_same_as_table(const struct pgt_rows *got, const char *what)
 {
@@ -139,14 +152,12 @@ START_TEST(test_split_snapshot_and_connections)
     void *inst = pgt_open(opts);
     struct pgt_rows want;
     pgt_query(s_admin, "SELECT id::text, v FROM split_t", &want, true);
-    struct dld_table t = pgt_table("public", "split_t", "id");
-    struct dld_extract_request req = pgt_req(&t, DLD_MODE_FULL, NULL, 0, NULL);
+    struct dld_table t;
+    struct dld_extract_request req;
     struct dld_extract_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    struct dld_error e = pgt_err();
-    void *cur = NULL;
-    ck_assert_int_eq(pgt_vt->extract_begin(inst, &req, &info, &cur, &e), DLD_OK);
+    struct dld_error e;
+    void *cur;
+    s_begin(inst, "split_t", &t, &req, &info, &e, &cur);
     ck_assert_int_eq(s_backends("dld_split_snap", NULL), 1);
     pgt_exec(s_admin, "UPDATE split_t SET v = 'changed' WHERE id % 5 = 0");
     pgt_exec(s_admin, "DELETE FROM split_t WHERE id % 11 = 0");
@@ -209,14 +220,12 @@ START_TEST(test_split_below_threshold)
 {
     const char *opts[] = {"parallel", "4", "split_min_rows", "1000000", "application_name", "dld_split_small", NULL};
     void *inst = pgt_open(opts);
-    struct dld_table t = pgt_table("public", "split_t", "id");
-    struct dld_extract_request req = pgt_req(&t, DLD_MODE_FULL, NULL, 0, NULL);
+    struct dld_table t;
+    struct dld_extract_request req;
     struct dld_extract_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    struct dld_error e = pgt_err();
-    void *cur = NULL;
-    ck_assert_int_eq(pgt_vt->extract_begin(inst, &req, &info, &cur, &e), DLD_OK);
+    struct dld_error e;
+    void *cur;
+    s_begin(inst, "split_t", &t, &req, &info, &e, &cur);
     ck_assert_msg(strstr(info.query, "-- one connection (parallel 4): estimated ") &&
                       strstr(info.query, " rows < split_min_rows 1000000"),
                   "%s", info.query);
@@ -318,14 +327,12 @@ START_TEST(test_split_backend_terminated)
     s_big_table();
     const char *opts[] = {"parallel", "4", "split_min_rows", "1", "application_name", "dld_split_kill", NULL};
     void *inst = pgt_open(opts);
-    struct dld_table t = pgt_table("public", "split_big", "id");
-    struct dld_extract_request req = pgt_req(&t, DLD_MODE_FULL, NULL, 0, NULL);
+    struct dld_table t;
+    struct dld_extract_request req;
     struct dld_extract_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    struct dld_error e = pgt_err();
-    void *cur = NULL;
-    ck_assert_int_eq(pgt_vt->extract_begin(inst, &req, &info, &cur, &e), DLD_OK);
+    struct dld_error e;
+    void *cur;
+    s_begin(inst, "split_big", &t, &req, &info, &e, &cur);
     int64_t rows = 0;
     ck_assert_int_eq(s_next(cur, &e, &rows), DLD_OK);
     /* the second range's backend (its COPY has both bounds and starts above block 0) */
