@@ -139,7 +139,7 @@ static char *s_join(struct s_lines *l)
     return out;
 }
 
-static char *s_slurp(const char *path)
+char *e2e_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -147,9 +147,9 @@ static char *s_slurp(const char *path)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf)
+        buf[fread(buf, 1, (size_t)n, f)] = '\0';
     fclose(f);
     return buf;
 }
@@ -224,7 +224,7 @@ char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem)
             snprintf(prob, sizeof prob, "leftover temporary manifest %s", e->d_name);
             continue;
         }
-        char *text = s_slurp(path);
+        char *text = e2e_slurp(path);
         cJSON *m = text ? cJSON_Parse(text) : NULL;
         free(text);
         if (m == NULL) {
@@ -248,7 +248,7 @@ char *e2e_lake_rows(const char *table_dir, int ncols, const char **problem)
             s_push(&listed, strdup(name));
             char fp[4600];
             snprintf(fp, sizeof fp, "%s/%s", table_dir, name);
-            char *csv = s_slurp(fp);
+            char *csv = e2e_slurp(fp);
             if (csv == NULL) {
                 snprintf(prob, sizeof prob, "manifest %s lists missing file %s", e->d_name, name);
                 continue;
@@ -302,7 +302,7 @@ char *e2e_folder_rows(const char *table_dir)
             continue;
         char fp[4600];
         snprintf(fp, sizeof fp, "%s/%s", table_dir, e->d_name);
-        char *csv = s_slurp(fp);
+        char *csv = e2e_slurp(fp);
         if (csv) {
             s_csv_rows(csv, &rows);
             free(csv);
@@ -332,4 +332,20 @@ char *e2e_source_rows(const char *db, const char *select)
     sqlite3_finalize(st);
     sqlite3_close(h);
     return s_join(&rows);
+}
+
+cJSON *e2e_lines_json(const char *text)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n) {
+            char *line = strndup(p, n);
+            cJSON_AddItemToArray(a, cJSON_CreateString(line));
+            free(line);
+        }
+        p += n + (e ? 1 : 0);
+    }
+    return a;
 }

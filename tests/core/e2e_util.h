@@ -19,6 +19,12 @@ void e2e_sql(const char *db, const char *sql);
 const char *e2e_sql_value(const char *db, const char *sql);
 
 void e2e_write(const char *path, const char *text);
+/* A whole file, NUL-terminated (malloc'ed), or NULL if it cannot be opened. */
+char *e2e_slurp(const char *path);
+
+struct cJSON;
+/* "a|b\nc|d\n" as a JSON array of its non-empty lines ["a|b", "c|d"]. */
+struct cJSON *e2e_lines_json(const char *text);
 
 /* Rows of a lake table as "c1|c2|..." lines, sorted, from every CSV file
  * listed in a published manifest (aborted manifests are skipped; files of

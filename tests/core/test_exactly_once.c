@@ -482,21 +482,6 @@ END_TEST
 
 /* ---- the same, read back by DuckDB (Parquet) ---------------------------------------------- */
 
-static char *s_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
 START_TEST(duckdb_reads_parquet_lake)
 {
     snprintf(s_combo, sizeof s_combo, "parquet, target write lost, discard fails once");
@@ -530,7 +515,7 @@ START_TEST(duckdb_reads_parquet_lake)
     snprintf(cmd, sizeof cmd, "node '%s/tests/core/read_lake.cjs' '%s' '%s' '%s' > '%s' 2>&1", getenv("DLD_SOURCE_DIR"),
              s_tdir, m_out, f_out, j_out);
     int st = system(cmd);
-    char *report = s_slurp(j_out);
+    char *report = e2e_slurp(j_out);
     CHECK(st == 0, "read_lake.cjs failed: %s", s_combo, report ? report : "");
     cJSON *j = cJSON_Parse(report);
     CHECK(j != NULL, "read_lake.cjs printed %s", s_combo, report);
@@ -540,7 +525,7 @@ START_TEST(duckdb_reads_parquet_lake)
           "expected the failed load's aborted manifest: %s", s_combo, report);
     cJSON_Delete(j);
     char *want = e2e_source_rows(s_db, "SELECT id, seq, val FROM versions");
-    char *via_m = s_slurp(m_out), *via_f = s_slurp(f_out);
+    char *via_m = e2e_slurp(m_out), *via_f = e2e_slurp(f_out);
     CHECK(via_m && via_f, "no DuckDB output", s_combo);
     if (strcmp(via_m, want) || strcmp(via_f, want)) {
         s_dump("duck-manifests", via_m);
@@ -616,7 +601,7 @@ static const char *s_aborted_uid(long id)
     for (struct dirent *e; d && (e = readdir(d)) && !found;) {
         char p[PATH_MAX + 400];
         snprintf(p, sizeof p, "%s/%s", mdir, e->d_name);
-        char *text = e->d_name[0] == '.' ? NULL : s_slurp(p);
+        char *text = e->d_name[0] == '.' ? NULL : e2e_slurp(p);
         cJSON *m = text ? cJSON_Parse(text) : NULL;
         free(text);
         const char *status = s_str(m, "status"), *u = s_str(m, "load_uid");

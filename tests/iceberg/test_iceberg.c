@@ -145,47 +145,14 @@ static void s_crash_target(const char *where, int after_writes)
     s_config(NULL, "crash", extra);
 }
 
-static char *s_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int s_version(const char *table)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lake/raw/main/%s/metadata/version-hint.text", s_dir, table);
-    char *t = s_slurp(path);
+    char *t = e2e_slurp(path);
     int v = t ? atoi(t) : 0;
     free(t);
     return v;
-}
-
-/* "a|b\nc|d\n" → a JSON array of lines */
-static cJSON *s_lines(const char *text)
-{
-    cJSON *a = cJSON_CreateArray();
-    const char *p = text;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n) {
-            char *line = strndup(p, n);
-            cJSON_AddItemToArray(a, cJSON_CreateString(line));
-            free(line);
-        }
-        p += n + (e ? 1 : 0);
-    }
-    return a;
 }
 
 static const char s_versions_sql[] = "SELECT id, seq, val FROM versions";
@@ -198,12 +165,12 @@ static void s_expect_now(void)
     char *rows = e2e_source_rows(s_db, s_versions_sql);
     snprintf(key, sizeof key, "%d", s_version("orders"));
     cJSON_DeleteItemFromObject(cJSON_GetObjectItem(s_expect_delta, "versions"), key);
-    cJSON_AddItemToObject(cJSON_GetObjectItem(s_expect_delta, "versions"), key, s_lines(rows));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(s_expect_delta, "versions"), key, e2e_lines_json(rows));
     free(rows);
     rows = e2e_source_rows(s_db, s_current_sql);
     snprintf(key, sizeof key, "%d", s_version("orders_full"));
     cJSON_DeleteItemFromObject(cJSON_GetObjectItem(s_expect_full, "versions"), key);
-    cJSON_AddItemToObject(cJSON_GetObjectItem(s_expect_full, "versions"), key, s_lines(rows));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(s_expect_full, "versions"), key, e2e_lines_json(rows));
     free(rows);
 }
 
@@ -214,7 +181,7 @@ static void s_expect_table(cJSON *expect, const char *table, const char *sql)
     char *rows = e2e_source_rows(s_db, sql);
     snprintf(key, sizeof key, "%d", s_version(table));
     cJSON_DeleteItemFromObject(cJSON_GetObjectItem(expect, "versions"), key);
-    cJSON_AddItemToObject(cJSON_GetObjectItem(expect, "versions"), key, s_lines(rows));
+    cJSON_AddItemToObject(cJSON_GetObjectItem(expect, "versions"), key, e2e_lines_json(rows));
     free(rows);
 }
 
@@ -225,7 +192,7 @@ static const char *s_verify(const char *table, cJSON *expect, const char *latest
     char path[PATH_MAX + 64], out[PATH_MAX + 64], cmd[4 * PATH_MAX];
     char *rows = e2e_source_rows(s_db, latest_sql);
     cJSON_DeleteItemFromObject(expect, "latest");
-    cJSON_AddItemToObject(expect, "latest", s_lines(rows));
+    cJSON_AddItemToObject(expect, "latest", e2e_lines_json(rows));
     free(rows);
     snprintf(path, sizeof path, "%s/expect-%s.json", s_dir, table);
     char *text = cJSON_Print(expect);
@@ -235,7 +202,7 @@ static const char *s_verify(const char *table, cJSON *expect, const char *latest
     snprintf(cmd, sizeof cmd, "node '%s/tests/iceberg/verify.mjs' '%s/lake/raw/main/%s' '%s' > '%s' 2>&1",
              getenv("DLD_SOURCE_DIR"), s_dir, table, path, out);
     int st = system(cmd);
-    char *o = s_slurp(out);
+    char *o = e2e_slurp(out);
     snprintf(report, sizeof report, "%s", o ? o : "");
     free(o);
     ck_assert_msg(st == 0, "verify.mjs %s failed: %s", table, report);
@@ -273,7 +240,7 @@ START_TEST(snapshots_read_back)
     /* the snapshot summary carries the load's identity, window and watermark */
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lake/raw/main/orders/metadata/v4.metadata.json", s_dir);
-    char *text = s_slurp(path);
+    char *text = e2e_slurp(path);
     ck_assert_ptr_nonnull(strstr(text, "\"deltaload.load-id\":\t\"4\""));
     char want[128];
     snprintf(want, sizeof want, "\"deltaload.watermark\":\t\"%s\"", e2e_sql_value(s_db, "SELECT max(seq) FROM orders"));
@@ -281,7 +248,7 @@ START_TEST(snapshots_read_back)
     ck_assert_ptr_nonnull(strstr(text, "\"operation\":\t\"append\""));
     free(text);
     snprintf(path, sizeof path, "%s/lake/raw/main/orders_full/metadata/v5.metadata.json", s_dir);
-    text = s_slurp(path);
+    text = e2e_slurp(path);
     ck_assert_ptr_nonnull(strstr(text, "\"operation\":\t\"overwrite\""));
     free(text);
 }
@@ -330,7 +297,7 @@ START_TEST(schema_evolves)
     fprintf(stderr, "evo: %s", r);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lake/raw/main/evo/metadata/v4.metadata.json", s_dir);
-    char *text = s_slurp(path);
+    char *text = e2e_slurp(path);
     ck_assert_ptr_nonnull(strstr(text, "\"current-schema-id\":\t2"));
     ck_assert_ptr_nonnull(strstr(text, "\"decimal(12, 2)\""));
     ck_assert_ptr_nonnull(strstr(text, "\"last-column-id\":\t5"));
@@ -516,14 +483,14 @@ START_TEST(upserts_read_back)
     cJSON_Delete(full);
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lake/raw/main/orders_up/metadata/v4.metadata.json", s_dir);
-    char *text = s_slurp(path);
+    char *text = e2e_slurp(path);
     ck_assert_ptr_nonnull(strstr(text, "\"added-equality-delete-files\":\t\"1\""));
     free(text);
     /* merge_key without Iceberg is refused by name */
     s_config_items(s_up_items);
     char cfg[PATH_MAX + 32];
     snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
-    text = s_slurp(cfg);
+    text = e2e_slurp(cfg);
     char *at = strstr(text, "\"table_format\": \"iceberg\"");
     ck_assert_ptr_nonnull(at);
     memcpy(at, "\"table_format\": \"files\"  ", strlen("\"table_format\": \"files\"  "));
@@ -553,7 +520,7 @@ START_TEST(upsert_rolls_forward)
     /* the crash wrapper around the file target */
     char cfg[PATH_MAX + 32];
     snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
-    char *text = s_slurp(cfg), *next = NULL;
+    char *text = e2e_slurp(cfg), *next = NULL;
     char *at = strstr(text, "{\"plugin\": \"file\", \"options\": {");
     ck_assert_ptr_nonnull(at);
     *at = '\0';
@@ -645,9 +612,9 @@ START_TEST(racing_commits)
         for (int i = 0; i < 2; i++) {
             char path[PATH_MAX + 32];
             snprintf(path, sizeof path, "%s/rc", dirs[i]);
-            char *rc = s_slurp(path);
+            char *rc = e2e_slurp(path);
             snprintf(path, sizeof path, "%s/run.out", dirs[i]);
-            char *out = s_slurp(path);
+            char *out = e2e_slurp(path);
             ck_assert_msg(rc && atoi(rc) == 0, "process %d of round %d: %s", i, round, out ? out : "");
             free(rc);
             free(out);
@@ -664,7 +631,7 @@ START_TEST(racing_commits)
     ck_assert_int_eq(s_count_files(tdir, "snap-", ".avro"), 5);
     ck_assert_int_eq(s_count_files(tdir, "LOAD", "-m0.avro"), 5);
     snprintf(tdir, sizeof tdir, "%s/lake/raw/main/orders/metadata/v5.metadata.json", s_dir);
-    char *text = s_slurp(tdir);
+    char *text = e2e_slurp(tdir);
     cJSON *meta = cJSON_Parse(text);
     free(text);
     int n = 0;
@@ -729,7 +696,7 @@ START_TEST(expire_old_snapshots)
     ck_assert_int_eq(s_count_files(meta, "snap-", ".avro"), 1);
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/v4.metadata.json", meta);
-    char *text = s_slurp(path);
+    char *text = e2e_slurp(path);
     cJSON *m = cJSON_Parse(text);
     free(text);
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(m, "snapshots")), 1);
@@ -932,7 +899,7 @@ START_TEST(partitioned_read_back)
     /* the spec in metadata.json */
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/lake/raw/main/pt_day/metadata/v3.metadata.json", s_dir);
-    char *text = s_slurp(path);
+    char *text = e2e_slurp(path);
     cJSON *m = cJSON_Parse(text);
     free(text);
     char *spec = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "partition-specs"));
@@ -988,7 +955,7 @@ START_TEST(partitioned_kill)
         char path[PATH_MAX + 32];
         s_pt_config(items, NULL, NULL);
         snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
-        char *text = s_slurp(path), *next = NULL;
+        char *text = e2e_slurp(path), *next = NULL;
         char *at = strstr(text, "{\"plugin\": \"sqlite\", \"options\": {\"path\": \"state.db\"}}");
         ck_assert_ptr_nonnull(at);
         *at = '\0';
@@ -1193,7 +1160,7 @@ START_TEST(partition_by_refused)
     snprintf(items, sizeof items, item, ", \"partition_by\": \"identity(id)\"");
     s_config_items(items);
     snprintf(path, sizeof path, "%s/deltaload.json", s_dir);
-    char *text = s_slurp(path), *at = strstr(text, "\"table_format\": \"iceberg\"");
+    char *text = e2e_slurp(path), *at = strstr(text, "\"table_format\": \"iceberg\"");
     ck_assert_ptr_nonnull(at);
     memcpy(at, "\"table_format\": \"files\"  ", strlen("\"table_format\": \"files\"  "));
     e2e_write(path, text);

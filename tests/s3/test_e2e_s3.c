@@ -741,39 +741,6 @@ START_TEST(credential_sources_sign_through_the_proxy)
 }
 END_TEST
 
-static char *s_ice_slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    if (buf)
-        buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* "a|b\nc|d\n" → a JSON array of lines */
-static cJSON *s_ice_lines(const char *text)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (const char *p = text; *p;) {
-        const char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n) {
-            char *line = strndup(p, n);
-            cJSON_AddItemToArray(a, cJSON_CreateString(line));
-            free(line);
-        }
-        p += n + (e ? 1 : 0);
-    }
-    return a;
-}
-
 /* The test's config made an Iceberg table: item_extra is added to the
  * item (", \"merge_key\": [\"id\"]"), target_extra to the target's
  * options (a fragment ending with ','); state: the state plugin's JSON
@@ -791,7 +758,7 @@ static void s_ice_config(const char *item_extra, const char *target_extra, const
     s_config(target, NULL, NULL);
     char cfg[PATH_MAX + 32];
     snprintf(cfg, sizeof cfg, "%s/deltaload.json", s_dir);
-    char *text = s_ice_slurp(cfg), *next = NULL;
+    char *text = e2e_slurp(cfg), *next = NULL;
     char *at = strstr(text, "\"ouputs3Prefix\": \"raw\"}");
     ck_assert_ptr_nonnull(at);
     *at = '\0';
@@ -855,7 +822,7 @@ static void s_ice_expect_now(cJSON *versions)
     char key[16], *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM orders");
     snprintf(key, sizeof key, "%d", s_ice_version());
     cJSON_DeleteItemFromObject(versions, key);
-    cJSON_AddItemToObject(versions, key, s_ice_lines(rows));
+    cJSON_AddItemToObject(versions, key, e2e_lines_json(rows));
     free(rows);
 }
 
@@ -865,7 +832,7 @@ static void s_ice_expect_now(cJSON *versions)
 static char *s_ice_verify(cJSON *expect, const char *latest_sql, bool upsert)
 {
     char *rows = e2e_source_rows(s_db, latest_sql);
-    cJSON_AddItemToObject(expect, "latest", s_ice_lines(rows));
+    cJSON_AddItemToObject(expect, "latest", e2e_lines_json(rows));
     free(rows);
     if (upsert)
         cJSON_AddItemToObject(expect, "equality_ids", cJSON_CreateIntArray((const int[]){1}, 1));
@@ -876,7 +843,7 @@ static char *s_ice_verify(cJSON *expect, const char *latest_sql, bool upsert)
     free(text);
     /* s3rver's own address (the proxy wants signatures; icebird does not sign) */
     snprintf(cmd, sizeof cmd, "%s/servers.json", getenv("DLD_S3_STATE"));
-    text = s_ice_slurp(cmd);
+    text = e2e_slurp(cmd);
     cJSON *servers = cJSON_Parse(text);
     free(text);
     const char *s3rver = cJSON_GetStringValue(cJSON_GetObjectItem(servers, "s3rver"));
@@ -886,7 +853,7 @@ static char *s_ice_verify(cJSON *expect, const char *latest_sql, bool upsert)
              s3rver, getenv("DLD_SOURCE_DIR"), s_prefix, path, out);
     cJSON_Delete(servers);
     int st = system(cmd);
-    text = s_ice_slurp(out);
+    text = e2e_slurp(out);
     ck_assert_msg(st == 0, "verify.mjs: %s", text ? text : "");
     return text;
 }
@@ -1008,7 +975,7 @@ START_TEST(iceberg_partitioned_read_back)
         char key[16], *rows = e2e_source_rows(s_db, "SELECT id, seq, val FROM versions");
         snprintf(key, sizeof key, "%d", s_ice_version());
         cJSON_DeleteItemFromObject(versions, key);
-        cJSON_AddItemToObject(versions, key, s_ice_lines(rows));
+        cJSON_AddItemToObject(versions, key, e2e_lines_json(rows));
         free(rows);
     }
     ck_assert_int_eq(s_ice_version(), 4);
