@@ -31,19 +31,8 @@ export PGOPTIONS='-c client_min_messages=warning'
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "generating $ROWS rows ..."
-psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE bench_t (
-  id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, customer_id int NOT NULL,
-  amount numeric(12,2), status text, note text, flag bool, created date, score float8);
-INSERT INTO bench_t
-SELECT g, timestamptz '2020-01-01 00:00:00+00' + g * interval '10 ms', ((g::bigint * 7919) % 100000)::int,
-       ((g::bigint * 31) % 1000000) / 100.0, (ARRAY['new','paid','shipped','cancelled'])[g % 4 + 1],
-       'order note ' || md5(g::text), g % 3 = 0, date '2020-01-01' + (g % 1500), g / 13.0
-FROM generate_series(1, $ROWS) g;
-CREATE INDEX bench_t_updated_at ON bench_t (updated_at);
-VACUUM ANALYZE bench_t;
-SELECT count(*) FROM bench_t;
-SQL
+psql -qX -v ON_ERROR_STOP=1 -v name=bench_t -v rows="$ROWS" -f bench/bench_t.sql
+psql -qAtX -c "SELECT count(*) FROM bench_t"
 psql -qAtX -c "SELECT pg_size_pretty(pg_table_size('bench_t'))" | sed 's/^/table size: /'
 
 REPEAT=${REPEAT:-3}
